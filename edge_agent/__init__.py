@@ -1,0 +1,1 @@
+"""The site service: arrivals queue, outbox, sync to the central system, dashboard."""

@@ -1,0 +1,268 @@
+"""Site configuration: one TOML file per site, validated at start-up.
+
+Every setting has a safe default, so no file at all gives a working demo: agent on loopback, SQLite
+under ./data, a generated demo schedule, simulated devices, and no central system (the outbox holds).
+The kiosk reads the same schema; a kiosk's file usually holds only [site] and [kiosk].
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_CONFIG = "CHECKIN_CONFIG"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONSENTS_DIR = REPO_ROOT / "config" / "consents"
+DEFAULT_TRANSLATIONS_DIR = REPO_ROOT / "config" / "translations"
+
+
+class ConfigError(Exception):
+    """A site file that cannot be used. `str()` is one line per problem, each naming the key."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSection(Section):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] = "demo-clinic"
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "Riverside Family Clinic"
+    timezone: str = "UTC"
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = ["en", "es"]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'America/Chicago')")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _at_least_one(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one language")
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'127.0.0.1:8470' / '[::1]:8470' -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT, got {value!r}")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"host must be an IP address or 'localhost', got {host!r}")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback
+
+
+class AgentSection(Section):
+    listen: str = "127.0.0.1:8470"
+    data_dir: Path = Path("data/agent")
+    # "auto": plain HTTP on a loopback address, otherwise HTTPS with a self-signed certificate that
+    # kiosks pin at enrollment. "on"/"off" force it. tls_cert/tls_key use the clinic's own certificate.
+    tls: Literal["auto", "on", "off"] = "auto"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    advertise: bool = True
+    # Where the site key lives (encrypts PHI at rest, seals consent PDFs). Kept outside the database.
+    key_file: Path | None = None
+    lookup_rate_per_minute: Annotated[int, Field(ge=1, le=600)] = 20
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+
+class CentralSection(Section):
+    kind: Literal["none", "fhir", "hl7v2"] = "none"
+    base_url: str = ""
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # Bearer token for the central FHIR server; keep it in Ansible Vault, not in git.
+    auth_token: str = ""
+    identifier_system: str = "urn:lobby-checkin"
+    max_backoff_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://", "mllp://")):
+            raise ValueError(f"must start with http://, https:// or mllp://, got {value!r}")
+        return value.rstrip("/")
+
+
+class ScheduleSection(Section):
+    source: Literal["central", "demo"] = "demo"
+    refresh_s: Annotated[float, Field(ge=5, le=86400)] = 300.0
+
+
+class DeskSection(Section):
+    session_idle_minutes: Annotated[int, Field(ge=1, le=720)] = 15
+    lockout_attempts: Annotated[int, Field(ge=3, le=50)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+
+
+class DeviceConfig(Section):
+    kind: Literal["id_scanner", "card_reader", "receipt_printer", "label_printer", "signature_pad"]
+    name: str = ""
+    transport: Literal["serial", "tcp", "usb", "file", "pcsc"] = "serial"
+    port: str = ""  # serial device path, file path
+    host: str = ""
+    tcp_port: Annotated[int, Field(ge=1, le=65535)] = 9100
+    baudrate: Annotated[int, Field(ge=300, le=921600)] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    suffix: str = ""  # scanner frame suffix, in addition to CR/LF
+    reader: str = ""  # PC/SC reader name (substring); empty: the first reader
+    usb_vendor: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
+    usb_product: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
+    model: str = ""
+    paper_width_mm: Annotated[int, Field(ge=40, le=120)] = 80
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class KioskSection(Section):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")] = "kiosk-1"
+    # Empty: find the agent with zeroconf. The kiosk only trusts the agent it was enrolled with.
+    agent_url: str = ""
+    token: str = ""
+    agent_fingerprint: str = ""  # SHA-256 of the agent's TLS certificate, pinned at enrollment
+    ticket_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,3}$")] = "K1"
+    idle_timeout_s: Annotated[int, Field(ge=15, le=900)] = 60
+    idle_warning_s: Annotated[int, Field(ge=5, le=120)] = 15
+    spool_dir: Path = Path("data/kiosk")
+    staff_pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] = "2468"
+    display_name: Literal["none", "initials", "first_name"] = "none"  # what the ticket may print
+    reminder_public_key: str = ""  # base64 Ed25519 key that signs reminder QR codes
+    orientation: Literal["portrait", "landscape"] = "portrait"
+    devices: list[DeviceConfig] = []
+
+
+class SiteConfig(Section):
+    site: SiteSection = SiteSection()
+    agent: AgentSection = AgentSection()
+    central: CentralSection = CentralSection()
+    schedule: ScheduleSection = ScheduleSection()
+    desk: DeskSection = DeskSection()
+    kiosk: KioskSection = KioskSection()
+    consents_dir: Path = DEFAULT_CONSENTS_DIR
+    translations_dir: Path = DEFAULT_TRANSLATIONS_DIR
+
+    def model_post_init(self, _context: object) -> None:
+        problems = []
+        if self.central.kind != "none" and not self.central.base_url:
+            problems.append(f"central.base_url: required when central.kind is {self.central.kind!r}")
+        if self.schedule.source == "central" and self.central.kind != "fhir":
+            problems.append("schedule.source: 'central' needs central.kind = 'fhir'")
+        if (self.agent.tls_cert is None) != (self.agent.tls_key is None):
+            problems.append("agent.tls_cert: tls_cert and tls_key go together")
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.agent.data_dir
+
+    @property
+    def key_file(self) -> Path:
+        return self.agent.key_file or self.agent.data_dir.parent / f"{self.agent.data_dir.name}-keys" / "site.key"
+
+    @property
+    def uses_tls(self) -> bool:
+        if self.agent.tls == "auto":
+            return not is_loopback(self.agent.host)
+        return self.agent.tls == "on"
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(file)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config/site.example.toml)"
+    return f"{key}: {message}"
+
+
+def load(path: str | os.PathLike | None = None) -> SiteConfig:
+    """Load and validate a site file; None means $CHECKIN_CONFIG or, failing that, the defaults."""
+    if path is None:
+        path = os.environ.get(ENV_CONFIG) or None
+    if path is None:
+        return SiteConfig()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"])
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"])
+    return from_mapping(raw, base_dir=path.parent)
+
+
+def from_mapping(raw: dict, base_dir: Path | None = None) -> SiteConfig:
+    try:
+        config = SiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()])
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
+    return config
+
+
+def _resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
+    """Relative paths in a site file are relative to the file, not to the working directory."""
+
+    def resolve(value: Path | None) -> Path | None:
+        if value is None or value.is_absolute():
+            return value
+        return (base_dir / value).resolve()
+
+    agent = config.agent.model_copy(
+        update={
+            "data_dir": resolve(config.agent.data_dir),
+            "key_file": resolve(config.agent.key_file),
+            "tls_cert": resolve(config.agent.tls_cert),
+            "tls_key": resolve(config.agent.tls_key),
+        }
+    )
+    kiosk = config.kiosk.model_copy(update={"spool_dir": resolve(config.kiosk.spool_dir)})
+    return config.model_copy(
+        update={
+            "agent": agent,
+            "kiosk": kiosk,
+            "consents_dir": resolve(config.consents_dir),
+            "translations_dir": resolve(config.translations_dir),
+        }
+    )

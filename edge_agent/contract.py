@@ -1,0 +1,224 @@
+"""The kiosk API's wire contract: every body the kiosk and the agent exchange, in one module.
+
+The kiosk imports this module (and nothing else from `edge_agent`), so it must stay free of server
+dependencies. Changing a model here changes the API: bump API_VERSION for anything incompatible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+API_VERSION = "1"
+SERVICE_TYPE = "_clinic-checkin._tcp.local."
+
+IdentitySource = Literal["aamva", "smartcard", "qr", "manual"]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Ticket = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{0,3}-[0-9]{3,4}$")]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- identity and lookup -------------------------------------------------------------------------
+
+
+class Address(Wire):
+    street: ShortText = ""
+    city: ShortText = ""
+    state: ShortText = ""
+    postal_code: ShortText = ""
+    country: ShortText = ""
+
+
+class Demographics(Wire):
+    """Contact details as read from an ID/card or as held on file."""
+
+    address: Address | None = None
+    phone: ShortText = ""
+    email: ShortText = ""
+
+
+class LookupRequest(Wire):
+    family: Name
+    given: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    birth_date: dt.date
+    identity_source: IdentitySource = "manual"
+    # The signed token from an appointment-reminder QR code, if the patient scanned one.
+    reminder_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    language: Language = "en"
+
+
+class CoverageInfo(Wire):
+    payor: ShortText = ""
+    member_id: ShortText = ""
+    group: ShortText = ""
+    plan: ShortText = ""
+    valid_until: dt.date | None = None
+    source: Literal["card", "file", "manual"] = "card"
+
+
+class FormDue(Wire):
+    """A consent document the patient must read and sign, with its exact text per language."""
+
+    document_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    version: ShortText
+    title: dict[Language, ShortText]
+    text: dict[Language, str]
+    sha256: dict[Language, Sha256Hex]
+    may_decline: bool = False
+
+
+class AppointmentMatch(Wire):
+    """The one appointment that matched. Only this patient's own details, never anyone else's."""
+
+    appointment_id: ShortText
+    start: dt.datetime
+    clinician: ShortText
+    location: ShortText
+    display_name: ShortText  # e.g. "Maria G." for "Is this you?"
+    new_patient: bool = False
+    on_file: Demographics = Demographics()
+    coverage_on_file: CoverageInfo | None = None
+    forms_due: list[FormDue] = []
+
+
+class LookupResponse(Wire):
+    outcome: Literal["matched", "none", "ambiguous"]
+    appointment: AppointmentMatch | None = None
+
+
+# --- signatures, consents, check-in -------------------------------------------------------------
+
+
+class PenPoint(Wire):
+    """One sample of a signature: millimetres from the top-left of the signing area, ms from start."""
+
+    x_mm: float
+    y_mm: float
+    t_ms: Annotated[int, Field(ge=0)]
+    pressure: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class Stroke(Wire):
+    points: Annotated[list[PenPoint], Field(max_length=5000)]
+
+
+class Signature(Wire):
+    """Strokes between pen-down and pen-up, on a signing area of the given size."""
+
+    width_mm: Annotated[float, Field(gt=0, le=1000)]
+    height_mm: Annotated[float, Field(gt=0, le=1000)]
+    strokes: Annotated[list[Stroke], Field(max_length=200)]
+    device: Literal["pad", "touch"]
+
+
+class ConsentRecord(Wire):
+    document_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    version: ShortText
+    language: Language
+    text_sha256: Sha256Hex
+    decision: Literal["accepted", "declined"]
+    signature: Signature | None = None  # required when accepted
+    signed_at: dt.datetime
+    kiosk_id: ShortText
+
+
+class Answer(Wire):
+    """An intake answer; becomes a QuestionnaireResponse item."""
+
+    link_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    text: ShortText = ""
+    value: bool | int | float | Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class PatientIdentity(Wire):
+    family: Name
+    given: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    birth_date: dt.date
+
+
+class OfflineSpool(Wire):
+    """Set when the kiosk checked the patient in while the agent was unreachable."""
+
+    kiosk_ticket: Ticket
+    spooled_at: dt.datetime
+
+
+class CheckinRequest(Wire):
+    checkin_id: uuid.UUID
+    kiosk_id: ShortText
+    appointment_id: ShortText | None  # None: no appointment matched (offline or sent to the desk)
+    identity_source: IdentitySource
+    patient: PatientIdentity
+    coverage: CoverageInfo | None = None
+    demographics: Demographics | None = None  # as read from the ID/card, when it differs from file
+    consents: Annotated[list[ConsentRecord], Field(max_length=20)] = []
+    answers: Annotated[list[Answer], Field(max_length=100)] = []
+    language: Language = "en"
+    offline: OfflineSpool | None = None
+
+
+class CheckinResponse(Wire):
+    checkin_id: uuid.UUID
+    ticket: Ticket
+    position: Annotated[int, Field(ge=0)]
+    estimated_wait_min: Annotated[int, Field(ge=0)]
+    flags: list[str] = []
+
+
+# --- queue, board, kiosk health ------------------------------------------------------------------
+
+ArrivalStatus = Literal["waiting", "called", "roomed", "done", "no_show"]
+
+
+class BoardCall(Wire):
+    ticket: Ticket
+    room: ShortText = ""
+    called_at: dt.datetime
+
+
+class BoardState(Wire):
+    """What the lobby board and the kiosk's attract screen show: tickets only, never names."""
+
+    clinic_name: ShortText
+    now_calling: list[BoardCall]
+    waiting: list[Ticket]
+    languages: list[Language]
+    updated_at: dt.datetime
+
+
+class DeviceHealth(Wire):
+    name: ShortText
+    kind: ShortText
+    state: Literal["online", "offline", "degraded", "unknown"]
+    reason: ShortText = ""
+
+
+class Heartbeat(Wire):
+    kiosk_id: ShortText
+    app_version: ShortText = ""
+    devices: list[DeviceHealth] = []
+    spool_depth: Annotated[int, Field(ge=0)] = 0
+    screen: ShortText = ""
+
+
+class HelpRequest(Wire):
+    kiosk_id: ShortText
+    screen: ShortText = ""
+    language: Language = "en"
+
+
+class Problem(Wire):
+    """Every error answer: a stable code, a sentence for people, and the offending field if any."""
+
+    error: str
+    message: str
+    field: str | None = None

@@ -1,0 +1,1 @@
+"""The lobby touchscreen check-in app."""

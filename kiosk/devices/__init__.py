@@ -1,0 +1,1 @@
+"""Drivers for the hardware attached to a kiosk."""

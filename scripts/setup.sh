@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need: Debian packages, then a .venv in the repository root.
+# Safe to run again: it installs only what is missing and reinstalls Python packages only when
+# pyproject.toml changed.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+apt_packages=(
+  python3 python3-venv python3-dev gcc swig libpcsclite-dev          # Python, and pyscard's build
+  pcscd vsmartcard-vpcd                                              # smart-card reader + virtual reader
+  xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1 x11-utils      # the Kivy kiosk on a virtual display
+  espeak-ng fonts-dejavu-core fonts-noto-core                        # read-aloud, glyphs for every language
+  chromium                                                           # dashboard/board browser tests
+  systemd poppler-utils sqlite3 wrk procps                           # unit checks, PDF to PNG, benchmarks
+)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=/usr/bin/python3
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+  .venv/bin/python -m pip install -q -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

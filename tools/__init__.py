@@ -1,0 +1,1 @@
+"""Developer and demo tools: the demo orchestrator, the FHIR sandbox server, screenshot scripts."""
