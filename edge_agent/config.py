@@ -197,6 +197,11 @@ class SiteConfig(Section):
         return self.agent.data_dir
 
     @property
+    def store_path(self) -> Path:
+        """The agent's SQLite database (backup/restore and the agent must agree on it)."""
+        return self.agent.data_dir / "agent.db"
+
+    @property
     def key_file(self) -> Path:
         return self.agent.key_file or self.agent.data_dir.parent / f"{self.agent.data_dir.name}-keys" / "site.key"
 
