@@ -1,0 +1,285 @@
+"""Staff accounts and sign-in for the front desk.
+
+- Passwords are argon2id hashes (argon2-cffi). After `lockout_attempts` consecutive failures an account
+  is locked for `lockout_minutes`, whatever password is tried next.
+- Sessions live on the server (table `staff_sessions`); the browser holds only a random token in a
+  cookie that is HttpOnly, SameSite=Strict, and Secure when the agent speaks TLS. A session unused for
+  `session_idle_minutes` is over.
+- Every state-changing request carries the session's CSRF token (synchronizer token) in the
+  `X-CSRF-Token` header or a `csrf_token` form field; without it the answer is 403.
+
+Routes elsewhere protect themselves with the FastAPI dependencies `require_staff` and `require_admin`
+(401 for APIs) or `require_staff_page` (303 to the sign-in page):
+
+    from edge_agent.desk.auth import StaffSession, require_staff
+    @router.get("/api/v1/consents/{consent_id}/pdf")
+    async def consent_pdf(consent_id: str, staff: StaffSession = Depends(require_staff)): ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import HTTPException, Request, status
+
+from ..config import DeskSection
+from ..store import Store
+from . import audit
+
+Role = Literal["front_desk", "admin"]
+ROLES: tuple[Role, ...] = ("front_desk", "admin")
+SESSION_COOKIE = "desk_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+LOGIN_PATH = "/desk/login"
+MIN_PASSWORD_LENGTH = 8
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOUCH_EVERY_S = 15.0  # how stale last_seen_at may get before a request refreshes it
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class StaffError(ValueError):
+    """An account that cannot be created as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    username: str
+    role: Role
+    csrf_token: str
+    token: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class SignInRefused(Exception):
+    def __init__(self, reason: Literal["invalid", "locked"]):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def validate_new_staff(username: str, password: str, role: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise StaffError("username: 2-32 characters, lower-case letters, digits, '.', '_' or '-'")
+    if role not in ROLES:
+        raise StaffError(f"role: must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_staff(store: Store, username: str, password: str, role: Role, *, actor: str = "cli") -> None:
+    """Create a staff account, or reset the password and role of an existing one (and unlock it)."""
+    validate_new_staff(username, password, role)
+    password_hash = _hasher.hash(password)
+    now = time.time()
+
+    def work(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO staff(username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash,"
+            " role = excluded.role, failed_attempts = 0, locked_until = 0, disabled = 0",
+            (username, password_hash, role, now),
+        )
+        conn.execute("DELETE FROM staff_sessions WHERE username = ?", (username,))
+        audit.record(conn, actor, "staff.create", username, {"role": role})
+
+    store.write_sync(work)
+
+
+# --- sign-in and sessions ------------------------------------------------------------------------
+
+
+class StaffAuth:
+    def __init__(self, store: Store, settings: DeskSection, *, secure_cookies: bool):
+        self.store = store
+        self.settings = settings
+        self.secure_cookies = secure_cookies
+
+    @property
+    def idle_s(self) -> float:
+        return self.settings.session_idle_minutes * 60.0
+
+    async def sign_in(self, username: str, password: str) -> StaffSession:
+        """A new session for a correct password on an unlocked account; else SignInRefused (audited)."""
+        username = username.strip().lower()
+        row = await self.store.read(
+            lambda c: c.execute(
+                "SELECT password_hash, role, locked_until, disabled FROM staff WHERE username = ?", (username,)
+            ).fetchone()
+        )
+        now = time.time()
+        password_ok = await asyncio.to_thread(self._verify, row["password_hash"] if row else _DUMMY_HASH, password)
+        if row is None or row["disabled"]:
+            await audit.log(self.store, username or "-", "signin.refused", username, {"reason": "unknown"})
+            raise SignInRefused("invalid")
+        if row["locked_until"] > now:
+            await audit.log(self.store, username, "signin.refused", username, {"reason": "locked"})
+            raise SignInRefused("locked")
+        if not password_ok:
+            locked = await self.store.write(lambda conn: self._count_failure(conn, username, now))
+            raise SignInRefused("locked" if locked else "invalid")
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            new_hash = await asyncio.to_thread(_hasher.hash, password)
+        else:
+            new_hash = row["password_hash"]
+        session = StaffSession(username, row["role"], secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE staff SET failed_attempts = 0, locked_until = 0, password_hash = ? WHERE username = ?",
+                (new_hash, username),
+            )
+            conn.execute("DELETE FROM staff_sessions WHERE last_seen_at < ?", (now - self.idle_s,))
+            conn.execute(
+                "INSERT INTO staff_sessions(token_hash, username, csrf_token, created_at, last_seen_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_token_hash(session.token), username, session.csrf_token, now, now),
+            )
+            audit.record(conn, username, "signin", username)
+
+        await self.store.write(work)
+        return session
+
+    @staticmethod
+    def _verify(password_hash: str, password: str) -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _count_failure(self, conn: sqlite3.Connection, username: str, now: float) -> bool:
+        """Count one failed password; lock the account when the limit is reached. True if now locked."""
+        failures = conn.execute(
+            "UPDATE staff SET failed_attempts = failed_attempts + 1 WHERE username = ? RETURNING failed_attempts",
+            (username,),
+        ).fetchone()[0]
+        locked = failures >= self.settings.lockout_attempts
+        if locked:
+            conn.execute(
+                "UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE username = ?",
+                (now + self.settings.lockout_minutes * 60.0, username),
+            )
+        audit.record(conn, username, "signin.locked" if locked else "signin.refused", username,
+                     {"reason": "password", "failures": failures})
+        return locked
+
+    async def session_for(self, token: str | None, *, touch: bool = True) -> StaffSession | None:
+        """The live session behind a cookie token, or None. An idle session ends here."""
+        if not token:
+            return None
+        key = _token_hash(token)
+        row = await self.store.read(
+            lambda c: c.execute(
+                "SELECT s.username, s.csrf_token, s.last_seen_at, t.role, t.disabled"
+                " FROM staff_sessions s JOIN staff t USING (username) WHERE s.token_hash = ?",
+                (key,),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        now = time.time()
+        if row["disabled"] or now - row["last_seen_at"] > self.idle_s:
+            await self.store.write(lambda conn: self._expire(conn, key, row["username"]))
+            return None
+        if touch and now - row["last_seen_at"] > TOUCH_EVERY_S:
+            await self.store.write(
+                lambda conn: conn.execute("UPDATE staff_sessions SET last_seen_at = ? WHERE token_hash = ?", (now, key))
+            )
+        return StaffSession(row["username"], row["role"], row["csrf_token"], token)
+
+    @staticmethod
+    def _expire(conn: sqlite3.Connection, key: str, username: str) -> None:
+        if conn.execute("DELETE FROM staff_sessions WHERE token_hash = ?", (key,)).rowcount:
+            audit.record(conn, username, "signout.idle", username)
+
+    async def sign_out(self, session: StaffSession) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM staff_sessions WHERE token_hash = ?", (_token_hash(session.token),))
+            audit.record(conn, session.username, "signout", session.username)
+
+        await self.store.write(work)
+
+    def cookie_options(self) -> dict:
+        return {
+            "key": SESSION_COOKIE,
+            "httponly": True,
+            "samesite": "strict",
+            "secure": self.secure_cookies,
+            "path": "/",
+        }
+
+
+# --- FastAPI dependencies ------------------------------------------------------------------------
+
+
+def staff_auth(request: Request) -> StaffAuth:
+    """The app's StaffAuth, built on first use from the agent on app.state (store + site config)."""
+    auth = getattr(request.app.state, "staff_auth", None)
+    if auth is None:
+        agent = request.app.state.agent
+        auth = StaffAuth(agent.store, agent.config.desk, secure_cookies=agent.config.uses_tls)
+        request.app.state.staff_auth = auth
+    return auth
+
+
+async def current_staff(request: Request) -> StaffSession | None:
+    return await staff_auth(request).session_for(request.cookies.get(SESSION_COOKIE))
+
+
+async def check_csrf(request: Request, session: StaffSession) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get(CSRF_FIELD)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+
+
+async def require_staff(request: Request) -> StaffSession:
+    """API guard: a signed-in staff member (401 otherwise) and, on changes, a valid CSRF token (403)."""
+    session = await current_staff(request)
+    if session is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "staff sign-in required")
+    await check_csrf(request, session)
+    return session
+
+
+async def require_admin(request: Request) -> StaffSession:
+    session = await require_staff(request)
+    if not session.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
+    return session
+
+
+async def require_staff_page(request: Request) -> StaffSession:
+    """Page guard: without a session, a 303 to the sign-in page."""
+    session = await current_staff(request)
+    if session is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in first", headers={"Location": LOGIN_PATH})
+    return session
