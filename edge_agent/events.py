@@ -1,0 +1,149 @@
+"""In-process event bus for server-sent events, with resume by Last-Event-ID.
+
+Two channels live on `agent.events`:
+
+- `staff`: queue changes with patient details (PHI). Serve it ONLY from authenticated staff routes.
+- `board`: what the lobby board may show (tickets, "now calling"), never names. Public.
+
+    event = agent.events.staff.publish("arrival", {"checkin_id": ..., "ticket": "A-014"})
+    return sse_response(agent.events.board, request)   # in a route: streams, resumes, ends on shutdown
+
+Event ids grow monotonically within a channel and start from the process start time in microseconds,
+so ids of a new process are always above those of an old one. A client that comes back with a
+Last-Event-ID still in the ring buffer gets exactly the events it missed, once; one whose id is
+unknown (too old, or from before a restart) first gets a `reset` event: refetch the full state.
+Publish only from the event loop's thread (route handlers, background tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+RING_SIZE = 4096
+SUBSCRIBER_BACKLOG = 1024
+KEEPALIVE_S = 15.0
+RESET = "reset"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    type: str
+    data: dict
+
+    def encode(self) -> bytes:
+        """One SSE frame: `id`, `event` and a one-line JSON `data`."""
+        payload = json.dumps(self.data, separators=(",", ":"), default=str)
+        return f"id: {self.id}\nevent: {self.type}\ndata: {payload}\n\n".encode()
+
+
+class _Closed(Exception):
+    pass
+
+
+class Channel:
+    """A named stream of events: publish, replay since an id, subscribe."""
+
+    def __init__(self, name: str, ring_size: int = RING_SIZE):
+        self.name = name
+        self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
+        self._last_id = time.time_ns() // 1000
+        self._subscribers: set[asyncio.Queue] = set()
+        self._closed = False
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    def publish(self, type: str, data: dict) -> Event:
+        self._last_id += 1
+        event = Event(self._last_id, type, data)
+        self._ring.append(event)
+        for queue in list(self._subscribers):
+            if queue.qsize() >= SUBSCRIBER_BACKLOG:
+                # A client this far behind is dropped; it reconnects and resumes from the ring.
+                self._subscribers.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(event)
+        return event
+
+    def since(self, last_id: int) -> list[Event] | None:
+        """Events after `last_id`, or None if that id is not known (the client must reset)."""
+        if last_id == self._last_id:
+            return []
+        if not self._ring or last_id > self._last_id or last_id < self._ring[0].id - 1:
+            return None
+        return [event for event in self._ring if event.id > last_id]
+
+    async def stream(self, last_event_id: str | None = None) -> AsyncIterator[Event | None]:
+        """Missed events (or a reset), then live ones; yields None when idle for KEEPALIVE_S."""
+        queue: asyncio.Queue = asyncio.Queue()
+        # Registering and reading the ring happen with no await in between: nothing is missed or doubled.
+        self._subscribers.add(queue)
+        try:
+            if last_event_id is not None:
+                missed = self.since(int(last_event_id)) if last_event_id.strip().isdigit() else None
+                if missed is None:
+                    yield Event(self._last_id, RESET, {"channel": self.name})
+                else:
+                    for event in missed:
+                        yield event
+            if self._closed:
+                return
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield None
+                    continue
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._subscribers.discard(queue)
+
+    def close(self) -> None:
+        """End every open stream (server shutdown); clients reconnect to the next process."""
+        self._closed = True
+        for queue in list(self._subscribers):
+            queue.put_nowait(None)
+        self._subscribers.clear()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+
+class EventBus:
+    def __init__(self, ring_size: int = RING_SIZE):
+        self.staff = Channel("staff", ring_size)
+        self.board = Channel("board", ring_size)
+
+    def close(self) -> None:
+        self.staff.close()
+        self.board.close()
+
+
+def sse_response(channel: Channel, request: Request) -> StreamingResponse:
+    """A text/event-stream of `channel`, resuming after the request's Last-Event-ID header."""
+    last_event_id = request.headers.get("last-event-id")
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        async for event in channel.stream(last_event_id):
+            yield b": keep-alive\n\n" if event is None else event.encode()
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
