@@ -1,0 +1,618 @@
+"""The check-in state machine: every step and every transition, with no window and no network.
+
+The app feeds it what happens (touches, device events, the agent's answers, the passing of time) and
+carries out the effects it returns (ask the agent, print, flag the desk). Screens render `flow.step`,
+`flow.session` and the flow's notices; they never decide anything themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Union
+
+from edge_agent.contract import (
+    Address,
+    CheckinRequest,
+    CheckinResponse,
+    ConsentRecord,
+    CoverageInfo,
+    Demographics,
+    FormDue,
+    LookupRequest,
+    LookupResponse,
+    PatientIdentity,
+    Signature,
+)
+
+from .devices.base import (
+    CardInserted,
+    CardRemoved,
+    DeviceEvent,
+    DeviceState,
+    DeviceStatus,
+    Printed,
+    Scanned,
+    SignatureCaptured,
+    StatusChanged,
+)
+from .devices.identity import Identity
+from .session import Session
+
+
+class Step(str, enum.Enum):
+    ATTRACT = "attract"
+    IDENTIFY = "identify"
+    MANUAL = "manual"
+    LOOKING_UP = "looking_up"
+    CONFIRM = "confirm"
+    SEE_DESK = "see_desk"
+    REVIEW = "review"
+    FORMS = "forms"
+    SUBMITTING = "submitting"
+    OFFLINE = "offline"
+    DONE = "done"
+
+
+_UNKNOWN = DeviceStatus(DeviceState.UNKNOWN)
+PATIENT_STEPS = {Step.IDENTIFY, Step.MANUAL, Step.CONFIRM, Step.SEE_DESK, Step.REVIEW, Step.FORMS, Step.OFFLINE}
+WAITING_STEPS = {Step.LOOKING_UP, Step.SUBMITTING}
+
+
+# --- effects: what the app must do for the flow ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lookup:
+    request: LookupRequest
+
+
+@dataclass(frozen=True)
+class SubmitCheckin:
+    request: CheckinRequest
+
+
+@dataclass(frozen=True)
+class PrintTicket:
+    ticket: str
+    position: int
+    estimated_wait_min: int
+    language: str
+
+
+@dataclass(frozen=True)
+class RequestHelp:
+    screen: str  # which screen and why, e.g. "see_desk/none", "done/printer", "forms"
+    language: str
+
+
+@dataclass(frozen=True)
+class ReportHealth:
+    """Send a heartbeat now: a device state changed in a way staff must see."""
+
+
+Effect = Union[Lookup, SubmitCheckin, PrintTicket, RequestHelp, ReportHealth]
+
+
+# --- what the flow needs to know about the site ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    kiosk_id: str = "kiosk-1"
+    languages: tuple[str, ...] = ("en", "es")
+    idle_timeout_s: float = 60
+    idle_warning_s: float = 15
+    done_display_s: float = 20
+    device_kinds: Mapping[str, str] = field(default_factory=dict)  # device name -> kind
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the done screen shows; no patient data, so it outlives the session."""
+
+    ticket: str
+    position: int
+    estimated_wait_min: int
+    offline: bool
+    printed: bool = False
+    on_screen: bool = False  # no usable printer: shown large instead
+
+
+DATE_ORDERS = {"MDY": (2, 2, 4), "DMY": (2, 2, 4), "YMD": (4, 2, 2)}
+
+
+def birth_date_from_digits(digits: str, order: str, today: dt.date) -> dt.date | None:
+    """'03141956' in MDY order -> 1956-03-14; None for anything that is not a plausible birth date."""
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    parts, start = {}, 0
+    for letter, width in zip(order, DATE_ORDERS[order]):
+        parts[letter] = int(digits[start : start + width])
+        start += width
+    try:
+        born = dt.date(parts["Y"], parts["M"], parts["D"])
+    except ValueError:
+        return None
+    if born > today or today.year - born.year > 125:
+        return None
+    return born
+
+
+class Flow:
+    def __init__(
+        self,
+        settings: FlowSettings,
+        *,
+        clock: Callable[[], float],
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        read_scan: Callable[[str], Identity | None] = lambda text: None,
+        date_order: Callable[[str], str] = lambda language: "MDY",
+    ):
+        self.settings = settings
+        self._now = now
+        self._read_scan = read_scan
+        self._date_order = date_order
+        self.session = Session(clock=clock, language=settings.default_language)
+        self.step = Step.ATTRACT
+        self.notice = ""  # a catalogue key explaining the last problem on this screen, or ""
+        self.help = ""  # "", "sent" (someone is coming) or "unreachable" (go to the desk)
+        self.idle_warning_left: int | None = None  # seconds left on "Are you still there?"
+        self.ticket: Ticket | None = None
+        self.agent_online = True
+        self.devices: dict[str, DeviceStatus] = {}
+        self._done_at = 0.0
+
+    # --- what screens ask -----------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return self.session.language
+
+    def usable(self, kind: str) -> bool:
+        names = [name for name, k in self.settings.device_kinds.items() if k == kind]
+        return any(self.devices.get(name, _UNKNOWN).usable for name in names)
+
+    @property
+    def printer_worth_trying(self) -> bool:
+        """A receipt printer not known to be down (many never answer status: try them, then believe the result)."""
+        return any(
+            kind == "receipt_printer" and self.devices.get(name, _UNKNOWN).state is not DeviceState.OFFLINE
+            for name, kind in self.settings.device_kinds.items()
+        )
+
+    @property
+    def scanner_usable(self) -> bool:
+        return self.usable("id_scanner") or self.usable("card_reader")
+
+    @property
+    def current_form(self) -> FormDue | None:
+        appointment = self.session.appointment
+        if self.step is not Step.FORMS or appointment is None:
+            return None
+        return appointment.forms_due[self.session.form_index]
+
+    def form_language(self, form: FormDue) -> str:
+        """The patient's language when the form has it, else the first language it is written in."""
+        return self.language if self.language in form.text else next(iter(form.text))
+
+    @property
+    def review_differences(self) -> list[str]:
+        """Catalogue keys of what the patient's document says differently from the file."""
+        differences = []
+        if self.read_demographics() is not None:
+            differences.append("review.address_differs")
+        if self.read_coverage() is not None:
+            differences.append("review.insurance_differs")
+        return differences
+
+    def read_demographics(self) -> Demographics | None:
+        """The address on the ID, when it differs from the one on file (staff decide; never overwritten)."""
+        identity, appointment = self.session.identity, self.session.appointment
+        if identity is None or appointment is None or not identity.address_street:
+            return None
+        read = Address(
+            street=identity.address_street,
+            city=identity.address_city,
+            state=identity.address_state,
+            postal_code=identity.postal_code,
+            country=identity.country,
+        )
+        on_file = appointment.on_file.address
+        if on_file is not None and _same_address(read, on_file):
+            return None
+        return Demographics(address=read)
+
+    def read_coverage(self) -> CoverageInfo | None:
+        """The insurance on the card, when it differs from the coverage on file."""
+        identity, appointment = self.session.identity, self.session.appointment
+        if identity is None or appointment is None or not identity.member_id:
+            return None
+        card = CoverageInfo(payor=identity.payor, member_id=identity.member_id, source="card")
+        on_file = appointment.coverage_on_file
+        if on_file is not None and (on_file.member_id, _fold(on_file.payor)) == (card.member_id, _fold(card.payor)):
+            return None
+        return card
+
+    # --- patient actions ------------------------------------------------------------------------
+
+    def start(self) -> list[Effect]:
+        """'Touch to check in'."""
+        if self.step is Step.ATTRACT:
+            self.session.touch()
+            self._go(Step.IDENTIFY)
+        return []
+
+    def choose_language(self, language: str) -> list[Effect]:
+        """Switch language on any screen; progress is kept."""
+        if language in self.settings.languages:
+            self.session.language = language
+            self.session.touch()
+        return []
+
+    def type_by_hand(self) -> list[Effect]:
+        if self.step in (Step.ATTRACT, Step.IDENTIFY):
+            self.session.touch()
+            self._go(Step.MANUAL)
+        return []
+
+    def focus(self, field_name: str) -> list[Effect]:
+        if self.step is Step.MANUAL and field_name in ("family", "birth"):
+            self.session.typed.focus = field_name
+            self.session.touch()
+        return []
+
+    def key(self, char: str) -> list[Effect]:
+        """A key on the on-screen keyboard (letters for the name, digits for the birth date)."""
+        if self.step is not Step.MANUAL or len(char) != 1:
+            return []
+        typed = self.session.typed
+        self.session.touch()
+        self.notice = ""
+        if typed.focus == "family" and (char.isalpha() or char in " '-") and len(typed.family) < 60:
+            typed.family += char
+        elif typed.focus == "birth" and char.isdigit() and len(typed.birth_digits) < 8:
+            typed.birth_digits += char
+        return []
+
+    def backspace(self) -> list[Effect]:
+        if self.step is Step.MANUAL:
+            typed = self.session.typed
+            self.session.touch()
+            if typed.focus == "family":
+                typed.family = typed.family[:-1]
+            else:
+                typed.birth_digits = typed.birth_digits[:-1]
+        return []
+
+    def submit_typed(self) -> list[Effect]:
+        if self.step is not Step.MANUAL:
+            return []
+        self.session.touch()
+        typed = self.session.typed
+        family = " ".join(typed.family.split())
+        born = birth_date_from_digits(typed.birth_digits, self._date_order(self.language), self._now().date())
+        if not family:
+            self.notice, typed.focus = "manual.need_name", "family"
+            return []
+        if born is None:
+            self.notice, typed.focus = "manual.bad_date", "birth"
+            return []
+        return self._identify(Identity(source="manual", family_name=family, birth_date=born))
+
+    def confirm(self) -> list[Effect]:
+        """'Yes, this is my appointment'."""
+        if self.step is not Step.CONFIRM:
+            return []
+        self.session.touch()
+        return self._after_confirm()
+
+    def not_me(self) -> list[Effect]:
+        if self.step is not Step.CONFIRM:
+            return []
+        self.session.touch()
+        return self._see_desk("not-me")
+
+    def review_done(self) -> list[Effect]:
+        if self.step is not Step.REVIEW:
+            return []
+        self.session.touch()
+        return self._to_forms()
+
+    def stroke_drawn(self) -> list[Effect]:
+        """A stroke on the on-screen signature area (the widget holds the ink; the flow counts it)."""
+        if self.step is Step.FORMS:
+            self.session.signature_strokes += 1
+            self.session.touch()
+        return []
+
+    def clear_signature(self) -> list[Effect]:
+        if self.step is Step.FORMS:
+            self.session.signature_strokes = 0
+            self.session.touch()
+        return []
+
+    def sign(self, signature: Signature) -> list[Effect]:
+        """The current form signed, on the pad or on the screen."""
+        form = self.current_form
+        if form is None or not signature.strokes:
+            return []
+        return self._decide(form, "accepted", signature)
+
+    def decline(self) -> list[Effect]:
+        form = self.current_form
+        if form is None or not form.may_decline:
+            return []
+        return self._decide(form, "declined", None)
+
+    def check_in_offline(self) -> list[Effect]:
+        """The agent is away: check in by name alone, matched later by staff."""
+        if self.step is not Step.OFFLINE:
+            return []
+        self.session.touch()
+        return self._submit()
+
+    def ask_for_help(self) -> list[Effect]:
+        self.session.touch()
+        self.help = "sent"
+        return [RequestHelp(screen=self.step.value, language=self.language)]
+
+    def dismiss_help(self) -> list[Effect]:
+        self.help = ""
+        self.session.touch()
+        return []
+
+    def still_here(self) -> list[Effect]:
+        """'Yes, I'm still here' on the idle warning, or any touch while it shows."""
+        self.idle_warning_left = None
+        self.session.touch()
+        return []
+
+    def back(self) -> list[Effect]:
+        if self.step is Step.MANUAL:
+            self.session.touch()
+            self.notice = ""
+            self._go(Step.IDENTIFY)
+        return []
+
+    def finish(self) -> list[Effect]:
+        """'Start over' anywhere, or 'Done' on the ticket screen: forget everything."""
+        if self.step not in WAITING_STEPS:
+            self._reset()
+        return []
+
+    # --- devices --------------------------------------------------------------------------------
+
+    def device_event(self, event: DeviceEvent) -> list[Effect]:
+        if isinstance(event, StatusChanged):
+            return self._status_changed(event.device, event.status)
+        if isinstance(event, Scanned):
+            return self._scanned(event.text)
+        if isinstance(event, CardInserted):
+            return self._card_inserted(event)
+        if isinstance(event, CardRemoved):
+            return self._card_removed()
+        if isinstance(event, Printed):
+            return self.printed(ok=True)
+        if isinstance(event, SignatureCaptured):
+            return self.sign(event.signature)
+        return []
+
+    def _status_changed(self, name: str, status: DeviceStatus) -> list[Effect]:
+        was_usable = self.devices.get(name, status).usable
+        self.devices[name] = status
+        return [ReportHealth()] if was_usable != status.usable else []
+
+    def _scanned(self, text: str) -> list[Effect]:
+        if self.step not in (Step.ATTRACT, Step.IDENTIFY, Step.MANUAL):
+            return []
+        self.session.touch()
+        self.session.scan_buffer = text
+        identity = self._read_scan(text)
+        self.session.scan_buffer = ""
+        if identity is None or identity.birth_date is None or not identity.family_name:
+            self.notice = "identify.unreadable"
+            self._go(Step.IDENTIFY, keep_notice=True)
+            return []
+        return self._identify(identity)
+
+    def _card_inserted(self, event: CardInserted) -> list[Effect]:
+        if self.step not in (Step.ATTRACT, Step.IDENTIFY, Step.MANUAL):
+            return []
+        self.session.touch()
+        identity = event.identity
+        if identity is None or identity.birth_date is None or not identity.family_name:
+            self.notice = "identify.card_unreadable"
+            self._go(Step.IDENTIFY, keep_notice=True)
+            return []
+        return self._identify(identity)
+
+    def _card_removed(self) -> list[Effect]:
+        """Taking the card out mid-check-in ends the session: the card was the patient's key."""
+        identity = self.session.identity
+        if self.step in PATIENT_STEPS and identity is not None and identity.source == "smartcard":
+            self._reset()
+        return []
+
+    # --- agent answers --------------------------------------------------------------------------
+
+    def agent_reachable(self, reachable: bool) -> list[Effect]:
+        self.agent_online = reachable
+        return []
+
+    def lookup_answered(self, response: LookupResponse) -> list[Effect]:
+        if self.step is not Step.LOOKING_UP:
+            return []
+        self.agent_online = True
+        if response.outcome != "matched" or response.appointment is None:
+            return self._see_desk(response.outcome)
+        self.session.lookup = response
+        self._go(Step.CONFIRM)
+        return []
+
+    def lookup_failed(self, unreachable: bool) -> list[Effect]:
+        """The agent could not be reached (offline check-in) or refused the lookup (see the desk)."""
+        if self.step is not Step.LOOKING_UP:
+            return []
+        if unreachable:
+            self.agent_online = False
+            self._go(Step.OFFLINE)
+            return []
+        return self._see_desk("refused")
+
+    def checkin_answered(self, response: CheckinResponse, offline: bool) -> list[Effect]:
+        """The agent's answer, or the spool's when the agent was away (the spool never fails)."""
+        if self.step is not Step.SUBMITTING or response.checkin_id != self.session.checkin_id:
+            return []
+        self.agent_online = not offline
+        language = self.language
+        printer = self.printer_worth_trying
+        self.ticket = Ticket(response.ticket, response.position, response.estimated_wait_min, offline, on_screen=not printer)
+        self.session.wipe(language=language)  # the ticket holds no patient data; the session goes now
+        self._go(Step.DONE)
+        self._done_at = self.session.clock()
+        if printer:
+            return [PrintTicket(response.ticket, response.position, response.estimated_wait_min, language)]
+        return [RequestHelp(screen="done/printer", language=language), ReportHealth()]
+
+    def checkin_refused(self) -> list[Effect]:
+        """The agent turned the check-in down for good: the desk takes over, nothing half-done is kept."""
+        if self.step is not Step.SUBMITTING:
+            return []
+        return self._see_desk("refused")
+
+    def printed(self, ok: bool) -> list[Effect]:
+        """The printer's verdict on the ticket: when it failed, show the ticket large and tell staff."""
+        if self.step is not Step.DONE or self.ticket is None or self.ticket.printed or self.ticket.on_screen:
+            return []
+        if ok:
+            self.ticket = replace(self.ticket, printed=True)
+            return []
+        self.ticket = replace(self.ticket, on_screen=True)
+        self._done_at = self.session.clock()
+        return [RequestHelp(screen="done/printer", language=self.language), ReportHealth()]
+
+    def help_answered(self, delivered: bool) -> list[Effect]:
+        if self.help:
+            self.help = "sent" if delivered else "unreachable"
+        if not delivered:
+            self.agent_online = False
+        return []
+
+    # --- time -----------------------------------------------------------------------------------
+
+    def tick(self) -> list[Effect]:
+        """Called about once a second: idle warning, countdown, wipe; the ticket screen's end."""
+        settings, session = self.settings, self.session
+        if self.step is Step.DONE:
+            if session.clock() - self._done_at >= settings.done_display_s:
+                self._reset()
+            return []
+        if self.step not in PATIENT_STEPS:
+            return []
+        idle = session.idle_for()
+        if idle >= settings.idle_timeout_s + settings.idle_warning_s:
+            self._reset()
+        elif idle >= settings.idle_timeout_s:
+            self.idle_warning_left = max(1, round(settings.idle_timeout_s + settings.idle_warning_s - idle))
+        return []
+
+    # --- transitions ----------------------------------------------------------------------------
+
+    def _go(self, step: Step, keep_notice: bool = False) -> None:
+        self.step = step
+        self.idle_warning_left = None
+        self.help = ""
+        if not keep_notice:
+            self.notice = ""
+
+    def _reset(self) -> None:
+        self.session.wipe(language=self.settings.default_language)
+        self.ticket = None
+        self._go(Step.ATTRACT)
+
+    def _identify(self, identity: Identity) -> list[Effect]:
+        self.session.identity = identity
+        self._go(Step.LOOKING_UP)
+        request = LookupRequest(
+            family=identity.family_name,
+            given=identity.given_names,
+            birth_date=identity.birth_date,
+            identity_source=identity.source,
+            reminder_token=self.session.reminder_token,
+            language=self.language,
+        )
+        return [Lookup(request)]
+
+    def _see_desk(self, reason: str) -> list[Effect]:
+        self._go(Step.SEE_DESK)
+        self.session.lookup = None  # nothing of a wrong or doubtful match stays on the kiosk
+        return [RequestHelp(screen=f"see_desk/{reason}", language=self.language)]
+
+    def _after_confirm(self) -> list[Effect]:
+        if self.review_differences:
+            self._go(Step.REVIEW)
+            return []
+        return self._to_forms()
+
+    def _to_forms(self) -> list[Effect]:
+        appointment = self.session.appointment
+        self.session.form_index = 0
+        self.session.signature_strokes = 0
+        if appointment is not None and appointment.forms_due:
+            self._go(Step.FORMS)
+            return []
+        return self._submit()
+
+    def _decide(self, form: FormDue, decision: str, signature: Signature | None) -> list[Effect]:
+        language = self.form_language(form)
+        self.session.consents.append(
+            ConsentRecord(
+                document_id=form.document_id,
+                version=form.version,
+                language=language,
+                text_sha256=form.sha256[language],
+                decision=decision,
+                signature=signature,
+                signed_at=self._now(),
+                kiosk_id=self.settings.kiosk_id,
+            )
+        )
+        self.session.touch()
+        self.session.signature_strokes = 0
+        self.session.form_index += 1
+        if self.session.form_index < len(self.session.appointment.forms_due):
+            self._go(Step.FORMS)
+            return []
+        return self._submit()
+
+    def _submit(self) -> list[Effect]:
+        session, identity = self.session, self.session.identity
+        appointment = session.appointment
+        request = CheckinRequest(
+            checkin_id=session.checkin_id,
+            kiosk_id=self.settings.kiosk_id,
+            appointment_id=appointment.appointment_id if appointment else None,
+            identity_source=identity.source,
+            patient=PatientIdentity(family=identity.family_name, given=identity.given_names, birth_date=identity.birth_date),
+            coverage=self.read_coverage(),
+            demographics=self.read_demographics(),
+            consents=list(session.consents),
+            language=self.language,
+        )
+        self._go(Step.SUBMITTING)
+        return [SubmitCheckin(request)]
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().replace(".", " ").replace(",", " ").split())
+
+
+def _same_address(a: Address, b: Address) -> bool:
+    return (_fold(a.street), _fold(a.postal_code)[:5]) == (_fold(b.street), _fold(b.postal_code)[:5])
+

@@ -1,0 +1,54 @@
+"""Patients, appointments, forms and signatures the kiosk tests share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from edge_agent.contract import (
+    Address,
+    AppointmentMatch,
+    Demographics,
+    FormDue,
+    LookupResponse,
+    PenPoint,
+    Signature,
+    Stroke,
+)
+from kiosk.devices.identity import Identity
+
+TODAY = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
+MARIA = Identity(
+    source="aamva", family_name="GARCIA LOPEZ", given_names="MARIA", birth_date=dt.date(1956, 3, 14),
+    address_street="12 NEW STREET", address_city="SPRINGFIELD", postal_code="62701",
+)
+CARD = Identity(source="smartcard", family_name="Garcia", given_names="Maria", birth_date=dt.date(1956, 3, 14),
+                payor="Acme Health", member_id="ACME-998877")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def form(document_id: str, may_decline: bool = False) -> FormDue:
+    text = {"en": f"{document_id} terms in English", "es": f"{document_id} términos en español"}
+    return FormDue(
+        document_id=document_id, version="3", title={"en": document_id, "es": document_id}, text=text,
+        sha256={lang: hashlib.sha256(body.encode()).hexdigest() for lang, body in text.items()}, may_decline=may_decline,
+    )
+
+
+def matched(forms=(), on_file_street="12 New Street", coverage=None) -> LookupResponse:
+    return LookupResponse(outcome="matched", appointment=AppointmentMatch(
+        appointment_id="appt-42", start=TODAY.replace(hour=10, minute=30), clinician="Dr. Okafor", location="Room 3",
+        display_name="Maria G.", on_file=Demographics(address=Address(street=on_file_street, postal_code="62701")),
+        coverage_on_file=coverage, forms_due=list(forms),
+    ))
+
+
+SIGNATURE = Signature(width_mm=120, height_mm=40, device="touch", strokes=[Stroke(points=[
+    PenPoint(x_mm=5, y_mm=20, t_ms=0), PenPoint(x_mm=60, y_mm=10, t_ms=200), PenPoint(x_mm=110, y_mm=25, t_ms=400)])])

@@ -1,0 +1,360 @@
+"""Every transition of the check-in state machine, without a window or a network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+import pytest
+
+from edge_agent.contract import (
+    Address,
+    AppointmentMatch,
+    CheckinResponse,
+    CoverageInfo,
+    Demographics,
+    FormDue,
+    LookupResponse,
+    PenPoint,
+    Signature,
+    Stroke,
+)
+from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
+from kiosk.devices.identity import Identity
+from tests.kiosk.samples import CARD, MARIA, SIGNATURE, TODAY, Clock, form, matched
+from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, birth_date_from_digits
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def flow(clock) -> Flow:
+    settings = FlowSettings(kiosk_id="kiosk-2", idle_timeout_s=60, idle_warning_s=15, done_display_s=20,
+                            device_kinds={"scanner": "id_scanner", "reader": "card_reader", "printer": "receipt_printer"})
+    scans = {"@AAMVA-MARIA": MARIA}
+    orders = {"en": "MDY", "es": "DMY"}
+    return Flow(settings, clock=clock, now=lambda: TODAY, read_scan=scans.get, date_order=orders.__getitem__)
+
+
+def online(flow: Flow, *names: str) -> None:
+    for name in names:
+        flow.device_event(StatusChanged(name, DeviceStatus(DeviceState.ONLINE)))
+
+
+def scan_to_confirm(flow: Flow, response: LookupResponse | None = None) -> Lookup:
+    flow.start()
+    [lookup] = flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    flow.lookup_answered(response or matched())
+    return lookup
+
+
+def answer(flow: Flow, ticket: str = "A-007", offline: bool = False) -> list:
+    return flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket=ticket, position=3, estimated_wait_min=12), offline=offline)
+
+
+def test_attract_touch_goes_to_identify(flow):
+    assert flow.step is Step.ATTRACT
+    assert flow.start() == []
+    assert flow.step is Step.IDENTIFY
+
+
+def test_scan_asks_the_agent_with_the_identity_read(flow):
+    lookup = scan_to_confirm(flow)
+    assert lookup.request.family == "GARCIA LOPEZ" and lookup.request.birth_date == dt.date(1956, 3, 14)
+    assert lookup.request.identity_source == "aamva"
+    assert flow.step is Step.CONFIRM
+
+
+def test_unreadable_scan_explains_and_stays_on_identify(flow):
+    flow.start()
+    assert flow.device_event(Scanned("scanner", "garbage")) == []
+    assert (flow.step, flow.notice) == (Step.IDENTIFY, "identify.unreadable")
+    assert flow.session.scan_buffer == ""
+
+
+def test_scan_on_the_attract_screen_starts_directly(flow):
+    [lookup] = flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    assert isinstance(lookup, Lookup) and flow.step is Step.LOOKING_UP
+
+
+def test_unreadable_card_explains(flow):
+    flow.start()
+    flow.device_event(CardInserted("reader", None, "card not supported"))
+    assert flow.notice == "identify.card_unreadable"
+
+
+def test_typed_name_and_birth_date_in_the_patients_date_order(flow):
+    flow.start()
+    flow.choose_language("es")
+    flow.type_by_hand()
+    for char in "Garcia":
+        flow.key(char)
+    flow.focus("birth")
+    for char in "14031956":
+        flow.key(char)
+    [lookup] = flow.submit_typed()
+    assert (lookup.request.family, lookup.request.birth_date) == ("Garcia", dt.date(1956, 3, 14))
+    assert lookup.request.identity_source == "manual" and lookup.request.language == "es"
+
+
+def test_typing_rejects_a_missing_name_and_an_impossible_date(flow):
+    flow.start()
+    flow.type_by_hand()
+    assert flow.submit_typed() == [] and flow.notice == "manual.need_name"
+    flow.key("X")
+    flow.focus("birth")
+    for char in "13401956":
+        flow.key(char)
+    assert flow.submit_typed() == [] and flow.notice == "manual.bad_date" and flow.step is Step.MANUAL
+    flow.backspace()
+    assert flow.session.typed.birth_digits == "1340195"
+    flow.back()
+    assert flow.step is Step.IDENTIFY
+
+
+def test_birth_date_digits():
+    today = TODAY.date()
+    assert birth_date_from_digits("03141956", "MDY", today) == dt.date(1956, 3, 14)
+    assert birth_date_from_digits("14031956", "DMY", today) == dt.date(1956, 3, 14)
+    assert birth_date_from_digits("19560314", "YMD", today) == dt.date(1956, 3, 14)
+    assert birth_date_from_digits("02302000", "MDY", today) is None
+    assert birth_date_from_digits("01012030", "MDY", today) is None
+    assert birth_date_from_digits("0101", "MDY", today) is None
+
+
+@pytest.mark.parametrize("outcome", ["none", "ambiguous"])
+def test_no_single_match_sends_to_the_desk_and_flags(flow, outcome):
+    flow.start()
+    flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    effects = flow.lookup_answered(LookupResponse(outcome=outcome))
+    assert effects == [RequestHelp(screen=f"see_desk/{outcome}", language="en")]
+    assert flow.step is Step.SEE_DESK and flow.session.lookup is None
+
+
+def test_not_me_sends_to_the_desk_and_forgets_the_match(flow):
+    scan_to_confirm(flow)
+    [flag] = flow.not_me()
+    assert flag.screen == "see_desk/not-me" and flow.session.appointment is None
+
+
+def test_refused_lookup_sends_to_the_desk(flow):
+    flow.start()
+    flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    flow.lookup_failed(unreachable=False)
+    assert flow.step is Step.SEE_DESK
+
+
+def test_new_address_on_the_id_is_reviewed_and_sent_not_overwritten(flow):
+    scan_to_confirm(flow, matched(on_file_street="1 Old Road"))
+    assert flow.confirm() == [] and flow.step is Step.REVIEW
+    assert flow.review_differences == ["review.address_differs"]
+    [submit] = flow.review_done()
+    assert submit.request.demographics.address.street == "12 NEW STREET"
+    assert submit.request.appointment_id == "appt-42"
+
+
+def test_same_address_written_differently_is_not_a_difference(flow):
+    scan_to_confirm(flow)  # on file: "12 New Street"
+    [submit] = flow.confirm()
+    assert isinstance(submit, SubmitCheckin) and submit.request.demographics is None
+
+
+def test_insurance_card_against_file(flow):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched(coverage=CoverageInfo(payor="Old Insurer", member_id="OLD-1", source="file")))
+    flow.confirm()
+    assert flow.review_differences == ["review.insurance_differs"]
+    [submit] = flow.review_done()
+    assert submit.request.coverage.member_id == "ACME-998877" and submit.request.coverage.source == "card"
+
+
+def test_same_insurance_is_not_reviewed(flow):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched(coverage=CoverageInfo(payor="ACME health", member_id="ACME-998877", source="file")))
+    [submit] = flow.confirm()
+    assert submit.request.coverage is None
+
+
+def test_forms_signed_and_declined_in_the_language_shown(flow):
+    scan_to_confirm(flow, matched(forms=[form("privacy"), form("photo", may_decline=True)]))
+    flow.confirm()
+    assert flow.step is Step.FORMS and flow.current_form.document_id == "privacy"
+    assert flow.decline() == []  # privacy may not be declined
+    flow.choose_language("es")
+    assert flow.sign(SIGNATURE) == [] and flow.current_form.document_id == "photo"
+    [submit] = flow.decline()
+    accepted, declined = submit.request.consents
+    assert (accepted.decision, accepted.language, accepted.signature) == ("accepted", "es", SIGNATURE)
+    assert accepted.text_sha256 == hashlib.sha256("privacy términos en español".encode()).hexdigest()
+    assert (declined.decision, declined.signature) == ("declined", None)
+    assert submit.request.language == "es" and submit.request.checkin_id == flow.session.checkin_id
+
+
+def test_signature_from_the_pad_signs_the_current_form(flow):
+    scan_to_confirm(flow, matched(forms=[form("privacy")]))
+    flow.confirm()
+    [submit] = flow.device_event(SignatureCaptured("pad", SIGNATURE.model_copy(update={"device": "pad"})))
+    assert submit.request.consents[0].signature.device == "pad"
+
+
+def test_empty_signature_is_not_a_signature(flow):
+    scan_to_confirm(flow, matched(forms=[form("privacy")]))
+    flow.confirm()
+    assert flow.sign(Signature(width_mm=100, height_mm=40, strokes=[], device="touch")) == []
+    assert flow.step is Step.FORMS
+
+
+def test_done_prints_the_ticket_and_wipes_the_session(flow):
+    online(flow, "printer")
+    scan_to_confirm(flow)
+    flow.confirm()
+    effects = answer(flow)
+    assert effects == [PrintTicket("A-007", 3, 12, "en")]
+    assert flow.step is Step.DONE and flow.ticket.ticket == "A-007"
+    assert flow.session.identity is None and flow.session.lookup is None
+    flow.printed(ok=True)
+    assert flow.ticket.printed and not flow.ticket.on_screen
+
+
+def test_printer_out_of_paper_shows_the_ticket_and_flags_staff(flow):
+    online(flow, "printer")
+    scan_to_confirm(flow)
+    flow.confirm()
+    answer(flow)
+    effects = flow.printed(ok=False)
+    assert effects == [RequestHelp(screen="done/printer", language="en"), ReportHealth()]
+    assert flow.ticket.on_screen
+
+
+def test_printer_known_offline_goes_straight_to_the_screen(flow):
+    flow.device_event(StatusChanged("printer", DeviceStatus(DeviceState.OFFLINE, "paper end")))
+    scan_to_confirm(flow)
+    flow.confirm()
+    effects = answer(flow)
+    assert RequestHelp(screen="done/printer", language="en") in effects and flow.ticket.on_screen
+
+
+def test_answer_for_another_session_is_ignored(flow):
+    scan_to_confirm(flow)
+    flow.confirm()
+    stale = CheckinResponse(checkin_id=uuid.uuid4(), ticket="A-001", position=1, estimated_wait_min=1)
+    assert flow.checkin_answered(stale, offline=False) == [] and flow.step is Step.SUBMITTING
+
+
+def test_refused_checkin_goes_to_the_desk(flow):
+    scan_to_confirm(flow)
+    flow.confirm()
+    flow.checkin_refused()
+    assert flow.step is Step.SEE_DESK
+
+
+def test_agent_unreachable_offers_an_offline_check_in(flow):
+    flow.start()
+    flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    flow.lookup_failed(unreachable=True)
+    assert flow.step is Step.OFFLINE and not flow.agent_online
+    [submit] = flow.check_in_offline()
+    assert submit.request.appointment_id is None and submit.request.patient.family == "GARCIA LOPEZ"
+    answer(flow, ticket="K2-003", offline=True)
+    assert flow.ticket.offline and flow.ticket.ticket == "K2-003"
+
+
+def test_done_screen_returns_to_attract(flow, clock):
+    scan_to_confirm(flow)
+    flow.confirm()
+    answer(flow)
+    clock.now += 19
+    flow.tick()
+    assert flow.step is Step.DONE
+    clock.now += 2
+    flow.tick()
+    assert flow.step is Step.ATTRACT and flow.ticket is None
+
+
+def test_idle_warning_counts_down_then_wipes(flow, clock):
+    scan_to_confirm(flow)
+    clock.now += 59
+    flow.tick()
+    assert flow.idle_warning_left is None
+    clock.now += 1
+    flow.tick()
+    assert flow.idle_warning_left == 15
+    clock.now += 10
+    flow.tick()
+    assert flow.idle_warning_left == 5 and flow.step is Step.CONFIRM
+    clock.now += 5
+    flow.tick()
+    assert flow.step is Step.ATTRACT and flow.session.identity is None and flow.idle_warning_left is None
+
+
+def test_still_here_keeps_the_session(flow, clock):
+    scan_to_confirm(flow)
+    clock.now += 65
+    flow.tick()
+    flow.still_here()
+    clock.now += 30
+    flow.tick()
+    assert flow.step is Step.CONFIRM and flow.idle_warning_left is None
+
+
+def test_no_timeout_while_waiting_for_the_agent(flow, clock):
+    flow.start()
+    flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    clock.now += 500
+    flow.tick()
+    assert flow.step is Step.LOOKING_UP
+
+
+def test_card_removed_mid_flow_wipes(flow):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched())
+    flow.device_event(CardRemoved("reader"))
+    assert flow.step is Step.ATTRACT and flow.session.identity is None
+
+
+def test_card_removed_does_not_end_a_session_started_another_way(flow):
+    scan_to_confirm(flow)
+    flow.device_event(CardRemoved("reader"))
+    assert flow.step is Step.CONFIRM
+
+
+def test_language_switch_keeps_progress(flow):
+    scan_to_confirm(flow, matched(forms=[form("privacy")]))
+    flow.confirm()
+    checkin_id = flow.session.checkin_id
+    flow.choose_language("es")
+    assert (flow.step, flow.language, flow.session.checkin_id) == (Step.FORMS, "es", checkin_id)
+    assert flow.form_language(flow.current_form) == "es"
+    flow.choose_language("fr")  # not offered at this site
+    assert flow.language == "es"
+
+
+def test_help_from_any_screen(flow):
+    flow.start()
+    assert flow.ask_for_help() == [RequestHelp(screen="identify", language="en")]
+    assert flow.help == "sent"
+    flow.help_answered(delivered=False)
+    assert flow.help == "unreachable"
+    flow.dismiss_help()
+    assert flow.help == "" and flow.step is Step.IDENTIFY
+
+
+def test_start_over_wipes(flow):
+    scan_to_confirm(flow)
+    flow.choose_language("es")
+    flow.finish()
+    assert flow.step is Step.ATTRACT and flow.language == "en" and flow.session.lookup is None
+
+
+def test_scanner_offline_is_known(flow):
+    assert not flow.scanner_usable
+    online(flow, "scanner")
+    assert flow.scanner_usable
+    effects = flow.device_event(StatusChanged("scanner", DeviceStatus(DeviceState.OFFLINE, "unplugged")))
+    assert effects == [ReportHealth()] and not flow.scanner_usable
