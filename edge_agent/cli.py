@@ -143,6 +143,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_consent(args: argparse.Namespace) -> int:
+    from .consents import verify
+
+    return verify.run(args.file, _load(args).key_file)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -173,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_staff.add_argument("username")
     add_staff.add_argument("--role", choices=["front_desk", "admin"], default="front_desk")
     add_staff.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
+
+    verify_consent = command("verify-consent", cmd_verify_consent, "check a signed consent PDF's seal; exit 1 if altered")
+    verify_consent.add_argument("file", metavar="FILE.pdf")
 
     return parser
 

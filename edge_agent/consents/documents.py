@@ -1,0 +1,266 @@
+"""Consent documents: load and validate `config/consents/`, and keep up with edits without a restart.
+
+A document is a folder with `document.toml` and one text file per language (`en.md`, `es.txt`, ...).
+The text served is normalised once (UTF-8, Unicode NFC, LF line ends, one final newline) and its
+SHA-256 is what a signed record must carry. Every version this process has served stays known, so a
+record signed on a version that was replaced a moment later is still checked against its own text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import threading
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..contract import FormDue
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "document.toml"
+TEXT_SUFFIXES = (".md", ".txt")
+LANGUAGE_FILE = re.compile(r"^([a-z]{2})\.(md|txt)$")
+
+Signers = Literal["every_patient", "new_patients", "minors_guardians"]
+Frequency = Literal["once", "yearly", "every_visit"]
+
+
+class ConsentConfigError(ValueError):
+    """A consent folder that cannot be served; one line per problem, each naming the file."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class DocumentMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    version: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    effective: dt.date
+    signers: Signers = "every_patient"
+    frequency: Frequency = "once"
+    may_decline: bool = False
+    scope: Literal["patient-privacy", "treatment", "research", "adr"] = "treatment"
+    category: Annotated[str, Field(min_length=1, max_length=40)] = "59284-0"
+    still_valid_versions: list[str] = []
+    title: dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=1, max_length=200)]]
+
+
+@dataclass(frozen=True)
+class ConsentDocument:
+    """One version of one document, with its exact text per language."""
+
+    id: str
+    version: str
+    effective: dt.date
+    title: dict[str, str]
+    text: dict[str, str]
+    sha256: dict[str, str]
+    signers: Signers
+    frequency: Frequency
+    may_decline: bool
+    scope: str
+    category: str
+    still_valid_versions: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.text)
+
+    def accepts_signature_of(self, version: str) -> bool:
+        return version == self.version or version in self.still_valid_versions
+
+    def as_form(self) -> FormDue:
+        return FormDue(
+            document_id=self.id,
+            version=self.version,
+            title=self.title,
+            text=self.text,
+            sha256=self.sha256,
+            may_decline=self.may_decline,
+        )
+
+    def snapshot(self, language: str) -> dict:
+        """What a signed record keeps of the document: enough to render it years later."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "effective": self.effective.isoformat(),
+            "language": language,
+            "title": self.title.get(language) or self.title[sorted(self.title)[0]],
+            "text": self.text[language],
+            "sha256": self.sha256[language],
+            "scope": self.scope,
+            "category": self.category,
+        }
+
+
+def normalise_text(raw: bytes) -> str:
+    text = raw.decode("utf-8-sig")
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.strip("\n") + "\n"
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_document(folder: Path) -> ConsentDocument:
+    """Read one document folder; raises ConsentConfigError naming every problem found."""
+    problems: list[str] = []
+    meta_path = folder / METADATA_FILE
+    try:
+        meta = DocumentMetadata.model_validate(tomllib.loads(meta_path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConsentConfigError([f"{meta_path}: missing (every document folder needs one)"])
+    except tomllib.TOMLDecodeError as exc:
+        raise ConsentConfigError([f"{meta_path}: not valid TOML: {exc}"])
+    except ValidationError as exc:
+        raise ConsentConfigError(
+            [f"{meta_path}: {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors()]
+        )
+    if meta.id != folder.name:
+        problems.append(f"{meta_path}: id {meta.id!r} must equal the folder name {folder.name!r}")
+
+    text: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        match = LANGUAGE_FILE.match(path.name)
+        if path.name == METADATA_FILE or not path.is_file():
+            continue
+        if not match:
+            problems.append(f"{path}: not a language file (name it like en.md or es.txt)")
+            continue
+        language = match.group(1)
+        if language in text:
+            problems.append(f"{path}: a second text for language {language!r}")
+            continue
+        try:
+            text[language] = normalise_text(path.read_bytes())
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})")
+            continue
+        if not text[language].strip():
+            problems.append(f"{path}: empty text")
+    if not text:
+        problems.append(f"{folder}: no text file (add one per language, e.g. en.md)")
+    for language in sorted(set(text) - set(meta.title)):
+        problems.append(f"{meta_path}: title.{language}: missing (there is a {language} text)")
+    for language in sorted(set(meta.title) - set(text)):
+        problems.append(f"{meta_path}: title.{language}: no {language} text file for this title")
+    if meta.version in meta.still_valid_versions:
+        problems.append(f"{meta_path}: still_valid_versions: must list earlier versions, not {meta.version!r}")
+    if problems:
+        raise ConsentConfigError(problems)
+    return ConsentDocument(
+        id=meta.id,
+        version=meta.version,
+        effective=meta.effective,
+        title=dict(meta.title),
+        text=text,
+        sha256={language: text_sha256(body) for language, body in text.items()},
+        signers=meta.signers,
+        frequency=meta.frequency,
+        may_decline=meta.may_decline,
+        scope=meta.scope,
+        category=meta.category,
+        still_valid_versions=tuple(meta.still_valid_versions),
+    )
+
+
+def load_folder(root: Path) -> dict[str, ConsentDocument]:
+    """Every document under `root` (one sub-folder each), or ConsentConfigError listing all problems."""
+    if not root.is_dir():
+        raise ConsentConfigError([f"{root}: consent folder not found"])
+    documents: dict[str, ConsentDocument] = {}
+    problems: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            documents[folder.name] = load_document(folder)
+        except ConsentConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConsentConfigError(problems)
+    return documents
+
+
+def _fingerprint(root: Path) -> tuple:
+    """Names, sizes and modification times of every file: cheap to take on each lookup."""
+    entries = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            entries.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
+@dataclass
+class ConsentLibrary:
+    """The documents in force, re-read whenever the folder changes.
+
+    A folder that becomes invalid while running (a half-saved edit) keeps the last good set in
+    service and logs the problems; the first load must succeed.
+    """
+
+    root: Path
+    _current: dict[str, ConsentDocument] = field(default_factory=dict)
+    _served: dict[tuple[str, str], ConsentDocument] = field(default_factory=dict)
+    _fingerprint: tuple | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    last_error: ConsentConfigError | None = None
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        fingerprint = _fingerprint(self.root) if self.root.is_dir() else ()
+        self._install(load_folder(self.root), fingerprint)
+
+    def _install(self, documents: dict[str, ConsentDocument], fingerprint: tuple) -> None:
+        self._current = documents
+        self._fingerprint = fingerprint
+        for document in documents.values():
+            self._served.setdefault((document.id, document.version), document)
+
+    def refresh(self) -> bool:
+        """Re-read the folder if anything in it changed. True when a new set was installed."""
+        with self._lock:
+            try:
+                fingerprint = _fingerprint(self.root)
+            except OSError:
+                return False
+            if fingerprint == self._fingerprint:
+                return False
+            try:
+                documents = load_folder(self.root)
+            except ConsentConfigError as exc:
+                if self.last_error is None or exc.problems != self.last_error.problems:
+                    log.error("consent documents not reloaded, keeping the previous set: %s", "; ".join(exc.problems))
+                self.last_error = exc
+                return False
+            changed = {(d.id, d.version) for d in documents.values()} - set(self._served)
+            self._install(documents, fingerprint)
+            self.last_error = None
+            for document_id, version in sorted(changed):
+                log.info("consent document published: %s version %s", document_id, version)
+            return True
+
+    def current(self) -> dict[str, ConsentDocument]:
+        """The documents in force now (re-reading the folder first if it changed)."""
+        self.refresh()
+        return dict(self._current)
+
+    def get(self, document_id: str) -> ConsentDocument | None:
+        return self.current().get(document_id)
+
+    def served(self, document_id: str, version: str) -> ConsentDocument | None:
+        """A version served by this process, current or replaced since."""
+        self.refresh()
+        return self._served.get((document_id, version))
