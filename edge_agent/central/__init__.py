@@ -1,0 +1,22 @@
+"""Connectors to the clinic's central system (EHR / practice management)."""
+
+from __future__ import annotations
+
+from ..config import SiteConfig
+from .base import Connector, Delivery, ScheduleUnavailable
+
+
+def connector_for(config: SiteConfig) -> Connector:
+    kind = config.central.kind
+    if kind == "fhir":
+        from .fhir import FhirConnector
+
+        return FhirConnector(config.central)
+    if kind == "none":
+        from .none import NoCentral
+
+        return NoCentral()
+    raise ValueError(f"central.kind {kind!r} has no connector in this build")
+
+
+__all__ = ["Connector", "Delivery", "ScheduleUnavailable", "connector_for"]

@@ -1,0 +1,245 @@
+"""One check-in as a FHIR R4 transaction Bundle, every resource validated with `fhir.resources.R4B`.
+
+The Bundle is safe to replay: the Appointment changes with an idempotent JSON Patch (`replace
+/status arrived`), and everything created carries a client-assigned business identifier derived from
+the check-in id and is created with `ifNoneExist`, so a second delivery creates nothing. fullUrls are
+deterministic `urn:uuid:`s, so a rebuilt Bundle is byte-for-byte the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import urllib.parse
+import uuid
+from typing import Any, Iterable
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.resource import Resource
+
+from .contract import CheckinRequest
+
+CHECKIN_EVENT = "checkin.v1"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+ARRIVED_PATCH = [{"op": "replace", "path": "/status", "value": "arrived"}]
+
+
+class CheckinSystems:
+    """The identifier systems of what a check-in creates, under the site's configured base system."""
+
+    def __init__(self, base: str):
+        self.checkin = f"{base}/checkin"
+        self.coverage = f"{base}/coverage"
+        self.intake = f"{base}/intake"
+        self.walk_in_patient = f"{base}/walk-in-patient"
+
+
+def validated(resource: dict) -> Resource:
+    """The resource as its R4B model; raises pydantic.ValidationError when it is not valid FHIR."""
+    return get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def _compact(value: Any) -> Any:
+    """Drop empty strings, lists, dicts and Nones: FHIR forbids empty elements."""
+    if isinstance(value, dict):
+        cleaned = {k: _compact(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in ("", None, [], {})}
+    if isinstance(value, list):
+        return [item for item in (_compact(v) for v in value) if item not in ("", None, [], {})]
+    return value
+
+
+def _if_none_exist(system: str, value: str) -> str:
+    return urllib.parse.urlencode({"identifier": f"{system}|{value}"})
+
+
+def _urn(checkin_id: str, what: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.UUID(checkin_id), what)}"
+
+
+def _answer_value(value: bool | int | float | str) -> dict:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, int):
+        return {"valueInteger": value}
+    if isinstance(value, float):
+        return {"valueDecimal": value}
+    return {"valueString": value}
+
+
+def _address(demographics: dict | None) -> list[dict]:
+    address = (demographics or {}).get("address") or {}
+    return [
+        {
+            "line": [address.get("street", "")],
+            "city": address.get("city", ""),
+            "state": address.get("state", ""),
+            "postalCode": address.get("postal_code", ""),
+            "country": address.get("country", ""),
+        }
+    ]
+
+
+def _telecom(demographics: dict | None) -> list[dict]:
+    demographics = demographics or {}
+    return [
+        {"system": "phone", "value": demographics.get("phone", "")},
+        {"system": "email", "value": demographics.get("email", "")},
+    ]
+
+
+class CheckinBundle:
+    """Builds the transaction for one `checkin.v1` outbox payload."""
+
+    def __init__(self, payload: dict, systems: CheckinSystems, consent_resources: Iterable[dict] = ()):
+        self.payload = payload
+        self.systems = systems
+        self.checkin = CheckinRequest.model_validate(payload["checkin"])
+        self.checkin_id = str(self.checkin.checkin_id)
+        self.appointment: dict | None = payload.get("appointment")
+        self.arrived_at = dt.datetime.fromisoformat(payload["arrived_at"]).isoformat()
+        self.consent_resources = list(consent_resources)
+        self.entries: list[dict] = []
+
+    @property
+    def encounter_url(self) -> str:
+        return _urn(self.checkin_id, "Encounter")
+
+    @property
+    def patient_reference(self) -> str:
+        if self.appointment:
+            return f"Patient/{self.appointment['patient_id']}"
+        return _urn(self.checkin_id, "Patient")
+
+    def build(self) -> Bundle:
+        if self.appointment is None:
+            self._walk_in_patient()
+        else:
+            self._appointment_arrived()
+        self._encounter()
+        if self.checkin.coverage is not None:
+            self._coverage()
+        if self.checkin.answers:
+            self._questionnaire_response()
+        for resource in self.consent_resources:
+            self._add(resource, "POST", resource["resourceType"], if_none_exist=self._identifier_query(resource))
+        return Bundle.model_validate({"resourceType": "Bundle", "type": "transaction", "entry": self.entries})
+
+    def _add(self, resource: dict, method: str, url: str, *, full_url: str | None = None, if_none_exist: str | None = None) -> None:
+        request = {"method": method, "url": url}
+        if if_none_exist:
+            request["ifNoneExist"] = if_none_exist
+        entry: dict[str, Any] = {"resource": validated(_compact(resource)), "request": request}
+        if full_url:
+            entry["fullUrl"] = full_url
+        elif resource.get("id", "").startswith("urn:uuid:"):
+            entry["fullUrl"] = resource["id"]
+        self.entries.append(entry)
+
+    @staticmethod
+    def _identifier_query(resource: dict) -> str | None:
+        identifiers = resource.get("identifier")
+        first = identifiers[0] if isinstance(identifiers, list) and identifiers else identifiers
+        return _if_none_exist(first["system"], first["value"]) if first else None
+
+    def _appointment_arrived(self) -> None:
+        patch = {
+            "resourceType": "Binary",
+            "contentType": "application/json-patch+json",
+            "data": base64.b64encode(json.dumps(ARRIVED_PATCH).encode()).decode(),
+        }
+        self._add(patch, "PATCH", f"Appointment/{self.appointment['appointment_id']}")
+
+    def _walk_in_patient(self) -> None:
+        """No appointment matched: a provisional Patient the front desk links or merges at central."""
+        patient = self.checkin.patient
+        demographics = self.checkin.demographics.model_dump(mode="json") if self.checkin.demographics else None
+        resource = {
+            "resourceType": "Patient",
+            "identifier": [{"system": self.systems.walk_in_patient, "value": self.checkin_id}],
+            "name": [{"family": patient.family, "given": [patient.given]}],
+            "birthDate": patient.birth_date.isoformat(),
+            "address": _address(demographics),
+            "telecom": _telecom(demographics),
+        }
+        self._add(
+            resource, "POST", "Patient", full_url=self.patient_reference,
+            if_none_exist=_if_none_exist(self.systems.walk_in_patient, self.checkin_id),
+        )
+
+    def _encounter(self) -> None:
+        resource = {
+            "resourceType": "Encounter",
+            "identifier": [{"system": self.systems.checkin, "value": self.checkin_id}],
+            "status": "arrived",
+            "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
+            "subject": {"reference": self.patient_reference},
+            "period": {"start": self.arrived_at},
+        }
+        if self.appointment:
+            resource["appointment"] = [{"reference": f"Appointment/{self.appointment['appointment_id']}"}]
+            resource["location"] = [{"location": {"display": self.appointment.get("location", "")}}]
+        self._add(
+            resource, "POST", "Encounter", full_url=self.encounter_url,
+            if_none_exist=_if_none_exist(self.systems.checkin, self.checkin_id),
+        )
+
+    def _coverage(self) -> None:
+        card = self.checkin.coverage
+        classes = [
+            {"type": {"coding": [{"system": COVERAGE_CLASS, "code": code}]}, "value": value}
+            for code, value in (("group", card.group), ("plan", card.plan))
+            if value
+        ]
+        resource = {
+            "resourceType": "Coverage",
+            "identifier": [{"system": self.systems.coverage, "value": self.checkin_id}],
+            "status": "active",
+            "beneficiary": {"reference": self.patient_reference},
+            "payor": [{"display": card.payor or "unknown payor"}],
+            "subscriberId": card.member_id,
+            "class": classes,
+            "period": {"end": card.valid_until.isoformat()} if card.valid_until else None,
+        }
+        self._add(
+            resource, "POST", "Coverage", full_url=_urn(self.checkin_id, "Coverage"),
+            if_none_exist=_if_none_exist(self.systems.coverage, self.checkin_id),
+        )
+
+    def _questionnaire_response(self) -> None:
+        items = []
+        for answer in self.checkin.answers:
+            item: dict[str, Any] = {"linkId": answer.link_id, "text": answer.text}
+            if answer.value is not None and answer.value != "":
+                item["answer"] = [_answer_value(answer.value)]
+            items.append(item)
+        resource = {
+            "resourceType": "QuestionnaireResponse",
+            "identifier": {"system": self.systems.intake, "value": self.checkin_id},
+            "status": "completed",
+            "subject": {"reference": self.patient_reference},
+            "encounter": {"reference": self.encounter_url},
+            "authored": self.arrived_at,
+            "item": items,
+        }
+        self._add(
+            resource, "POST", "QuestionnaireResponse", full_url=_urn(self.checkin_id, "QuestionnaireResponse"),
+            if_none_exist=_if_none_exist(self.systems.intake, self.checkin_id),
+        )
+
+
+def consent_resources_for(payload: dict) -> list[dict]:
+    """Consent + Provenance resources of the check-in's consents, once the consents module provides them."""
+    return []
+
+
+def checkin_bundle(payload: dict, identifier_system: str) -> Bundle:
+    """The validated transaction Bundle for one `checkin.v1` payload."""
+    return CheckinBundle(payload, CheckinSystems(identifier_system), consent_resources_for(payload)).build()
+
+
+def checkin_bundle_json(payload: dict, identifier_system: str) -> bytes:
+    return checkin_bundle(payload, identifier_system).model_dump_json().encode()

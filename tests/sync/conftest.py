@@ -1,0 +1,194 @@
+"""Fixtures for the sync tests: a real FHIR sandbox process, a real Store, check-in payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+
+from edge_agent.appointments import ScheduledAppointment
+from edge_agent.config import from_mapping
+from edge_agent.keys import SiteKey
+from edge_agent.store import Store
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+IDENTIFIER_SYSTEM = "urn:test-site"
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Sandbox:
+    """The FHIR sandbox as a real uvicorn process, restartable on the same data file."""
+
+    def __init__(self, data: Path, log: Path):
+        self.data, self.log = data, log
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.fhir_sandbox", "--port", str(self.port), "--data", str(self.data)],
+            cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        wait_until(self._ready, 30, "the FHIR sandbox to answer")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"sandbox exited: {self.log.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{self.url}/metadata", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def control(self, method: str, path: str, **kwargs) -> dict:
+        response = httpx.request(method, f"{self.url}/_control/{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def seed(self, resources: list[dict]) -> None:
+        self.control("POST", "seed", json={"resources": resources})
+
+    def fault(self, mode: str, **spec) -> None:
+        self.control("POST", "faults", json={"mode": mode, **spec})
+
+    def identifier_counts(self, resource_type: str, system: str) -> dict[str, int]:
+        return self.control("GET", "identifiers", params={"type": resource_type, "system": system})["counts"]
+
+    def stats(self) -> dict:
+        return self.control("GET", "stats")
+
+    def read(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}/{path}", timeout=10)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    server = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def site_config(data_dir: Path, central_url: str, **central):
+    return from_mapping(
+        {
+            "site": {"id": "test-site"},
+            "agent": {"data_dir": str(data_dir), "key_file": str(data_dir / "site.key"), "advertise": False},
+            "central": {
+                "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
+                "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    data = tmp_path / "agent"
+    data.mkdir()
+    opened = Store(data / "agent.db", SiteKey.load_or_create(data / "site.key"))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def appointment_json(appointment: ScheduledAppointment) -> dict:
+    from edge_agent.schedule import appointment_to_json
+
+    return appointment_to_json(appointment)
+
+
+def checkin_payload(
+    appointment: ScheduledAppointment | None,
+    *,
+    checkin_id: str | None = None,
+    with_card: bool = True,
+    with_answers: bool = True,
+) -> dict:
+    """The `checkin.v1` payload the agent's check-in transaction writes (see edge_agent/checkin.py)."""
+    checkin_id = checkin_id or str(uuid.uuid4())
+    patient = (
+        {"family": appointment.family, "given": appointment.given, "birth_date": appointment.birth_date.isoformat()}
+        if appointment
+        else {"family": "Walk-In", "given": "Sam", "birth_date": "1970-01-02"}
+    )
+    checkin = {
+        "checkin_id": checkin_id,
+        "kiosk_id": "kiosk-1",
+        "appointment_id": appointment.appointment_id if appointment else None,
+        "identity_source": "aamva",
+        "patient": patient,
+        "coverage": {"payor": "Acme Health", "member_id": "M1234567", "group": "G-1", "plan": "Gold",
+                     "valid_until": "2027-12-31", "source": "card"} if with_card else None,
+        "demographics": {"address": {"street": "1 Oak Ave", "city": "Springfield", "state": "IL",
+                                     "postal_code": "62701", "country": "USA"}, "phone": "555-0100"},
+        "answers": [
+            {"link_id": "fever", "text": "Fever in the last 3 days?", "value": False},
+            {"link_id": "pain", "text": "Pain (0-10)", "value": 3},
+            {"link_id": "temp", "text": "Temperature", "value": 37.2},
+            {"link_id": "reason", "text": "Reason for visit", "value": "cough"},
+            {"link_id": "skipped", "text": "Anything else?", "value": None},
+        ] if with_answers else [],
+        "language": "en",
+    }
+    return {
+        "checkin": checkin,
+        "ticket": "A-014",
+        "arrived_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "site_id": "test-site",
+        "site_name": "Test Clinic",
+        "appointment": appointment_json(appointment) if appointment else None,
+        "consent_ids": [],
+        "flags": [],
+    }
+
+
+def enqueue(store: Store, payload: dict, patient_key: str | None = None) -> int:
+    checkin_id = payload["checkin"]["checkin_id"]
+    key = patient_key or (payload["appointment"] or {}).get("patient_id") or checkin_id
+    return store.write_sync(lambda conn: store.enqueue(conn, "checkin.v1", checkin_id, key, payload))
+
+
+def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, sig)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
