@@ -1,0 +1,83 @@
+"""Kiosk tokens: enrolled once, shown once, stored only as a SHA-256 hash.
+
+    token = store.write_sync(lambda c: auth.enroll(c, "kiosk-1"))   # print it once; re-enrolling rotates
+    kiosk_id = Depends(auth.require_kiosk)                            # in a route: 401 Problem otherwise
+
+Tokens are 256 random bits, so a fast unsalted hash is enough (no guessing to slow down). Verified
+hashes are cached in memory for CACHE_S so the hot path never touches the database; a token revoked or
+rotated stops working within that time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+
+from fastapi import Request
+
+from .problems import ProblemError
+from .store import Store
+
+CACHE_S = 30.0
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enroll(conn: sqlite3.Connection, kiosk_id: str) -> str:
+    """Create (or rotate) a kiosk's token inside a write; returns the token, which is not kept."""
+    token = new_token()
+    conn.execute(
+        "INSERT INTO kiosks(kiosk_id, token_hash, enrolled_at) VALUES (?, ?, ?) ON CONFLICT(kiosk_id) DO UPDATE"
+        " SET token_hash = excluded.token_hash, enrolled_at = excluded.enrolled_at, revoked_at = NULL",
+        (kiosk_id, token_hash(token), dt.datetime.now(dt.UTC).isoformat()),
+    )
+    return token
+
+
+class KioskAuth:
+    def __init__(self, store: Store):
+        self.store = store
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def kiosk_for(self, token: str) -> str | None:
+        """The kiosk id a token belongs to, or None."""
+        digest = token_hash(token)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached and now - cached[1] < CACHE_S:
+            return cached[0]
+        row = self.store.read_sync(
+            lambda c: c.execute(
+                "SELECT kiosk_id, token_hash FROM kiosks WHERE token_hash = ? AND revoked_at IS NULL", (digest,)
+            ).fetchone()
+        )
+        if row is None or not hmac.compare_digest(row["token_hash"], digest):
+            self._cache.pop(digest, None)
+            return None
+        self._cache[digest] = (row["kiosk_id"], now)
+        return row["kiosk_id"]
+
+    def authenticate(self, request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        kiosk_id = self.kiosk_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if kiosk_id is None:
+            raise ProblemError(
+                401, "unauthorized", "A valid kiosk token is required (Authorization: Bearer <token>).",
+                headers={"WWW-Authenticate": 'Bearer realm="kiosk"'},
+            )  # fmt: skip
+        return kiosk_id
+
+
+async def require_kiosk(request: Request) -> str:
+    """FastAPI dependency (async: no thread hop): the authenticated kiosk's id."""
+    return request.app.state.agent.kiosk_auth.authenticate(request)

@@ -1,0 +1,185 @@
+"""One check-in, durably: idempotency, arrival, consents and the outbox event in ONE transaction.
+
+    outcome = await submit(agent, kiosk_id, idempotency_key, request)   # -> CheckinOutcome
+    outcome.body (JSON bytes of CheckinResponse), outcome.replayed, outcome.entry (for the staff event)
+
+A repeat with the same Idempotency-Key and the same body returns the stored answer byte for byte and
+stores nothing; the same key with another body, or a check-in id already used under another key, is a
+409. The outbox payload (`checkin.v1`, read by edge_agent/fhir_bundle.py) is:
+{"checkin": CheckinRequest JSON, "ticket", "arrived_at" (ISO 8601 UTC), "site_id", "site_name",
+ "appointment": ScheduledAppointment JSON or null, "consent_ids": [...], "flags": [...]}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import arrivals, matching
+from .appointments import ScheduledAppointment
+from .consents.records import ConsentRecordError, insert_consents, validate_records
+from .contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
+from .problems import ProblemError
+from .schedule import appointment_to_json
+
+if TYPE_CHECKING:
+    from .app import Agent
+
+EVENT_TYPE = "checkin.v1"
+
+
+@dataclass(frozen=True)
+class CheckinOutcome:
+    body: bytes
+    replayed: bool
+    entry: arrivals.QueueEntry | None = None  # None for a replay
+
+
+class _Replay(Exception):
+    def __init__(self, body: str):
+        self.body = body
+
+
+def _coverage_changed(submitted: CoverageInfo | None, on_file: CoverageInfo | None) -> bool:
+    if submitted is None:
+        return False
+    if on_file is None:
+        return True
+    return (matching.normalise(submitted.member_id), matching.normalise(submitted.payor)) != (
+        matching.normalise(on_file.member_id),
+        matching.normalise(on_file.payor),
+    )
+
+
+def _demographics_changed(submitted: Demographics | None, on_file: Demographics) -> bool:
+    if submitted is None:
+        return False
+    fields = []
+    for demographics in (submitted, on_file):
+        address = demographics.address
+        fields.append((
+            tuple(matching.normalise(getattr(address, part, "") or "") for part in ("street", "city", "postal_code")),
+            "".join(ch for ch in demographics.phone if ch.isdigit()),
+        ))  # fmt: skip
+    (new_address, new_phone), (old_address, old_phone) = fields
+    return (submitted.address is not None and new_address != old_address) or bool(new_phone and new_phone != old_phone)
+
+
+def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
+    """Flag codes for the desk (no PHI): what staff should look at for this arrival."""
+    flags = []
+    if appointment is None:
+        flags.append("no_appointment")
+    else:
+        patient = request.patient
+        if not matching.identity_matches(
+            patient.family, patient.given, patient.birth_date, scheduled_family=appointment.family,
+            scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
+        ):  # fmt: skip
+            flags.append("identity_mismatch")
+        if _demographics_changed(request.demographics, appointment.demographics):
+            flags.append("demographics_changed")
+        if _coverage_changed(request.coverage, appointment.coverage):
+            flags.append("insurance_changed")
+    if appointment is None and request.coverage is not None:
+        flags.append("insurance_changed")
+    if any(record.decision == "declined" for record in request.consents):
+        flags.append("forms_declined")
+    if request.offline is not None:
+        flags.append("offline_spool")
+    return flags
+
+
+def request_hash(request: CheckinRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: CheckinRequest) -> CheckinOutcome:
+    if request.kiosk_id != kiosk_id:
+        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    if request.consents:
+        try:
+            validate_records(request.consents, agent.consent_library, kiosk_id=kiosk_id)
+        except ConsentRecordError as exc:
+            raise ProblemError(422, exc.code, exc.message, field=exc.field)
+
+    config, store = agent.config, agent.store
+    appointment = agent.schedule.get(request.appointment_id) if request.appointment_id else None
+    identity = appointment or request.patient
+    patient_key = matching.patient_key(store.key, identity.family, identity.given, identity.birth_date)
+    checkin_id = str(request.checkin_id)
+    arrived = dt.datetime.now(dt.UTC)
+    arrived_at = arrived.isoformat(timespec="milliseconds")
+    day = arrivals.site_day(config.site.timezone, arrived)
+    flags = flags_for(request, appointment)
+    details = {
+        **request.patient.model_dump(mode="json"),
+        "coverage": request.coverage.model_dump(mode="json") if request.coverage else None,
+        "demographics": request.demographics.model_dump(mode="json") if request.demographics else None,
+        "answers": [answer.model_dump(mode="json") for answer in request.answers],
+        "patient_id": appointment.patient_id if appointment else None,
+    }
+    new_arrival = arrivals.NewArrival(
+        checkin_id=checkin_id, day=day, kiosk_id=kiosk_id,
+        appointment_id=appointment.appointment_id if appointment else request.appointment_id,
+        appointment_start=appointment.start.isoformat() if appointment else None,
+        clinician=appointment.clinician if appointment else "", identity_source=request.identity_source,
+        language=request.language, flags=flags, arrived_at=arrived_at, patient_key=patient_key,
+        details_sealed=store.seal_json(details, arrivals.details_context(checkin_id)),
+        offline_ticket=request.offline.kiosk_ticket if request.offline else None,
+    )  # fmt: skip
+    body_hash = request_hash(request)
+    checkin_json = request.model_dump(mode="json")
+    appointment_json = appointment_to_json(appointment) if appointment else None
+    placement_box: list[arrivals.Placement] = []
+
+    def transaction(conn: sqlite3.Connection) -> str:
+        stored = conn.execute("SELECT request_hash, response FROM idempotency WHERE key = ?", (idempotency_key,)).fetchone()
+        if stored is not None:
+            if stored[0] != body_hash:
+                raise ProblemError(409, "idempotency_key_reused", "This Idempotency-Key was used for a different check-in.")
+            raise _Replay(stored[1])
+        if conn.execute("SELECT 1 FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone():
+            raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
+        placement = arrivals.add_arrival(conn, new_arrival)
+        consent_ids = insert_consents(
+            conn, store, checkin_id=checkin_id, patient_key=patient_key, patient=request.patient,
+            records=request.consents, documents=agent.consent_library, site_id=config.site.id,
+            site_name=config.site.name,
+        ) if request.consents else []  # fmt: skip
+        store.enqueue(conn, EVENT_TYPE, checkin_id, patient_key, {
+            "checkin": checkin_json, "ticket": placement.ticket, "arrived_at": arrived_at,
+            "site_id": config.site.id, "site_name": config.site.name, "appointment": appointment_json,
+            "consent_ids": consent_ids, "flags": placement.flags,
+        })  # fmt: skip
+        response = CheckinResponse(
+            checkin_id=request.checkin_id, ticket=placement.ticket, position=placement.position,
+            estimated_wait_min=placement.estimated_wait_min, flags=placement.flags,
+        ).model_dump_json()  # fmt: skip
+        conn.execute(
+            "INSERT INTO idempotency(key, kiosk_id, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            (idempotency_key, kiosk_id, body_hash, response, arrived_at),
+        )
+        placement_box.append(placement)
+        return response
+
+    try:
+        response = await store.write(transaction)
+    except _Replay as replay:
+        return CheckinOutcome(replay.body.encode(), replayed=True)
+    except ConsentRecordError as exc:
+        raise ProblemError(422, exc.code, exc.message, field=exc.field)
+    except sqlite3.IntegrityError:
+        raise ProblemError(409, "conflict", "This check-in conflicts with one already stored.")
+    placement = placement_box[0]
+    entry = arrivals.QueueEntry(
+        checkin_id=checkin_id, ticket=placement.ticket, status="waiting", position=placement.position, room="",
+        flags=placement.flags, kiosk_id=kiosk_id, appointment_id=new_arrival.appointment_id,
+        appointment_start=new_arrival.appointment_start, clinician=new_arrival.clinician,
+        identity_source=request.identity_source, language=request.language, offline=request.offline is not None,
+        arrived_at=arrived_at, called_at=None, roomed_at=None, finished_at=None, patient=details,
+    )  # fmt: skip
+    return CheckinOutcome(response.encode(), replayed=False, entry=entry)

@@ -1,0 +1,130 @@
+"""The kiosk API: lookup, check-in, heartbeat, help, and the public lobby board.
+
+Bodies are the models of edge_agent/contract.py. Every kiosk route needs `Authorization: Bearer
+<kiosk token>`; the board is public (tickets only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from . import checkin, matching
+from .auth import require_kiosk
+from .consents.due import forms_due_async
+from .contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
+from .events import sse_response
+from .problems import ProblemError, invalid_input
+from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from .app import Agent
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1")
+JSON = "application/json"
+
+
+def _agent(request: Request) -> "Agent":
+    return request.app.state.agent
+
+
+@router.post("/lookup", response_model=LookupResponse)
+async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(require_kiosk)) -> LookupResponse:
+    agent = _agent(request)
+    wait_s = agent.lookup_limiter.take(kiosk_id)
+    if wait_s:
+        agent.metrics.inc("checkin_lookups_total", "Lookups by outcome", outcome="rate_limited")
+        log.warning("lookup rate limited", extra={"kiosk_id": kiosk_id})
+        raise ProblemError(
+            429, "rate_limited", "Too many lookups from this kiosk; please ask at the front desk.",
+            headers={"Retry-After": RateLimiter.retry_after_header(wait_s)},
+        )  # fmt: skip
+    matches = agent.schedule.find(body.family, body.given, body.birth_date)
+    patients = {appointment.patient_id for appointment in matches}
+    outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
+    agent.metrics.inc("checkin_lookups_total", "Lookups by outcome", outcome=outcome)
+    log.info("lookup", extra={"kiosk_id": kiosk_id, "outcome": outcome})
+    if outcome != "matched":
+        return LookupResponse(outcome=outcome)
+    appointment = _next_of(matches)
+    patient_key = matching.patient_key(
+        agent.store.key, appointment.family, appointment.given, appointment.birth_date
+    )
+    forms = await forms_due_async(
+        agent.store, agent.consent_library, patient_key, new_patient=appointment.new_patient,
+        birth_date=appointment.birth_date, today=agent.schedule.today(),
+    )  # fmt: skip
+    return LookupResponse(
+        outcome="matched",
+        appointment=AppointmentMatch(
+            appointment_id=appointment.appointment_id, start=appointment.start, clinician=appointment.clinician,
+            location=appointment.location, display_name=matching.display_name(appointment.family, appointment.given),
+            new_patient=appointment.new_patient, on_file=appointment.demographics,
+            coverage_on_file=appointment.coverage, forms_due=forms,
+        ),  # fmt: skip
+    )
+
+
+def _next_of(matches: list) -> object:
+    """One patient with several appointments today: the first that has not started over an hour ago."""
+    now = dt.datetime.now(dt.UTC)
+    upcoming = [a for a in matches if a.start >= now - dt.timedelta(hours=1)]
+    return min(upcoming or matches, key=lambda a: a.start)
+
+
+@router.post("/checkins", status_code=201, response_model=None)
+async def create_checkin(request: Request) -> Response:
+    """Parsed by hand (not by a body parameter): this is the hot path, and the key is checked first."""
+    agent = _agent(request)
+    kiosk_id = agent.kiosk_auth.authenticate(request)
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > 200:
+        raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
+    raw = await request.body()
+    try:
+        body = CheckinRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid_input(exc.errors())
+    outcome = await checkin.submit(agent, kiosk_id, key, body)
+    if outcome.replayed:
+        return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
+    agent.metrics.inc("checkin_checkins_total", "Check-ins stored")
+    agent.publish_arrival(outcome.entry)
+    log.info("checkin accepted", extra={
+        "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,
+    })  # fmt: skip
+    return Response(outcome.body, status_code=201, media_type=JSON)
+
+
+@router.post("/kiosks/heartbeat", status_code=204)
+async def heartbeat(body: Heartbeat, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
+    if body.kiosk_id != kiosk_id:
+        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    await _agent(request).record_heartbeat(body)
+    return Response(status_code=204)
+
+
+@router.post("/help", status_code=202)
+async def help_request(body: HelpRequest, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
+    if body.kiosk_id != kiosk_id:
+        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    await _agent(request).raise_help(body)
+    log.info("help requested", extra={"kiosk_id": kiosk_id, "screen": body.screen})
+    return Response(status_code=202)
+
+
+@router.get("/board")
+async def board(request: Request) -> Response:
+    state = await _agent(request).board_state()
+    return Response(state.model_dump_json(), media_type=JSON, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/board/events")
+async def board_events(request: Request) -> Response:
+    return sse_response(_agent(request).events.board, request)

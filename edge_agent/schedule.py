@@ -1,0 +1,212 @@
+"""Today's schedule, cached: lookups match against it, and it survives the central system being down.
+
+A source is anything with `async fetch_schedule(day: datetime.date) -> list[ScheduledAppointment]`:
+the central connector (edge_agent/central/) or `DemoSchedule` (synthetic patients, for the demo and
+tests). `ScheduleCache.run()` refreshes from the source every `refresh_s`; each successful fetch
+replaces the day's rows in the `appointments` table (patient details sealed), and at start-up the cache
+loads what was stored, so lookups keep working after a restart while the source is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import time
+import zoneinfo
+from typing import Protocol
+
+from pydantic import TypeAdapter
+
+from . import matching
+from .appointments import ScheduledAppointment
+from .contract import Address, CoverageInfo, Demographics
+from .store import Store
+
+log = logging.getLogger(__name__)
+_ADAPTER = TypeAdapter(ScheduledAppointment)
+RETRY_S = 15.0
+
+
+def appointment_to_json(appointment: ScheduledAppointment) -> dict:
+    """JSON-ready dict (dates as ISO strings); `appointment_from_json` reverses it."""
+    return _ADAPTER.dump_python(appointment, mode="json")
+
+
+def appointment_from_json(data: dict) -> ScheduledAppointment:
+    return _ADAPTER.validate_python(data)
+
+
+class ScheduleSource(Protocol):
+    async def fetch_schedule(self, day: dt.date) -> list[ScheduledAppointment]: ...
+
+
+class ScheduleCache:
+    def __init__(self, store: Store, source: ScheduleSource, timezone: str, refresh_s: float):
+        self.store = store
+        self.source = source
+        self.zone = zoneinfo.ZoneInfo(timezone)
+        self.refresh_s = refresh_s
+        self.day: dt.date | None = None
+        self.appointments: list[ScheduledAppointment] = []
+        self._by_id: dict[str, ScheduledAppointment] = {}
+        self.last_refresh_at: float | None = None
+        self.last_error: str = ""
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.zone).date()
+
+    def _install(self, day: dt.date, appointments: list[ScheduledAppointment]) -> None:
+        self.day = day
+        self.appointments = sorted(appointments, key=lambda a: a.start)
+        self._by_id = {a.appointment_id: a for a in self.appointments}
+
+    def load_cached(self, day: dt.date | None = None) -> int:
+        """Load the stored rows of `day` (default today); returns how many."""
+        day = day or self.today()
+        rows = self.store.read_sync(
+            lambda c: c.execute(
+                "SELECT appointment_id, details_sealed FROM appointments WHERE day = ?", (day.isoformat(),)
+            ).fetchall()
+        )
+        self._install(day, [
+            appointment_from_json(self.store.unseal_json(sealed, f"appointment:{appointment_id}"))
+            for appointment_id, sealed in rows
+        ])  # fmt: skip
+        return len(rows)
+
+    async def refresh(self) -> bool:
+        """Fetch today's schedule from the source and store it; False (cache kept) when that fails."""
+        day = self.today()
+        try:
+            appointments = await self.source.fetch_schedule(day)
+        except Exception as exc:  # noqa: BLE001 - any failure of the source keeps the cache
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("schedule refresh failed", extra={"error": type(exc).__name__})
+            if self.day != day:
+                self.load_cached(day)
+            return False
+        await self.store.write(lambda conn: self._replace_day(conn, day, appointments))
+        self._install(day, appointments)
+        self.last_refresh_at = time.time()
+        self.last_error = ""
+        log.info("schedule refreshed", extra={"appointments": len(appointments), "day": day.isoformat()})
+        return True
+
+    def _replace_day(self, conn, day: dt.date, appointments: list[ScheduledAppointment]) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        conn.execute("DELETE FROM appointments WHERE day = ?", (day.isoformat(),))
+        conn.executemany(
+            "INSERT OR REPLACE INTO appointments(appointment_id, day, start, clinician, location, patient_key,"
+            " details_sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (a.appointment_id, day.isoformat(), a.start.isoformat(), a.clinician, a.location,
+                 matching.patient_key(self.store.key, a.family, a.given, a.birth_date),
+                 self.store.seal_json(appointment_to_json(a), f"appointment:{a.appointment_id}"), now)
+                for a in appointments
+            ],
+        )  # fmt: skip
+
+    async def run(self) -> None:
+        """Refresh now, then every refresh_s (sooner after a failure, and at midnight)."""
+        while True:
+            ok = await self.refresh()
+            now = dt.datetime.now(self.zone)
+            midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 0, 1), self.zone)
+            wait = self.refresh_s if ok else min(self.refresh_s, RETRY_S)
+            await asyncio.sleep(max(1.0, min(wait, (midnight - now).total_seconds())))
+
+    # --- lookups -------------------------------------------------------------------------------------
+
+    def get(self, appointment_id: str) -> ScheduledAppointment | None:
+        return self._by_id.get(appointment_id) if self.day == self.today() else None
+
+    def find(self, family: str, given: str, birth_date: dt.date) -> list[ScheduledAppointment]:
+        """Today's appointments whose patient matches (see edge_agent.matching)."""
+        if self.day != self.today():
+            return []
+        return [
+            a
+            for a in self.appointments
+            if matching.identity_matches(
+                family, given, birth_date,
+                scheduled_family=a.family, scheduled_given=a.given, scheduled_birth_date=a.birth_date,
+            )  # fmt: skip
+        ]
+
+
+# --- the demo source ------------------------------------------------------------------------------
+
+# Synthetic people only. They cover what matching must handle: accents, hyphens, apostrophes,
+# compound surnames, particles, and two patients who share a surname and a birth date.
+DEMO_PATIENTS = [
+    ("García López", "María José", "1956-03-14"),
+    ("O'Neil-Smith", "Jean-Luc", "1971-11-02"),
+    ("Nguyễn", "Anh", "1990-07-21"),
+    ("Nguyen", "An", "1990-07-21"),
+    ("Müller", "Jürgen", "1948-01-30"),
+    ("Kowalski", "Zoë", "2001-05-09"),
+    ("van der Berg", "Pieter", "1965-09-17"),
+    ("Ní Bhriain", "Siobhán", "1983-12-24"),
+    ("Smith", "John", "1975-04-01"),
+    ("Smith", "Jane", "1979-08-08"),
+    ("Johnson", "Robert", "1944-02-29"),
+    ("Okafor", "Chinwe", "1995-10-10"),
+    ("Dubois", "Amélie", "1988-06-15"),
+    ("Rossi", "Giulia", "1962-03-03"),
+    ("Haddad", "Omar", "1959-08-19"),
+    ("Tanaka", "Yui", "2010-01-05"),
+    ("Da Silva Santos", "João Pedro", "1968-12-01"),
+    ("Schmidt", "Anna-Lena", "1992-02-17"),
+]
+DEMO_CLINICIANS = [("Dr. Patel", "Room 1"), ("Dr. Okonkwo", "Room 2"), ("NP Alvarez", "Room 3")]
+DEMO_PAYORS = ["Blue Harbor Health", "Evergreen Mutual", "Medicare", "Sunrise Medicaid"]
+DEMO_STREETS = ["12 Elm St", "401 River Rd", "77 Oak Ave", "9 Harbor Way", "250 Main St"]
+
+
+class DemoSchedule:
+    """Today's appointments for the synthetic patients, the same for a given site and day."""
+
+    def __init__(self, site_id: str, timezone: str):
+        self.site_id = site_id
+        self.zone = zoneinfo.ZoneInfo(timezone)
+
+    async def fetch_schedule(self, day: dt.date) -> list[ScheduledAppointment]:
+        return demo_appointments(self.site_id, day, self.zone)
+
+
+def demo_appointments(site_id: str, day: dt.date, zone: zoneinfo.ZoneInfo) -> list[ScheduledAppointment]:
+    rng = random.Random(f"{site_id}/{day.isoformat()}")
+    first = dt.datetime.combine(day, dt.time(8, 0), zone)
+    appointments = []
+    for index, (family, given, birth_date) in enumerate(DEMO_PATIENTS):
+        clinician, location = DEMO_CLINICIANS[index % len(DEMO_CLINICIANS)]
+        new_patient = index % 7 == 5
+        coverage = None
+        if not new_patient:
+            coverage = CoverageInfo(
+                payor=rng.choice(DEMO_PAYORS), member_id=f"XG{rng.randrange(10**8):08d}",
+                group=f"GRP-{rng.randrange(1000):03d}", source="file",
+            )  # fmt: skip
+        appointments.append(
+            ScheduledAppointment(
+                appointment_id=f"demo-{day:%Y%m%d}-{index + 1:03d}",
+                start=first + dt.timedelta(minutes=30 * index),
+                clinician=clinician,
+                location=location,
+                patient_id=f"demo-patient-{index + 1:03d}",
+                family=family,
+                given=given,
+                birth_date=dt.date.fromisoformat(birth_date),
+                demographics=Demographics(
+                    address=Address(street=rng.choice(DEMO_STREETS), city="Springfield", state="IL",
+                                    postal_code=f"627{rng.randrange(100):02d}", country="US"),
+                    phone=f"555-01{rng.randrange(100):02d}",
+                ),  # fmt: skip
+                coverage=coverage,
+                new_patient=new_patient,
+                mrn=f"MRN{100000 + index}",
+            )
+        )
+    return appointments

@@ -1,0 +1,70 @@
+"""`edge-agent serve`: one uvicorn worker (uvloop + httptools), TLS per config, graceful drain.
+
+On SIGTERM/SIGINT uvicorn stops accepting, lets requests in flight finish (each answered after its
+commit), then runs the app's shutdown. Server-sent event streams would never finish by themselves, so
+they are ended at the signal; their clients reconnect (with Last-Event-ID) to the next process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from . import systemd_notify, tls
+from .app import create_app
+from .config import SiteConfig
+from .observability import configure_logging
+
+log = logging.getLogger(__name__)
+DRAIN_TIMEOUT_S = 10
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            systemd_notify.ready()
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        agent = getattr(self.config.loaded_app.state, "agent", None) if self.config.loaded else None
+        agent = agent or getattr(getattr(self.config.app, "state", None), "agent", None)
+        if agent is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(agent.events.close)
+        systemd_notify.stopping()
+
+
+def serve(config: SiteConfig) -> None:
+    configure_logging()
+    options: dict = {}
+    if config.uses_tls:
+        cert, key = tls.ensure_certificate(config)
+        options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        log.info("serving with TLS", extra={"fingerprint": tls.fingerprint(cert)})
+    app = create_app(config)
+    server = DrainingServer(
+        uvicorn.Config(
+            app,
+            host=config.agent.host,
+            port=config.agent.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=DRAIN_TIMEOUT_S,
+            backlog=2048,
+            **options,
+        )
+    )
+    server.run()
