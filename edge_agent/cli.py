@@ -101,52 +101,36 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-BACKUP_PASSPHRASE_ENV = "EDGE_AGENT_BACKUP_PASSPHRASE"
-
-
-def _passphrase(confirm: bool) -> str:
-    """From $EDGE_AGENT_BACKUP_PASSPHRASE (automation, Ansible Vault) or asked on the terminal."""
-    import getpass
-    import os
-
-    if passphrase := os.environ.get(BACKUP_PASSPHRASE_ENV):
-        return passphrase
-    passphrase = getpass.getpass("backup passphrase: ")
-    if confirm and getpass.getpass("again: ") != passphrase:
-        print("passphrases differ", file=sys.stderr)
-        raise SystemExit(2)
-    return passphrase
-
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    from . import backup
-
-    try:
-        manifest = backup.create(_load(args), args.file, _passphrase(confirm=True))
-    except backup.BackupError as exc:
-        print(f"backup failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"{args.file}: site {manifest.site_id}, schema {manifest.schema_version}, {manifest.outbox_pending} pending in outbox")
-    return 0
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from . import backup
-
-    config = _load(args)
-    try:
-        manifest = backup.restore(config, args.file, _passphrase(confirm=False), force=args.force)
-    except backup.BackupError as exc:
-        print(f"restore failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"restored site {manifest.site_id} into {config.store_path}; {manifest.outbox_pending} pending will be delivered")
-    return 0
-
-
 def cmd_verify_consent(args: argparse.Namespace) -> int:
     from .consents import verify
 
     return verify.run(args.file, _load(args).key_file)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(_load(args))
+    return 0
+
+
+def cmd_enroll_kiosk(args: argparse.Namespace) -> int:
+    from .admin import enroll_kiosk
+
+    try:
+        print(enroll_kiosk(_load(args), args.kiosk_id))
+    except ValueError as exc:
+        print(f"enroll-kiosk: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .admin import status_report
+
+    text, ok = status_report(_load(args))
+    print(text)
+    return 0 if ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,14 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    command("serve", cmd_serve, "run the edge agent (kiosk API, desk, board, sync)")
+    enroll = command("enroll-kiosk", cmd_enroll_kiosk, "enroll (or re-key) a kiosk; prints its token once")
+    enroll.add_argument("kiosk_id", metavar="KIOSK_ID")
+    command("status", cmd_status, "queue size, outbox depth, oldest pending age, dead letters, last sync")
     check = command("check-config", cmd_check_config, "validate a site TOML, one line per problem", with_config=False)
     check.add_argument("file")
-
-    backup = command("backup", cmd_backup, f"write an encrypted backup of the store and site key (passphrase: ${BACKUP_PASSPHRASE_ENV} or prompt)")
-    backup.add_argument("file")
-    restore = command("restore", cmd_restore, "restore a backup into the configured data dir and key path")
-    restore.add_argument("file")
-    restore.add_argument("--force", action="store_true", help="replace an existing store and key (stop the agent first)")
 
     backup = command("backup", cmd_backup, f"write an encrypted backup of the store and site key (passphrase: ${BACKUP_PASSPHRASE_ENV} or prompt)")
     backup.add_argument("file")

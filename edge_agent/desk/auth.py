@@ -41,6 +41,7 @@ ROLES: tuple[Role, ...] = ("front_desk", "admin")
 SESSION_COOKIE = "desk_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+BACKGROUND_HEADER = "X-Desk-Background"
 LOGIN_PATH = "/desk/login"
 MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -246,7 +247,10 @@ def staff_auth(request: Request) -> StaffAuth:
 
 
 async def current_staff(request: Request) -> StaffSession | None:
-    return await staff_auth(request).session_for(request.cookies.get(SESSION_COOKIE))
+    """The request's session. A page's own background refresh (BACKGROUND_HEADER) does not count as
+    activity, so an unattended dashboard still signs out after the idle time."""
+    touch = request.headers.get(BACKGROUND_HEADER) != "1"
+    return await staff_auth(request).session_for(request.cookies.get(SESSION_COOKIE), touch=touch)
 
 
 async def check_csrf(request: Request, session: StaffSession) -> None:

@@ -43,3 +43,11 @@ CREATE TABLE reprint_requests (
     picked_up_at REAL
 );
 CREATE INDEX reprint_requests_pending ON reprint_requests(kiosk_id, picked_up_at);
+
+-- A dead letter an admin decided not to send: the outbox row stays (nothing vanishes), with the reason.
+CREATE TABLE dead_letter_discards (
+    outbox_id    INTEGER PRIMARY KEY REFERENCES outbox(id),
+    reason       TEXT NOT NULL,
+    discarded_by TEXT NOT NULL,
+    discarded_at REAL NOT NULL
+);

@@ -1,0 +1,151 @@
+"""The HTML pages: staff sign-in, the dashboard (`/desk`), and the public lobby board (`/board`).
+
+Pages are server-rendered shells (Jinja2) whose live parts are plain JavaScript over the JSON API and
+server-sent events; static files are served from this package, nothing from a CDN, no build step.
+The sign-in form is protected against CSRF with a double-submit cookie (there is no session yet).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from . import texts
+from .auth import (
+    LOGIN_PATH,
+    SESSION_COOKIE,
+    SignInRefused,
+    StaffSession,
+    check_csrf,
+    current_staff,
+    require_staff_page,
+    staff_auth,
+)
+
+HERE = Path(__file__).parent
+STATIC_PATH = "/desk/static"
+LOGIN_CSRF_COOKIE = "desk_login_csrf"
+BOARD_WAITING_SHOWN = 8
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+}
+
+router = APIRouter()
+templates = Jinja2Templates(directory=HERE / "templates")
+static_files = StaticFiles(directory=HERE / "static")
+
+
+def _page_text(request: Request) -> tuple[str, dict[str, str]]:
+    config = request.app.state.agent.config
+    language = texts.choose_language(
+        request.query_params.get("lang"), request.headers.get("accept-language", ""), config.site.languages
+    )
+    return language, texts.catalogue(config.translations_dir, language)
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    language, text = _page_text(request)
+    config = request.app.state.agent.config
+    response = templates.TemplateResponse(
+        request, name, {"lang": language, "t": text, "clinic_name": config.site.name, **context}, status_code
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@router.get(LOGIN_PATH, response_class=HTMLResponse)
+async def login_page(request: Request, notice: str | None = None) -> Response:
+    if await current_staff(request) is not None:
+        return RedirectResponse("/desk", status_code=303)
+    return _login_form(request, notice)
+
+
+def _login_form(request: Request, notice: str | None, status_code: int = 200) -> HTMLResponse:
+    login_csrf = secrets.token_urlsafe(24)
+    response = _render(request, "login.html", {"csrf_token": login_csrf, "notice": notice}, status_code)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, login_csrf, httponly=True, samesite="strict",
+        secure=staff_auth(request).secure_cookies, path=LOGIN_PATH,
+    )  # fmt: skip
+    return response
+
+
+@router.post(LOGIN_PATH)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+        return _login_form(request, "login.expired", status_code=403)
+    auth = staff_auth(request)
+    try:
+        session = await auth.sign_in(username, password)
+    except SignInRefused as refused:
+        return _login_form(request, f"login.{refused.reason}", status_code=401)
+    response = RedirectResponse("/desk", status_code=303)
+    response.set_cookie(value=session.token, **auth.cookie_options())
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    return response
+
+
+@router.post("/desk/logout")
+async def logout(request: Request) -> Response:
+    """Sign out (CSRF-checked like every change); without a session it just shows the sign-in page."""
+    auth = staff_auth(request)
+    session = await current_staff(request)
+    if session is not None:
+        await check_csrf(request, session)
+        await auth.sign_out(session)
+    response = RedirectResponse(f"{LOGIN_PATH}?notice=login.signed_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/desk", response_class=HTMLResponse)
+async def dashboard(request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)]) -> Response:
+    config = request.app.state.agent.config
+    _language, text = _page_text(request)
+    desk_config = {
+        "username": staff.username,
+        "role": staff.role,
+        "csrf_token": staff.csrf_token,
+        "idle_minutes": config.desk.session_idle_minutes,
+        "timezone": config.site.timezone,
+        "text": text,
+    }
+    return _render(request, "desk.html", {"staff": staff, "desk_config": desk_config})
+
+
+@router.get("/board", response_class=HTMLResponse)
+async def board(request: Request) -> Response:
+    """Public: ticket numbers only. The page carries no patient data; its stream is the board channel."""
+    config = request.app.state.agent.config
+    language, text = _page_text(request)
+    speech_keys = ("board.speech", "board.speech_no_room", "board.room")
+    board_config = {
+        "lang": language,
+        "timezone": config.site.timezone,
+        "waiting_shown": BOARD_WAITING_SHOWN,
+        "text": {key: value for key, value in text.items() if key.startswith("board.")},
+        "speech": {
+            lang: {key: texts.catalogue(config.translations_dir, lang)[key] for key in speech_keys}
+            for lang in config.site.languages
+        },
+    }
+    response = _render(request, "board.html", {"board_config": board_config})
+    # The lobby TV may play the chime without a click only if the browser allows it (kiosk flags).
+    response.headers["Permissions-Policy"] = "autoplay=(self)"
+    return response

@@ -1,0 +1,352 @@
+"""The staff API behind the dashboard: the live queue, actions, devices, sync, statistics, audit.
+
+Every route needs a staff session (401 without; 403 on a change without the CSRF token); retry,
+discard and the exports need an admin. Every action and every view of a patient's details is audited,
+in the same transaction as the change where there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from typing import Annotated, Any, AsyncIterator, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from .. import arrivals
+from ..events import Channel
+from . import audit, dead_letters, devices, stats
+from .auth import StaffSession, require_admin, require_staff, staff_auth
+
+router = APIRouter(prefix="/api/v1")
+Staff = Annotated[StaffSession, Depends(require_staff)]
+Admin = Annotated[StaffSession, Depends(require_admin)]
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+CHANGE_FLAGS = {"insurance": "insurance_changed", "demographics": "demographics_changed"}
+SESSION_CHECK_S = 15.0
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoomBody(Body):
+    room: RoomName | None = None
+
+
+class ReprintBody(Body):
+    kind: Literal["ticket", "label"]
+    kiosk_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    printer: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class DiscardBody(Body):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+def agent_of(request: Request) -> Any:
+    return request.app.state.agent
+
+
+def today(agent: Any) -> str:
+    return arrivals.site_day(agent.config.site.timezone)
+
+
+def _entry_json(entry: arrivals.QueueEntry) -> dict:
+    return json.loads(json.dumps(entry.as_dict(), default=str))
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+@router.get("/queue")
+async def queue(request: Request, staff: Staff) -> dict:
+    """The day's arrivals (every status), and the staff channel's event id to resume the stream from."""
+    agent = agent_of(request)
+    last_event_id = agent.events.staff.last_id  # before the read: a later event is at worst applied twice
+    day = today(agent)
+    all_statuses = ("waiting", "called", "roomed", "done", "no_show")
+    entries = await agent.store.read(lambda c: arrivals.queue_entries(c, agent.store, day, all_statuses))
+    await audit.log(agent.store, staff.username, "queue.view", day, {"arrivals": len(entries)})
+    return {"day": day, "last_event_id": str(last_event_id), "entries": [_entry_json(e) for e in entries]}
+
+
+@router.get("/queue/events")
+async def queue_events(request: Request, staff: Staff, since: str | None = None) -> StreamingResponse:
+    """Server-sent events of the staff channel; resumes after Last-Event-ID (or ?since= on first connect).
+
+    The stream ends when the session does (sign-out, idle timeout); the page then goes to sign-in.
+    """
+    agent = agent_of(request)
+    await audit.log(agent.store, staff.username, "queue.stream", today(agent))
+    last_event_id = request.headers.get("last-event-id") or since
+    return StreamingResponse(
+        _staff_frames(agent.events.staff, last_event_id, request, staff),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _staff_frames(
+    channel: Channel, last_event_id: str | None, request: Request, staff: StaffSession
+) -> AsyncIterator[bytes]:
+    auth = staff_auth(request)
+    loop = asyncio.get_running_loop()
+    checked_at = loop.time()
+    yield b"retry: 2000\n\n"
+    async for event in channel.stream(last_event_id):
+        if event is not None:
+            yield event.encode()
+        if loop.time() - checked_at >= SESSION_CHECK_S:
+            checked_at = loop.time()
+            if await auth.session_for(staff.token, touch=False) is None:
+                yield b"event: signed_out\ndata: {}\n\n"
+                return
+        if event is None:
+            yield b": keep-alive\n\n"
+
+
+@router.get("/queue/{checkin_id}")
+async def arrival_details(checkin_id: str, request: Request, staff: Staff) -> dict:
+    """One arrival with the patient's details: a view that is always audited."""
+    agent = agent_of(request)
+    entry = await agent.store.read(lambda c: _known(arrivals.queue_entry, c, agent.store, checkin_id))
+    await audit.log(agent.store, staff.username, "patient.view", checkin_id)
+    return _entry_json(entry)
+
+
+def _known(read, *args):
+    try:
+        return read(*args)
+    except arrivals.UnknownArrival:
+        raise HTTPException(404, "no such arrival")
+
+
+async def _transition(request: Request, staff: StaffSession, action: str, checkin_id: str, **kwargs) -> dict:
+    agent = agent_of(request)
+    change_status = getattr(arrivals, action)
+
+    def work(conn: sqlite3.Connection) -> arrivals.Transition:
+        change = change_status(conn, checkin_id, **kwargs)
+        audit.record(conn, staff.username, f"arrival.{action}", checkin_id,
+                     {"from": change.from_status, "to": change.to_status, "room": change.room})
+        return change
+
+    try:
+        change = await agent.store.write(work)
+    except arrivals.UnknownArrival:
+        raise HTTPException(404, "no such arrival")
+    except arrivals.InvalidTransition as exc:
+        raise HTTPException(409, str(exc))
+    agent.publish_transition(change)
+    return {"checkin_id": change.checkin_id, "ticket": change.ticket, "status": change.to_status, "room": change.room}
+
+
+@router.post("/queue/{checkin_id}/call")
+async def call(checkin_id: str, request: Request, staff: Staff, body: RoomBody | None = None) -> dict:
+    return await _transition(request, staff, "call", checkin_id, room=body.room if body else None)
+
+
+@router.post("/queue/{checkin_id}/room")
+async def room(checkin_id: str, request: Request, staff: Staff, body: RoomBody | None = None) -> dict:
+    return await _transition(request, staff, "room", checkin_id, room=body.room if body else None)
+
+
+@router.post("/queue/{checkin_id}/complete")
+async def complete(checkin_id: str, request: Request, staff: Staff) -> dict:
+    return await _transition(request, staff, "complete", checkin_id)
+
+
+@router.post("/queue/{checkin_id}/no-show")
+async def no_show(checkin_id: str, request: Request, staff: Staff) -> dict:
+    return await _transition(request, staff, "no_show", checkin_id)
+
+
+@router.post("/queue/undo")
+async def undo(request: Request, staff: Staff) -> dict:
+    agent = agent_of(request)
+    day = today(agent)
+
+    def work(conn: sqlite3.Connection) -> arrivals.Transition | None:
+        change = arrivals.undo_last(conn, day)
+        if change is not None:
+            audit.record(conn, staff.username, "arrival.undo", change.checkin_id,
+                         {"from": change.from_status, "to": change.to_status})
+        return change
+
+    change = await agent.store.write(work)
+    if change is None:
+        raise HTTPException(409, "nothing to undo")
+    agent.publish_transition(change)
+    # An undo restores earlier timestamps too: give the dashboards the whole restored arrival.
+    restored = await agent.store.read(lambda c: arrivals.queue_entry(c, agent.store, change.checkin_id))
+    agent.events.staff.publish("arrival", _entry_json(restored))
+    return {"checkin_id": change.checkin_id, "ticket": change.ticket, "status": change.to_status, "room": change.room}
+
+
+async def _clear_flag(request: Request, staff: StaffSession, checkin_id: str, flag: str, action: str) -> dict:
+    """Clear one flag of an arrival (audited with `action`) and publish the arrival's new state."""
+    agent = agent_of(request)
+
+    def work(conn: sqlite3.Connection) -> arrivals.QueueEntry:
+        row = conn.execute("SELECT flags FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
+        if row is None:
+            raise HTTPException(404, "no such arrival")
+        flags = json.loads(row["flags"])
+        if flag not in flags:
+            raise HTTPException(409, f"this arrival has no {flag.replace('_', ' ')} flag")
+        flags.remove(flag)
+        conn.execute("UPDATE arrivals SET flags = ? WHERE checkin_id = ?", (json.dumps(flags), checkin_id))
+        audit.record(conn, staff.username, action, checkin_id)
+        return arrivals.queue_entry(conn, agent.store, checkin_id)
+
+    entry = await agent.store.write(work)
+    data = _entry_json(entry)
+    agent.events.staff.publish("arrival", data)
+    return data
+
+
+@router.post("/queue/{checkin_id}/changes/{kind}/{decision}")
+async def decide_change(
+    checkin_id: str, kind: Literal["insurance", "demographics"], decision: Literal["accept", "dismiss"],
+    request: Request, staff: Staff,
+) -> dict:  # fmt: skip
+    """Accept or dismiss a demographic / insurance change the kiosk read from an ID or card."""
+    return await _clear_flag(request, staff, checkin_id, CHANGE_FLAGS[kind], f"change.{kind}.{decision}")
+
+
+@router.post("/queue/{checkin_id}/reprint", status_code=202)
+async def reprint(checkin_id: str, body: ReprintBody, request: Request, staff: Staff) -> dict:
+    """Ask the kiosk that drives the chosen printer to print again: a stored request and a staff event."""
+    agent = agent_of(request)
+
+    def work(conn: sqlite3.Connection) -> dict:
+        ticket = _known(arrivals.queue_entry, conn, agent.store, checkin_id).ticket
+        request_id = conn.execute(
+            "INSERT INTO reprint_requests(checkin_id, kind, kiosk_id, printer, requested_by, requested_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (checkin_id, body.kind, body.kiosk_id, body.printer, staff.username, time.time()),
+        ).fetchone()[0]
+        audit.record(conn, staff.username, f"reprint.{body.kind}", checkin_id,
+                     {"kiosk_id": body.kiosk_id, "printer": body.printer, "request": request_id})
+        return {"request_id": request_id, "checkin_id": checkin_id, "ticket": ticket, **body.model_dump()}
+
+    reprint_request = await agent.store.write(work)
+    agent.events.staff.publish("reprint", reprint_request)
+    return reprint_request
+
+
+# --- devices, sync, statistics, audit -----------------------------------------------------------
+
+
+@router.get("/devices")
+async def kiosk_devices(request: Request, staff: Staff) -> dict:
+    agent = agent_of(request)
+    kiosks = await agent.store.read(devices.kiosk_statuses)
+    return {"offline_after_s": devices.OFFLINE_AFTER_S, "kiosks": [k.as_json() for k in kiosks]}
+
+
+@router.post("/kiosks/{kiosk_id}/help-handled")
+async def help_handled(kiosk_id: str, request: Request, staff: Staff) -> dict:
+    """Someone from the desk went to the kiosk whose patient asked for help."""
+    agent = agent_of(request)
+
+    def work(conn: sqlite3.Connection) -> bool:
+        handled = devices.clear_help(conn, kiosk_id)
+        if handled:
+            audit.record(conn, staff.username, "help.handled", kiosk_id)
+        return handled
+
+    if not await agent.store.write(work):
+        raise HTTPException(409, "no open help request at this kiosk")
+    agent.events.staff.publish("help", {"kiosk_id": kiosk_id, "handled_by": staff.username})
+    return {"kiosk_id": kiosk_id, "handled": True}
+
+
+@router.get("/sync")
+async def sync_panel(request: Request, staff: Staff) -> dict:
+    agent = agent_of(request)
+    outbox = await asyncio.to_thread(agent.store.outbox_stats)
+    letters = await agent.store.read(dead_letters.dead_letters)
+    return {
+        "outbox_depth": outbox.pending,
+        "oldest_pending_age_s": outbox.oldest_pending_age_s,
+        "last_success_at": outbox.last_success_at,
+        "central": central_state(agent),
+        "dead_letters": [letter.as_json() for letter in letters],
+    }
+
+
+def central_state(agent: Any) -> Literal["reachable", "unreachable", "unknown", "not_configured"]:
+    if agent.config.central.kind == "none":
+        return "not_configured"
+    reachable = agent.central_reachable()
+    return "unknown" if reachable is None else "reachable" if reachable else "unreachable"
+
+
+@router.post("/sync/dead-letters/{outbox_id}/retry")
+async def retry_dead_letter(outbox_id: int, request: Request, admin: Admin) -> dict:
+    agent = agent_of(request)
+    try:
+        await dead_letters.retry(agent.store, outbox_id, admin.username)
+    except dead_letters.NotADeadLetter:
+        raise HTTPException(404, "no such dead letter")
+    agent.events.staff.publish("sync", {"outbox_id": outbox_id, "change": "retry"})
+    return {"outbox_id": outbox_id, "status": "pending"}
+
+
+@router.post("/sync/dead-letters/{outbox_id}/discard")
+async def discard_dead_letter(outbox_id: int, body: DiscardBody, request: Request, admin: Admin) -> dict:
+    agent = agent_of(request)
+    try:
+        await agent.store.write(lambda c: dead_letters.discard(c, outbox_id, admin.username, body.reason))
+    except dead_letters.NotADeadLetter:
+        raise HTTPException(404, "no such dead letter")
+    agent.events.staff.publish("sync", {"outbox_id": outbox_id, "change": "discard"})
+    return {"outbox_id": outbox_id, "status": "discarded"}
+
+
+@router.get("/stats")
+async def day_stats(request: Request, staff: Staff) -> dict:
+    agent = agent_of(request)
+    day = today(agent)
+    figures = await agent.store.read(lambda c: stats.day_stats(c, day, agent.config.site.timezone))
+    return figures.as_json()
+
+
+@router.get("/stats.csv")
+async def day_stats_csv(request: Request, admin: Admin) -> Response:
+    agent = agent_of(request)
+    day = today(agent)
+    figures = await agent.store.read(lambda c: stats.day_stats(c, day, agent.config.site.timezone))
+    await audit.log(agent.store, admin.username, "stats.export", day)
+    return _csv(stats.to_csv(figures), f"checkins-{day}.csv")
+
+
+@router.get("/audit")
+async def audit_log(request: Request, admin: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict:
+    entries = await audit.entries(agent_of(request).store, limit=limit)
+    return {"entries": [entry.as_json() for entry in entries]}
+
+
+@router.get("/audit.csv")
+async def audit_csv(request: Request, admin: Admin) -> Response:
+    agent = agent_of(request)
+    await audit.log(agent.store, admin.username, "audit.export")
+    return _csv(audit.to_csv(await audit.entries(agent.store, limit=1_000_000)), "audit-log.csv")
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+@router.get("/desk/session")
+async def session_info(staff: Staff) -> dict:
+    return {"username": staff.username, "role": staff.role, "csrf_token": staff.csrf_token}

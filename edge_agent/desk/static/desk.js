@@ -1,0 +1,391 @@
+// Front-desk dashboard: the live arrivals queue over server-sent events (no polling for the queue),
+// one-click actions, devices, sync, statistics and (for admins) the audit log.
+"use strict";
+
+const config = JSON.parse(document.getElementById("desk-config").textContent);
+const text = config.text;
+const $ = (id) => document.getElementById(id);
+const STATUS_ORDER = { waiting: 0, called: 1, roomed: 2, done: 3, no_show: 4 };
+const STATUS_TIMESTAMP = { called: "called_at", roomed: "roomed_at", done: "finished_at", no_show: "finished_at" };
+const PANEL_REFRESH_MS = 10000;
+const entries = new Map();
+const roomDrafts = new Map(); // room numbers being typed survive a re-render
+let source = null;
+let lastActivity = Date.now();
+
+// --- talking to the agent -----------------------------------------------------------------------
+
+async function api(path, { method = "GET", body, background = false } = {}) {
+  const headers = { "X-CSRF-Token": config.csrf_token };
+  if (background) headers["X-Desk-Background"] = "1";
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin", cache: "no-store",
+  });
+  if (response.status === 401) {
+    window.location.assign("/desk/login?notice=login.idle");
+    throw new Error("signed out");
+  }
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error((data && (data.detail || data.message)) || response.statusText);
+  return data;
+}
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = `${text["action.failed"]} ${error.message}`;
+  box.hidden = false;
+  setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+// --- the queue ----------------------------------------------------------------------------------
+
+async function loadQueue() {
+  const snapshot = await api("/api/v1/queue");
+  entries.clear();
+  snapshot.entries.forEach((entry) => entries.set(entry.checkin_id, entry));
+  renderQueue();
+  connect(snapshot.last_event_id);
+}
+
+function connect(since) {
+  if (source) source.close();
+  source = new EventSource(`/api/v1/queue/events?since=${encodeURIComponent(since)}`);
+  source.onopen = () => setLive(true);
+  source.onerror = () => {
+    setLive(false);
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => loadQueue().catch(() => {}), 2000);
+  };
+  source.addEventListener("reset", () => loadQueue().catch(showError));
+  source.addEventListener("signed_out", () => window.location.assign("/desk/login?notice=login.idle"));
+  source.addEventListener("arrival", (m) => applyArrival(JSON.parse(m.data)));
+  source.addEventListener("transition", (m) => applyTransition(JSON.parse(m.data)));
+  ["kiosk", "help"].forEach((type) => source.addEventListener(type, () => refreshDevices().catch(() => {})));
+  source.addEventListener("sync", () => refreshSync().catch(() => {}));
+}
+
+function setLive(live) {
+  const badge = $("live");
+  badge.dataset.state = live ? "live" : "reconnecting";
+  badge.textContent = live ? text["desk.live"] : text["desk.reconnecting"];
+}
+
+function applyArrival(entry) {
+  entries.set(entry.checkin_id, entry);
+  renderQueue();
+  refreshStats().catch(() => {});
+}
+
+function applyTransition(change) {
+  const entry = entries.get(change.checkin_id);
+  if (!entry) return; // not on this page: the snapshot it resumed from was newer
+  entry.status = change.to_status;
+  entry.room = change.room;
+  const stamp = STATUS_TIMESTAMP[change.to_status];
+  if (stamp && change.action !== "undo") entry[stamp] = change.at;
+  renderQueue();
+}
+
+function sortKey(entry) {
+  return [STATUS_ORDER[entry.status] ?? 9, entry.appointment_start || "~", entry.arrived_at];
+}
+
+function compare(a, b) {
+  const ka = sortKey(a), kb = sortKey(b);
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] < kb[i]) return -1;
+    if (ka[i] > kb[i]) return 1;
+  }
+  return 0;
+}
+
+function renderQueue() {
+  const filter = $("clinician-filter").value;
+  const clinicians = [...new Set([...entries.values()].map((e) => e.clinician).filter(Boolean))].sort();
+  syncClinicianOptions(clinicians);
+  const shown = [...entries.values()].filter((e) => !filter || e.clinician === filter).sort(compare);
+  $("queue-body").replaceChildren(...shown.map(renderRow));
+  $("queue-empty").hidden = shown.length > 0;
+  tickWaiting();
+}
+
+function syncClinicianOptions(clinicians) {
+  const select = $("clinician-filter");
+  const have = [...select.options].slice(1).map((o) => o.value);
+  if (have.join("\n") === clinicians.join("\n")) return;
+  const current = select.value;
+  select.replaceChildren(select.options[0], ...clinicians.map((name) => new Option(name, name)));
+  select.value = clinicians.includes(current) ? current : "";
+}
+
+function cell(content, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content); else td.textContent = content ?? "";
+  return td;
+}
+
+function button(label, onClick, className = "") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.className = className;
+  b.addEventListener("click", () => onClick().catch(showError));
+  return b;
+}
+
+function patientName(patient) {
+  return [patient.family, patient.given].filter(Boolean).join(", ");
+}
+
+function formatTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: config.timezone });
+}
+
+function renderRow(entry) {
+  const row = document.createElement("tr");
+  row.dataset.checkinId = entry.checkin_id;
+  row.dataset.ticket = entry.ticket;
+  row.dataset.status = entry.status;
+  row.className = `status-${entry.status}`;
+  const waiting = cell("", "waiting-min");
+  waiting.dataset.since = entry.arrived_at;
+  waiting.dataset.until = entry.called_at || entry.roomed_at || entry.finished_at || "";
+  row.append(
+    cell(entry.ticket, "ticket"),
+    cell(patientName(entry.patient || {}), "name"),
+    cell(formatTime(entry.appointment_start), "appointment"),
+    cell(entry.clinician, "clinician"),
+    waiting,
+    cell(text[`status.${entry.status}`] || entry.status, "status"),
+    cell(renderFlags(entry), "flags"),
+    cell(renderActions(entry), "actions"),
+  );
+  return row;
+}
+
+function renderFlags(entry) {
+  const list = document.createElement("span");
+  const flags = [...(entry.flags || [])];
+  if (entry.offline && !flags.includes("offline_spool")) flags.push("offline_spool");
+  flags.forEach((flag) => {
+    const tag = document.createElement("span");
+    tag.className = `flag flag-${flag}`;
+    tag.textContent = text[`flag.${flag}`] || flag.replaceAll("_", " ");
+    list.append(tag);
+  });
+  return list;
+}
+
+function renderActions(entry) {
+  const box = document.createElement("span");
+  const id = entry.checkin_id;
+  const post = (path, body) => () => api(`/api/v1/queue/${id}/${path}`, { method: "POST", body });
+  if (entry.status === "waiting" || entry.status === "called") {
+    const roomInput = document.createElement("input");
+    roomInput.className = "room-input";
+    roomInput.placeholder = text["action.room_placeholder"];
+    roomInput.value = roomDrafts.get(id) ?? entry.room ?? "";
+    roomInput.maxLength = 40;
+    roomInput.addEventListener("input", () => roomDrafts.set(id, roomInput.value));
+    const room = () => {
+      roomDrafts.delete(id);
+      return { room: roomInput.value.trim() || null };
+    };
+    box.append(
+      roomInput,
+      button(text["action.call"], () => post("call", room())(), "call"),
+      button(text["action.room"], () => post("room", room())(), "room"),
+      button(text["action.no_show"], post("no-show"), "no-show"),
+    );
+  }
+  if (entry.status === "called" || entry.status === "roomed") {
+    box.append(button(text["action.complete"], post("complete"), "complete"));
+  }
+  for (const kind of ["insurance", "demographics"]) {
+    if ((entry.flags || []).includes(`${kind}_changed`)) {
+      box.append(
+        button(`${text["action.accept"]} (${text[`flag.${kind}_changed`]})`, post(`changes/${kind}/accept`), `accept-${kind}`),
+        button(text["action.dismiss"], post(`changes/${kind}/dismiss`), `dismiss-${kind}`),
+      );
+    }
+  }
+  box.append(renderReprint(entry));
+  return box;
+}
+
+function renderReprint(entry) {
+  const select = document.createElement("select");
+  select.className = "reprint";
+  select.append(new Option(text["action.reprint"], ""));
+  for (const kiosk of kiosks) {
+    for (const device of kiosk.devices.filter((d) => /printer/.test(d.kind))) {
+      const kind = device.kind === "label_printer" ? "label" : "ticket";
+      const label = `${text[`action.reprint_${kind}`]}: ${kiosk.kiosk_id} / ${device.name}`;
+      select.append(new Option(label, JSON.stringify({ kind, kiosk_id: kiosk.kiosk_id, printer: device.name })));
+    }
+  }
+  select.addEventListener("change", () => {
+    if (!select.value) return;
+    const body = JSON.parse(select.value);
+    select.value = "";
+    api(`/api/v1/queue/${entry.checkin_id}/reprint`, { method: "POST", body }).catch(showError);
+  });
+  return select;
+}
+
+function tickWaiting() {
+  const now = Date.now();
+  document.querySelectorAll("td.waiting-min").forEach((td) => {
+    const end = td.dataset.until ? Date.parse(td.dataset.until) : now;
+    const minutes = Math.max(0, Math.floor((end - Date.parse(td.dataset.since)) / 60000));
+    td.textContent = `${minutes} ${text.minutes}`;
+  });
+}
+
+// --- side panels (refreshed on events, and slowly in the background) -----------------------------
+
+let kiosks = [];
+
+async function refreshDevices() {
+  const data = await api("/api/v1/devices", { background: true });
+  kiosks = data.kiosks;
+  renderKiosks();
+}
+
+function renderKiosks() {
+  const list = $("kiosks");
+  if (!kiosks.length) {
+    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: text["devices.none"] }));
+    return;
+  }
+  const now = Date.now();
+  list.replaceChildren(...kiosks.map((kiosk) => {
+    const seen = kiosk.last_heartbeat_at ? Date.parse(kiosk.last_heartbeat_at) : null;
+    const silentS = seen === null ? null : Math.max(0, Math.round((now - seen) / 1000));
+    const online = silentS !== null && silentS <= 60;
+    const item = document.createElement("li");
+    item.className = `kiosk ${online ? "online" : "offline"}`;
+    item.dataset.kioskId = kiosk.kiosk_id;
+    item.dataset.state = online ? "online" : "offline";
+    const head = document.createElement("div");
+    head.className = "kiosk-head";
+    const ago = silentS === null ? text["devices.never"] : `${silentS} ${text["devices.seconds_ago"]}`;
+    head.textContent = `${kiosk.kiosk_id} — ${text[online ? "devices.online" : "devices.offline"]} · ${text["devices.last_heartbeat"]}: ${ago}`;
+    const devices = document.createElement("ul");
+    devices.append(...kiosk.devices.map((device) => {
+      const li = document.createElement("li");
+      li.className = `device ${device.state}`;
+      li.dataset.device = device.name;
+      li.dataset.state = device.state;
+      li.textContent = `${device.name}: ${text[`devices.${device.state}`] || device.state}${device.reason ? ` (${device.reason})` : ""}`;
+      return li;
+    }));
+    item.append(head, devices);
+    if (kiosk.help_requested_at) {
+      item.classList.add("help");
+      const help = document.createElement("div");
+      help.className = "help-request";
+      help.textContent = `${text["devices.help"]} ${kiosk.kiosk_id} (${formatTime(kiosk.help_requested_at)}) `;
+      help.append(button(text["action.handled"], () =>
+        api(`/api/v1/kiosks/${encodeURIComponent(kiosk.kiosk_id)}/help-handled`, { method: "POST" }), "help-handled"));
+      item.append(help);
+    }
+    return item;
+  }));
+}
+
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  return `${Math.round(seconds / 60)} ${text.minutes}`;
+}
+
+async function refreshSync() {
+  const data = await api("/api/v1/sync", { background: true });
+  $("sync-depth").textContent = data.outbox_depth;
+  $("sync-oldest").textContent = age(data.oldest_pending_age_s);
+  $("sync-last").textContent = data.last_success_at ? new Date(data.last_success_at * 1000).toLocaleTimeString() : "–";
+  const central = $("sync-central");
+  central.textContent = text[`sync.${data.central}`] || data.central;
+  central.dataset.state = data.central;
+  const list = $("dead-letters");
+  if (!data.dead_letters.length) {
+    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: text["sync.no_dead_letters"] }));
+    return;
+  }
+  list.replaceChildren(...data.dead_letters.map((letter) => {
+    const item = document.createElement("li");
+    item.className = "dead-letter";
+    item.dataset.outboxId = letter.id;
+    const message = document.createElement("pre");
+    message.textContent = `${letter.event_type} ${letter.aggregate_id}\n${letter.error}\n${letter.outcome}`;
+    item.append(message);
+    if (config.role === "admin") {
+      const retry = () => api(`/api/v1/sync/dead-letters/${letter.id}/retry`, { method: "POST" }).then(refreshSync);
+      const discard = async () => {
+        const reason = window.prompt(text["sync.discard_reason"]);
+        if (!reason) return;
+        await api(`/api/v1/sync/dead-letters/${letter.id}/discard`, { method: "POST", body: { reason } });
+        await refreshSync();
+      };
+      item.append(button(text["sync.retry"], retry, "retry"), button(text["sync.discard"], discard, "discard"));
+    }
+    return item;
+  }));
+}
+
+async function refreshStats() {
+  const data = await api("/api/v1/stats", { background: true });
+  const rows = [
+    [text["stats.checkins"], data.checkins],
+    [text["stats.median_wait"], data.median_wait_min === null ? "–" : `${data.median_wait_min} ${text.minutes}`],
+    [text["stats.kiosk_share"], data.kiosk],
+    [text["stats.desk_share"], data.desk],
+    [text["stats.by_hour"], Object.entries(data.by_hour).map(([h, n]) => `${h}: ${n}`).join(", ") || "–"],
+    [text["stats.by_source"], Object.entries(data.by_identity_source).map(([s, n]) => `${s}: ${n}`).join(", ") || "–"],
+  ];
+  $("stats").replaceChildren(...rows.flatMap(([label, value]) => [
+    Object.assign(document.createElement("dt"), { textContent: label }),
+    Object.assign(document.createElement("dd"), { textContent: value }),
+  ]));
+}
+
+async function refreshAudit() {
+  if (config.role !== "admin") return;
+  const data = await api("/api/v1/audit?limit=30", { background: true });
+  $("audit-body").replaceChildren(...data.entries.map((entry) => {
+    const row = document.createElement("tr");
+    row.append(cell(formatTime(entry.at)), cell(entry.actor), cell(entry.action), cell(entry.subject));
+    return row;
+  }));
+}
+
+function refreshPanels() {
+  refreshDevices().then(() => renderQueue()).catch(() => {});
+  refreshSync().catch(() => {});
+  refreshStats().catch(() => {});
+  refreshAudit().catch(() => {});
+}
+
+// --- inactivity: sign out after the site's idle time (the server enforces it too) -----------------
+
+function watchIdle() {
+  ["click", "keydown", "mousemove", "touchstart"].forEach((type) =>
+    document.addEventListener(type, () => { lastActivity = Date.now(); }, { passive: true }));
+  setInterval(() => {
+    if (Date.now() - lastActivity > config.idle_minutes * 60000) document.querySelector("form.logout").submit();
+  }, 5000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("clinician-filter").addEventListener("change", renderQueue);
+  $("undo").addEventListener("click", () => api("/api/v1/queue/undo", { method: "POST" }).catch(showError));
+  loadQueue().catch(showError);
+  refreshPanels();
+  setInterval(refreshPanels, PANEL_REFRESH_MS);
+  setInterval(() => { tickWaiting(); renderKiosks(); }, 5000);
+  watchIdle();
+});
