@@ -48,7 +48,7 @@ class Agent:
         self.kiosk_auth = KioskAuth(self.store)
         self.lookup_limiter = RateLimiter(config.agent.lookup_rate_per_minute)
         self.consent_library = ConsentLibrary(config.consents_dir)
-        self.central = connector_for(config)
+        self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
         source = self.central if config.schedule.source == "central" else DemoSchedule(config.site.id, config.site.timezone)
         self.schedule = ScheduleCache(self.store, source, config.site.timezone, config.schedule.refresh_s)

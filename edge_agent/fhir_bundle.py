@@ -94,14 +94,13 @@ def _telecom(demographics: dict | None) -> list[dict]:
 class CheckinBundle:
     """Builds the transaction for one `checkin.v1` outbox payload."""
 
-    def __init__(self, payload: dict, systems: CheckinSystems, consent_resources: Iterable[dict] = ()):
+    def __init__(self, payload: dict, systems: CheckinSystems):
         self.payload = payload
         self.systems = systems
         self.checkin = CheckinRequest.model_validate(payload["checkin"])
         self.checkin_id = str(self.checkin.checkin_id)
         self.appointment: dict | None = payload.get("appointment")
         self.arrived_at = dt.datetime.fromisoformat(payload["arrived_at"]).isoformat()
-        self.consent_resources = list(consent_resources)
         self.entries: list[dict] = []
 
     @property
@@ -114,7 +113,8 @@ class CheckinBundle:
             return f"Patient/{self.appointment['patient_id']}"
         return _urn(self.checkin_id, "Patient")
 
-    def build(self) -> Bundle:
+    def build(self, consent_entries: Iterable[dict] = ()) -> Bundle:
+        """The Bundle; `consent_entries` are the Consent + Provenance entries of edge_agent/consents/fhir.py."""
         if self.appointment is None:
             self._walk_in_patient()
         else:
@@ -124,8 +124,7 @@ class CheckinBundle:
             self._coverage()
         if self.checkin.answers:
             self._questionnaire_response()
-        for resource in self.consent_resources:
-            self._add(resource, "POST", resource["resourceType"], if_none_exist=self._identifier_query(resource))
+        self.entries.extend(consent_entries)
         return Bundle.model_validate({"resourceType": "Bundle", "type": "transaction", "entry": self.entries})
 
     def _add(self, resource: dict, method: str, url: str, *, full_url: str | None = None, if_none_exist: str | None = None) -> None:
@@ -138,12 +137,6 @@ class CheckinBundle:
         elif resource.get("id", "").startswith("urn:uuid:"):
             entry["fullUrl"] = resource["id"]
         self.entries.append(entry)
-
-    @staticmethod
-    def _identifier_query(resource: dict) -> str | None:
-        identifiers = resource.get("identifier")
-        first = identifiers[0] if isinstance(identifiers, list) and identifiers else identifiers
-        return _if_none_exist(first["system"], first["value"]) if first else None
 
     def _appointment_arrived(self) -> None:
         patch = {
@@ -231,15 +224,10 @@ class CheckinBundle:
         )
 
 
-def consent_resources_for(payload: dict) -> list[dict]:
-    """Consent + Provenance resources of the check-in's consents, once the consents module provides them."""
-    return []
-
-
-def checkin_bundle(payload: dict, identifier_system: str) -> Bundle:
+def checkin_bundle(payload: dict, identifier_system: str, consent_entries: Iterable[dict] = ()) -> Bundle:
     """The validated transaction Bundle for one `checkin.v1` payload."""
-    return CheckinBundle(payload, CheckinSystems(identifier_system), consent_resources_for(payload)).build()
+    return CheckinBundle(payload, CheckinSystems(identifier_system)).build(consent_entries)
 
 
-def checkin_bundle_json(payload: dict, identifier_system: str) -> bytes:
-    return checkin_bundle(payload, identifier_system).model_dump_json().encode()
+def checkin_bundle_json(payload: dict, identifier_system: str, consent_entries: Iterable[dict] = ()) -> bytes:
+    return checkin_bundle(payload, identifier_system, consent_entries).model_dump_json().encode()

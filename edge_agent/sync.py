@@ -207,7 +207,7 @@ async def run_standalone(config, stop: asyncio.Event) -> None:
     from .keys import SiteKey
 
     store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
-    worker = SyncWorker(store, connector_for(config), config.central)
+    worker = SyncWorker(store, connector_for(config, store), config.central)
     runner = asyncio.create_task(worker.run())
     try:
         await stop.wait()

@@ -222,6 +222,10 @@ def _entry_response(status: str, resource: dict) -> dict:
     }
 
 
+def _content(resource: dict) -> dict:
+    return {key: value for key, value in resource.items() if key != "meta"}
+
+
 def _split_url(url: str) -> tuple[str, str | None]:
     path = url.split("?", 1)[0].strip("/")
     resource_type, _, resource_id = path.partition("/")
@@ -311,6 +315,8 @@ class FhirServer:
         current = self.store.read(resource_type, resource_id)
         if if_match and (current is None or _version_of_etag(if_match) != current["meta"]["versionId"]):
             raise FhirError(412, "conflict", "If-Match does not name the current version")
+        if current is not None and _content(current) == _content({**resource, "id": resource_id}):
+            return "200 OK", current  # a replayed PUT changes nothing and makes no new version
         return ("200 OK" if current else "201 Created"), self.store.save(resource, resource_id)
 
     def _patch(self, resource_type: str, resource_id: str, patch: list, if_match: str | None) -> tuple[str, dict]:
@@ -324,9 +330,8 @@ class FhirServer:
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as exc:
             raise FhirError(422, "processing", f"JSON Patch failed: {exc}")
         patched.pop("meta", None)
-        unchanged = {k: v for k, v in current.items() if k != "meta"}
         validated(patched, resource_type)
-        if patched == unchanged:  # a replayed patch changes nothing and makes no new version
+        if patched == _content(current):  # a replayed patch changes nothing and makes no new version
             return "200 OK", current
         return "200 OK", self.store.save(patched, resource_id)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from ..config import SiteConfig
+from ..store import Store
 from .base import Connector, Delivery, ScheduleUnavailable
 
 
-def connector_for(config: SiteConfig) -> Connector:
+def connector_for(config: SiteConfig, store: Store | None = None) -> Connector:
+    """The connector the site's `[central] kind` names; `store` holds the signed consents to send."""
     kind = config.central.kind
     if kind == "fhir":
         from .fhir import FhirConnector
 
-        return FhirConnector(config.central)
+        return FhirConnector(config.central, store)
     if kind == "none":
         from .none import NoCentral
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import json
@@ -14,8 +15,8 @@ from pydantic import ValidationError
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..contract import Address, CoverageInfo, Demographics
-from ..fhir_bundle import CHECKIN_EVENT, checkin_bundle_json
-from ..store import OutboxItem
+from ..fhir_bundle import CHECKIN_EVENT, CheckinBundle, CheckinSystems
+from ..store import OutboxItem, Store
 from .base import Delivery, ScheduleUnavailable
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,10 @@ def classify(response: httpx.Response) -> Delivery:
 class FhirConnector:
     kind = "fhir"
 
-    def __init__(self, central: CentralSection, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self, central: CentralSection, store: Store | None = None, transport: httpx.AsyncBaseTransport | None = None
+    ):
+        self.store = store  # where signed consents live (their PDFs go into the Bundle)
         headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
         if central.auth_token:
             headers["Authorization"] = f"Bearer {central.auth_token}"
@@ -88,16 +92,29 @@ class FhirConnector:
     # --- delivery --------------------------------------------------------------------------------
 
     def bundle_for(self, item: OutboxItem) -> bytes:
+        """The transaction for one event (blocking: reads and may render consent PDFs)."""
         if item.event_type != CHECKIN_EVENT:
             raise ValueError(f"event type {item.event_type!r} has no FHIR mapping")
-        return checkin_bundle_json(item.payload, self.identifier_system)
+        bundle = CheckinBundle(item.payload, CheckinSystems(self.identifier_system))
+        consent_ids = item.payload.get("consent_ids") or []
+        consents: list[dict] = []
+        if consent_ids:
+            if self.store is None:
+                raise ValueError("consents to send but no store to read them from")
+            from ..consents.fhir import consent_entries
+
+            consents = consent_entries(self.store, consent_ids, bundle.patient_reference, self.identifier_system)
+        return bundle.build(consents).model_dump_json().encode()
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:
-            body = self.bundle_for(item)
+            if item.payload.get("consent_ids"):
+                body = await asyncio.to_thread(self.bundle_for, item)
+            else:
+                body = self.bundle_for(item)
         except ValidationError as exc:
             return Delivery.rejected("invalid FHIR", local_outcome(describe_validation_error(exc)))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, LookupError) as exc:
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
         try:
             response = await self.client.post("", content=body)
