@@ -19,7 +19,7 @@ from typing import AsyncIterator, Coroutine
 
 from fastapi import FastAPI
 
-from . import arrivals, tls
+from . import arrivals, systemd_notify, tls
 from .auth import KioskAuth
 from .central import connector_for
 from .config import SiteConfig
@@ -80,7 +80,13 @@ class Agent:
         self.spawn(self.sync.run(), "sync-worker")
         if self.config.agent.advertise:
             self.spawn(self.advertisement.start(), "zeroconf-register")
+        self.spawn(systemd_notify.feed_watchdog(self.healthy), "systemd-watchdog")
         # --- other background workers: self.spawn(worker(), "name") here ---
+
+    async def healthy(self) -> bool:
+        """What the systemd watchdog asks: the store answers and the sync loop is still running."""
+        sync_alive = any(task.get_name() == "sync-worker" and not task.done() for task in self._tasks)
+        return sync_alive and await self.store.read(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
 
     async def stop(self) -> None:
         self.events.close()
