@@ -204,6 +204,10 @@ def create_app(config: SiteConfig) -> FastAPI:
 
     desk.install(app)
 
+    from .consents import routes as consent_routes
+
+    app.include_router(consent_routes.router)
+
     # --- static files: app.mount(...) here ------------------------------------------------------------
 
     return app
