@@ -69,6 +69,9 @@ class SignatureCaptured:
     device: str
     signature: Signature
 
+    def __repr__(self) -> str:
+        return f"SignatureCaptured(device={self.device!r}, {len(self.signature.strokes)} strokes)"
+
 
 @dataclass(frozen=True)
 class Printed:

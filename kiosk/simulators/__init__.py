@@ -1,0 +1,1 @@
+"""Protocol-level device simulators: the test peers, and what `kiosk run --simulate` drives."""

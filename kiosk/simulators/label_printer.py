@@ -1,0 +1,91 @@
+"""A simulated Zebra-style ZPL printer on a TCP port: keeps each label's fields, answers ~HS."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+from kiosk.devices.zpl import host_status_answer
+
+from .transports import TcpPeer
+
+
+
+@dataclass
+class ZplField:
+    kind: str  # "text", "code128", "qr"
+    data: str
+
+
+@dataclass
+class ZplLabel:
+    fields: list[ZplField] = field(default_factory=list)
+    utf8: bool = False
+    raw: str = ""
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [f.data for f in self.fields if f.kind == kind]
+
+
+def parse_label(zpl: str) -> ZplLabel:
+    """Read one ^XA..^XZ block: which fields it prints and how (text, Code 128, QR)."""
+    label = ZplLabel(raw=zpl)
+    pending_kind, hex_escape = "text", None
+    for match in re.finditer(r"\^([A-Z0-9]{2})([^\^~]*)", zpl):
+        command, args = match.group(1), match.group(2)
+        if command == "CI":
+            label.utf8 = args.strip().startswith("28")
+        elif command.startswith("BC"):
+            pending_kind = "code128"
+        elif command.startswith("BQ"):
+            pending_kind = "qr"
+        elif command.startswith("A0") or command == "FO":
+            pass
+        elif command == "FH":
+            hex_escape = args[:1] or "_"
+        elif command == "FD":
+            data = args.rstrip("\r\n")
+            if hex_escape:
+                data = re.sub(re.escape(hex_escape) + r"([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), data)
+            if pending_kind == "qr":
+                data = data.split(",", 1)[1] if "," in data else data
+            label.fields.append(ZplField(pending_kind, data))
+        elif command == "FS":
+            pending_kind, hex_escape = "text", None
+    return label
+
+
+class SimulatedLabelPrinter:
+    def __init__(self, port: int = 0):
+        self.transport = TcpPeer(self._handle, port)
+        self.labels: list[ZplLabel] = []
+        self.paper_out = False
+        self.head_open = False
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        return self.transport.port
+
+    def start(self) -> None:
+        self.transport.start()
+
+    def stop(self) -> None:
+        self.transport.stop()
+
+    def _handle(self, data: bytes) -> bytes:
+        with self._lock:
+            self._buffer += data.decode("utf-8", "replace")
+            reply = b""
+            while "~HS" in self._buffer and ("^XA" not in self._buffer or self._buffer.index("~HS") < self._buffer.index("^XA")):
+                self._buffer = self._buffer.replace("~HS", "", 1)
+                reply += host_status_answer(paper_out=self.paper_out, head_open=self.head_open)
+            while "^XA" in self._buffer and "^XZ" in self._buffer[self._buffer.index("^XA") :]:
+                start = self._buffer.index("^XA")
+                end = self._buffer.index("^XZ", start) + 3
+                if not (self.paper_out or self.head_open):
+                    self.labels.append(parse_label(self._buffer[start:end]))
+                self._buffer = self._buffer[end:]
+            return reply

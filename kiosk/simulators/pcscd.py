@@ -1,0 +1,77 @@
+"""Start (or reuse) the PC/SC daemon with vsmartcard's virtual reader, for tests and `kiosk run --simulate`."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from kiosk.devices.connection_loop import wait_until
+
+PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
+VIRTUAL_READER = "Virtual PCD 00 00"
+
+
+def daemon_answers() -> bool:
+    if not PCSCD_SOCKET.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(PCSCD_SOCKET))
+        except OSError:
+            return False
+    return True
+
+
+def virtual_reader_listed() -> bool:
+    from smartcard.System import readers
+
+    try:
+        return any(VIRTUAL_READER in str(reader) for reader in readers())
+    except Exception:  # noqa: BLE001 - no daemon, no service: not listed
+        return False
+
+
+class Pcscd:
+    """`with Pcscd() as daemon:` runs `pcscd -f` unless one already answers; stops only what it started."""
+
+    def __init__(self, timeout_s: float = 15.0):
+        self.timeout_s = timeout_s
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("pcscd") is not None or Path("/usr/sbin/pcscd").exists()
+
+    def start(self) -> "Pcscd":
+        if not daemon_answers():
+            if PCSCD_SOCKET.exists():
+                PCSCD_SOCKET.unlink()  # stale socket from a daemon that died
+            executable = shutil.which("pcscd") or "/usr/sbin/pcscd"
+            self.process = subprocess.Popen(
+                [executable, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+        if not wait_until(virtual_reader_listed, self.timeout_s, interval=0.2):
+            self.stop()
+            raise RuntimeError(f"pcscd did not list {VIRTUAL_READER!r} within {self.timeout_s:.0f} s")
+        return self
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def __enter__(self) -> "Pcscd":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
