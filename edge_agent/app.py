@@ -36,6 +36,7 @@ from .sync import SyncWorker
 
 log = logging.getLogger(__name__)
 BOARD_COALESCE_S = 0.2
+FIRST_REFRESH_WAIT_S = 5.0
 
 
 class Agent:
@@ -75,7 +76,9 @@ class Agent:
 
     async def start(self) -> None:
         self.schedule.load_cached()
-        self.spawn(self.schedule.run(), "schedule-refresh")
+        first_refresh = asyncio.ensure_future(self.schedule.refresh())
+        await asyncio.wait([first_refresh], timeout=FIRST_REFRESH_WAIT_S)  # serve the cache if it is slow
+        self.spawn(self.schedule.run(first_refresh), "schedule-refresh")
         self.spawn(self._publish_board(), "board-publisher")
         self.spawn(self.sync.run(), "sync-worker")
         if self.config.agent.advertise:

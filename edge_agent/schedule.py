@@ -108,10 +108,14 @@ class ScheduleCache:
             ],
         )  # fmt: skip
 
-    async def run(self) -> None:
-        """Refresh now, then every refresh_s (sooner after a failure, and at midnight)."""
+    async def run(self, first: "asyncio.Future[bool] | None" = None) -> None:
+        """Refresh now (or await the `first` refresh already started), then every refresh_s (sooner after
+        a failure, and just after midnight)."""
         while True:
-            ok = await self.refresh()
+            if first is not None:
+                ok, first = await first, None
+            else:
+                ok = await self.refresh()
             now = dt.datetime.now(self.zone)
             midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 0, 1), self.zone)
             wait = self.refresh_s if ok else min(self.refresh_s, RETRY_S)
