@@ -28,8 +28,58 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     # Subcommands are registered here, each handler imported lazily inside its own module's function.
+    doctor = command("doctor", run_doctor, "probe every configured device and print its status (exit 0: all usable)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable report")
+    sim = command("sim", run_sim, "inject an event into a running simulated kiosk (`kiosk run --simulate`)")
+    sim.add_argument("--data-dir", metavar="DIR", help="the simulated kiosk's data folder (default: kiosk.spool_dir)")
+    sim.add_argument("sim_command", metavar="COMMAND", help="scan, insert-card, remove-card, printer, sign, unplug, plug")
+    sim.add_argument("sim_args", metavar="ARG", nargs="*", help="TEXT or @FILE; egk|eid|other; paper-low|paper-out|...")
+    run = command("run", run_kiosk, "run the lobby touchscreen app (fullscreen unless --windowed)")
+    run.add_argument("--simulate", action="store_true", help="simulated scanner, card reader, printers and signature pad")
+    run.add_argument("--windowed", action="store_true", help="an ordinary window instead of fullscreen")
+    run.add_argument("--size", metavar="WxH", type=_window_size, help="window size with --windowed, e.g. 1080x1920")
     _ = command
     return parser
+
+
+def _window_size(value: str) -> tuple[int, int]:
+    from kiosk.launch import parse_size
+
+    return parse_size(value)
+
+
+def run_kiosk(args) -> int:
+    from kiosk import launch
+
+    return launch.main(args, load_config(args.config))
+
+
+def run_doctor(args) -> int:
+    from kiosk.devices import doctor
+
+    return doctor.run(load_config(args.config), as_json=args.json)
+
+
+def run_sim(args) -> int:
+    from pathlib import Path
+
+    from kiosk.simulators.lobby import send_command
+
+    data_dir = Path(args.data_dir) if args.data_dir else load_config(args.config).kiosk.spool_dir
+    sim_args = list(args.sim_args)
+    if args.sim_command == "scan" and len(sim_args) == 1 and sim_args[0].startswith("@"):
+        try:
+            sim_args = [Path(sim_args[0][1:]).read_text(encoding="utf-8")]
+        except OSError as exc:
+            print(f"kiosk sim: cannot read {sim_args[0][1:]}: {exc.strerror}", file=sys.stderr)
+            return 2
+    try:
+        reply = send_command(data_dir, args.sim_command, sim_args)
+    except OSError:
+        print(f"kiosk sim: no simulated kiosk is running with data folder {data_dir}", file=sys.stderr)
+        return 2
+    print(reply.get("message", ""), file=sys.stdout if reply.get("ok") else sys.stderr)
+    return 0 if reply.get("ok") else 1
 
 
 def main(argv: list[str] | None = None) -> int:

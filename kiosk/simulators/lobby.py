@@ -103,7 +103,8 @@ class SimulatedLobby:
             DeviceConfig(kind="label_printer", name="label-printer", transport="tcp", host="127.0.0.1",
                          tcp_port=self.label_printer.port),
             DeviceConfig(kind="signature_pad", name="signature-pad", transport="serial", port=str(self.pad.link),
-                         baudrate=19200, parity="O", model="topaz-1x5"),
+                         baudrate=19200, model="topaz-1x5"),  # real pads: parity = "O"; Linux ptys
+                                                                # reject re-opening with odd parity
         ]
         if self.with_card_reader:
             devices.insert(1, DeviceConfig(kind="card_reader", name="card-reader", transport="pcsc", reader=VIRTUAL_READER))
