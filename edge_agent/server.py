@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import uvicorn
+from fastapi import FastAPI
 
 from . import systemd_notify, tls
 from .app import create_app
@@ -22,8 +24,9 @@ DRAIN_TIMEOUT_S = 10
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config):
+    def __init__(self, config: uvicorn.Config, app: FastAPI):
         super().__init__(config)
+        self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self, sockets=None) -> None:
@@ -37,8 +40,9 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
-        agent = getattr(self.config.loaded_app.state, "agent", None) if self.config.loaded else None
-        agent = agent or getattr(getattr(self.config.app, "state", None), "agent", None)
+        if sig == signal.SIGTERM:  # a drained stop is a clean exit (status 0), not death by signal
+            self._captured_signals.remove(sig)
+        agent = getattr(self.app.state, "agent", None)
         if agent is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(agent.events.close)
         systemd_notify.stopping()
@@ -65,6 +69,7 @@ def serve(config: SiteConfig) -> None:
             timeout_graceful_shutdown=DRAIN_TIMEOUT_S,
             backlog=2048,
             **options,
-        )
+        ),
+        app,
     )
     server.run()

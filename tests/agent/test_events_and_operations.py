@@ -1,0 +1,144 @@
+"""Board SSE resume, health, metrics, PHI-free logs, the status CLI, graceful stop, zeroconf, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import ssl
+import time
+import uuid
+
+import httpx
+from zeroconf import ServiceStateChange
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from edge_agent.contract import SERVICE_TYPE
+
+from .helpers import checkin_body, count_rows
+from .sse import read_events
+
+
+def checkin(agent, **overrides) -> dict:
+    with agent.client() as client:
+        response = client.post("/api/v1/checkins", json=checkin_body(**overrides),
+                               headers=agent.headers(**{"Idempotency-Key": str(uuid.uuid4())}))  # fmt: skip
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def board_events(agent, count: int, last_event_id: str | None = None, during=None) -> list:
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    events = []
+    with httpx.Client(base_url=agent.base_url, timeout=httpx.Timeout(30, read=20)) as client:
+        with client.stream("GET", "/api/v1/board/events", headers=headers) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            if during:
+                during()
+            for event in read_events(response):
+                events.append(event)
+                if len(events) >= count:
+                    break
+    return events
+
+
+def test_board_stream_resumes_after_last_event_id_without_loss_or_repeats(launch_agent) -> None:
+    agent = launch_agent()
+    first = board_events(agent, 1, during=lambda: checkin(agent))
+    assert first[0].event == "board" and first[0].data["waiting"] == ["A-001"]
+    seen_id = first[0].id
+    for _ in range(3):  # while no client is connected; each in its own board burst
+        checkin(agent)
+        time.sleep(0.4)
+    resumed = board_events(agent, 3, last_event_id=seen_id)
+    assert [int(e.id) for e in resumed] == [int(seen_id) + n for n in (1, 2, 3)]
+    assert resumed[-1].data["waiting"] == ["A-001", "A-002", "A-003", "A-004"]
+    stale = board_events(agent, 1, last_event_id="12")
+    assert stale[0].event == "reset"
+
+
+def test_health_metrics_and_status_cli(launch_agent) -> None:
+    agent = launch_agent()
+    checkin(agent)
+    with agent.client() as client:
+        health = client.get("/healthz").json()
+        metrics = client.get("/metrics")
+    assert health["status"] == "ok" and health["store"] == "ok" and health["central"] == "none"
+    assert health["outbox_depth"] == 1 and health["oldest_pending_age_s"] >= 0
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "checkin_checkins_total 1\n" in metrics.text
+    assert "checkin_outbox_pending 1\n" in metrics.text and "# TYPE checkin_outbox_pending gauge" in metrics.text
+    running = agent.cli("status").stdout
+    assert agent.stop() == 0
+    stopped = agent.cli("status").stdout
+    for text in (running, stopped):
+        assert "outbox depth:         1" in text and "waiting 1" in text and "dead letters:         0" in text
+        assert "last successful sync: never" in text and "oldest pending age:" in text
+
+
+def test_logs_of_a_checkin_hold_no_patient_data(launch_agent) -> None:
+    agent = launch_agent()
+    patient = {"family": "Zyxwvutson", "given": "Quillaby", "birth_date": "1931-12-25"}
+    with agent.client() as client:
+        client.post("/api/v1/lookup", json=patient, headers=agent.headers())
+        client.post("/api/v1/lookup", json={**patient, "birth_date": "1931-02-30"}, headers=agent.headers())
+    answer = checkin(agent, appointment_index=None, patient=patient,
+                     coverage={"payor": "Acme", "member_id": "MEMBER-778899"})  # fmt: skip
+    agent.stop()
+    log = agent.log_text()
+    assert answer["ticket"] in log and "checkin accepted" in log
+    for secret in ("Zyxwvutson", "Quillaby", "1931", "12-25", "MEMBER-778899"):
+        assert secret not in log
+
+
+def test_sigterm_drains_and_ends_event_streams(launch_agent) -> None:
+    agent = launch_agent()
+    with httpx.Client(base_url=agent.base_url, timeout=httpx.Timeout(30, read=20)) as client:
+        with client.stream("GET", "/api/v1/board/events") as response:
+            started = time.monotonic()
+            agent.process.send_signal(signal.SIGTERM)
+            assert list(read_events(response)) == []  # the stream ends instead of hanging the shutdown
+    assert agent.process.wait(20) == 0
+    assert time.monotonic() - started < 15
+
+
+def test_agent_advertises_itself_on_loopback(launch_agent) -> None:
+    agent = launch_agent(agent={"advertise": True})
+
+    async def browse() -> AsyncServiceInfo:
+        zeroconf = AsyncZeroconf(interfaces=["127.0.0.1"])
+        found: asyncio.Queue = asyncio.Queue()
+
+        def on_change(zeroconf, service_type, name, state_change) -> None:
+            if state_change is ServiceStateChange.Added:
+                found.put_nowait(name)
+
+        browser = AsyncServiceBrowser(zeroconf.zeroconf, SERVICE_TYPE, handlers=[on_change])
+        try:
+            name = await asyncio.wait_for(found.get(), 20)
+            info = AsyncServiceInfo(SERVICE_TYPE, name)
+            assert await info.async_request(zeroconf.zeroconf, 5000)
+            return info
+        finally:
+            await browser.async_cancel()
+            await zeroconf.async_close()
+
+    info = asyncio.run(browse())
+    assert info.name == f"test-site.{SERVICE_TYPE}"
+    assert info.port == agent.port and info.parsed_addresses() == ["127.0.0.1"]
+    assert info.properties[b"site"] == b"test-site" and info.properties[b"api"] == b"1"
+    assert info.properties[b"tls"] == b"0"
+
+
+def test_tls_mode_serves_the_certificate_enrollment_pinned(launch_agent) -> None:
+    agent = launch_agent(agent={"tls": "on"})
+    assert agent.base_url.startswith("https://") and len(agent.fingerprint) == 64
+    served = ssl.get_server_certificate(("127.0.0.1", agent.port))
+    assert hashlib.sha256(ssl.PEM_cert_to_DER_cert(served)).hexdigest() == agent.fingerprint
+    context = ssl.create_default_context(cafile=str(agent.data_dir / "tls" / "agent.crt"))
+    with httpx.Client(base_url=agent.base_url, verify=context, timeout=30) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.post("/api/v1/checkins", json=checkin_body(),
+                               headers=agent.headers(**{"Idempotency-Key": "tls-1"}))  # fmt: skip
+    assert response.status_code == 201
+    assert count_rows(agent.store_path, "arrivals") == 1
