@@ -21,12 +21,24 @@ def _load(args: argparse.Namespace) -> site_config.SiteConfig:
         raise SystemExit(2)
 
 
+def _consent_problems(config: site_config.SiteConfig) -> list[str]:
+    from .consents.documents import ConsentConfigError, load_folder
+
+    try:
+        load_folder(config.consents_dir)
+    except ConsentConfigError as exc:
+        return [f"consents_dir: {problem}" for problem in exc.problems]
+    return []
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        site_config.load(args.file)
+        problems = _consent_problems(site_config.load(args.file))
     except site_config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{args.file}: {problem}")
+        problems = exc.problems
+    for problem in problems:
+        print(f"{args.file}: {problem}")
+    if problems:
         return 1
     print(f"{args.file}: ok")
     return 0
@@ -110,7 +122,12 @@ def cmd_verify_consent(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(_load(args))
+    config = _load(args)
+    if problems := _consent_problems(config):
+        for problem in problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    serve(config)
     return 0
 
 

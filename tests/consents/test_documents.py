@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,17 @@ def test_a_broken_edit_keeps_the_last_good_documents_in_service(consents_dir: Pa
 def test_the_first_load_of_a_missing_folder_fails_clearly(tmp_path: Path):
     with pytest.raises(ConsentConfigError, match="consent folder not found"):
         ConsentLibrary(tmp_path / "nowhere")
+
+
+def test_a_bad_consent_folder_stops_the_agent_with_one_clear_line(consents_dir: Path, tmp_path: Path):
+    (consents_dir / "telehealth" / "document.toml").write_text('id = "telehealth"\n')
+    site = tmp_path / "site.toml"
+    site.write_text(f'consents_dir = "{consents_dir}"\n[agent]\ndata_dir = "{tmp_path / "data"}"\nadvertise = false\n')
+    for command in ("check-config", "serve"):
+        args = [sys.executable, "-m", "edge_agent.cli", command]
+        args += [str(site)] if command == "check-config" else ["--config", str(site)]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        output = (result.stdout + result.stderr).strip().splitlines()
+        assert any("consents_dir: " in line and "telehealth/document.toml: version: Field required" in line for line in output)
+        assert "Traceback" not in result.stderr
