@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -192,3 +193,90 @@ def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+class AgentProcess:
+    """The real edge agent (`edge-agent serve`) as a process the test can SIGKILL and restart."""
+
+    def __init__(self, tmp_path: Path, central_url: str, **central):
+        self.port = free_port()
+        self.data = tmp_path / "agent"
+        self.log = tmp_path / "agent.log"
+        self.site_file = tmp_path / "site.toml"
+        settings = {
+            "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
+            "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
+        }
+        central_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+        self.site_file.write_text(
+            f'[site]\nid = "crash-site"\ntimezone = "UTC"\n\n'
+            f'[agent]\nlisten = "127.0.0.1:{self.port}"\ndata_dir = "{self.data}"\nadvertise = false\n\n'
+            f"[central]\n{central_lines}\n\n"
+            f'[schedule]\nsource = "central"\nrefresh_s = 5\n'
+        )
+        self.process: subprocess.Popen | None = None
+        self.token = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "edge_agent.cli", *args, "--config", str(self.site_file)],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def enroll(self, kiosk_id: str = "kiosk-1") -> str:
+        output = self.cli("enroll-kiosk", kiosk_id)
+        self.token = next(line.split('"')[1] for line in output.splitlines() if line.startswith("token = "))
+        return self.token
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent.cli", "serve", "--config", str(self.site_file)],
+            cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        wait_until(self._ready, 60, "the agent to answer /healthz")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"agent exited: {self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/healthz", timeout=10).json()
+
+    def kill(self) -> None:
+        terminate(self.process, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            terminate(self.process)
+
+    def post(self, path: str, body: dict, **headers: str) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/api/v1/{path}", json=body, timeout=30,
+            headers={"Authorization": f"Bearer {self.token}", **headers},
+        )
+
+
+@pytest.fixture
+def agent_factory(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def make(central_url: str, **central) -> AgentProcess:
+        agent = AgentProcess(tmp_path, central_url, **central)
+        started.append(agent)
+        return agent
+
+    try:
+        yield make
+    finally:
+        for agent in started:
+            agent.stop()
