@@ -129,6 +129,14 @@ class KioskBackend:
         )
         if self._try(lambda agent: agent.heartbeat(beat)):
             self.forward_spool()
+            self._refresh_board()
+
+    def _refresh_board(self) -> None:
+        try:
+            board = self._agent().board()
+        except (AgentUnreachable, AgentRefused):
+            return
+        self._deliver(lambda: self._flow.board_updated(board))
 
     def forward_spool(self) -> Delivery:
         """Send spooled check-ins oldest first with their own idempotency keys; stop at the first outage."""
@@ -139,9 +147,10 @@ class KioskBackend:
             except AgentUnreachable:
                 break
             except AgentRefused as refused:
-                self.spool.rejected(request.checkin_id, str(refused))
-                rejected += 1
-                continue
+                if not already_checked_in(refused):
+                    self.spool.rejected(request.checkin_id, str(refused))
+                    rejected += 1
+                    continue
             self.spool.delivered(request.checkin_id)
             delivered += 1
         return Delivery(delivered, rejected, self.spool.depth())
@@ -161,3 +170,8 @@ class KioskBackend:
         if self._client is None:
             raise AgentUnreachable("no agent found")
         return self._client
+
+
+def already_checked_in(refused: AgentRefused) -> bool:
+    """The agent committed this check-in before it went away (its answer was lost): it has it already."""
+    return refused.status == 409 and refused.problem is not None and refused.problem.error == "idempotency_key_reused"

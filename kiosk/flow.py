@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Union
 
 from edge_agent.contract import (
     Address,
+    BoardState,
     CheckinRequest,
     CheckinResponse,
     ConsentRecord,
@@ -166,6 +167,7 @@ class Flow:
         self.ticket: Ticket | None = None
         self.agent_online = True
         self.devices: dict[str, DeviceStatus] = {}
+        self.board: BoardState | None = None  # the lobby queue: ticket numbers only
         self._done_at = 0.0
 
     # --- what screens ask -----------------------------------------------------------------------
@@ -445,6 +447,11 @@ class Flow:
         self.agent_online = reachable
         return []
 
+    def board_updated(self, board: BoardState) -> list[Effect]:
+        self.board = board
+        self.agent_online = True
+        return []
+
     def lookup_answered(self, response: LookupResponse) -> list[Effect]:
         if self.step is not Step.LOOKING_UP:
             return []
@@ -520,6 +527,8 @@ class Flow:
             self._reset()
         elif idle >= settings.idle_timeout_s:
             self.idle_warning_left = max(1, round(settings.idle_timeout_s + settings.idle_warning_s - idle))
+        else:
+            self.idle_warning_left = None  # touched again (scrolling a form counts)
         return []
 
     # --- transitions ----------------------------------------------------------------------------

@@ -1,0 +1,300 @@
+"""The Kivy app: shows the flow's current step, turns touches and device events into flow calls.
+
+Import only after `kiosk.window.configure(...)`: importing Kivy's window creates it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import NoTransition
+
+from edge_agent.config import DeviceConfig, SiteConfig
+from edge_agent.contract import DeviceHealth
+
+from . import screens
+from .agent_client import AgentClient, discover, is_loopback
+from .backend import FlowStep, KioskBackend
+from .devices.base import Device, DeviceEvent
+from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
+from .i18n import Catalogues
+from .screens import steps
+from .screens.overlays import HelpNotice, IdleWarning
+from .spool import Spool
+from .view import View, build_view
+
+log = logging.getLogger("kiosk.app")
+
+STEP_SCREENS = {
+    Step.ATTRACT: steps.AttractScreen,
+    Step.IDENTIFY: steps.IdentifyScreen,
+    Step.MANUAL: steps.ManualScreen,
+    Step.LOOKING_UP: steps.WaitingScreen,
+    Step.CONFIRM: steps.ConfirmScreen,
+    Step.SEE_DESK: steps.SeeDeskScreen,
+    Step.REVIEW: steps.ReviewScreen,
+    Step.FORMS: steps.FormsScreen,
+    Step.SUBMITTING: steps.WaitingScreen,
+    Step.OFFLINE: steps.OfflineScreen,
+    Step.DONE: steps.DoneScreen,
+}
+TICK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Theme:
+    bg: tuple
+    fg: tuple
+    button: tuple
+    button_text: tuple
+    primary: tuple
+    primary_text: tuple
+    notice_bg: tuple
+    notice_fg: tuple
+
+
+STANDARD = Theme(
+    bg=(0.97, 0.97, 0.95, 1), fg=(0.08, 0.1, 0.15, 1), button=(0.86, 0.88, 0.92, 1), button_text=(0.05, 0.07, 0.12, 1),
+    primary=(0.0, 0.3, 0.6, 1), primary_text=(1, 1, 1, 1), notice_bg=(1.0, 0.93, 0.7, 1), notice_fg=(0.2, 0.12, 0.0, 1),
+)
+HIGH_CONTRAST = Theme(
+    bg=(0, 0, 0, 1), fg=(1, 1, 1, 1), button=(0.2, 0.2, 0.2, 1), button_text=(1, 1, 1, 1),
+    primary=(1, 0.85, 0, 1), primary_text=(0, 0, 0, 1), notice_bg=(1, 1, 1, 1), notice_fg=(0, 0, 0, 1),
+)
+
+
+class KioskRoot(FloatLayout):
+    """The steps, the bottom bar, and the overlays the flow asks for."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._open: dict[type, ModalView] = {}
+
+    def clear_signature(self) -> None:
+        self.ids.steps.get_screen(Step.FORMS.value).ids.signature.clear()
+
+    def show_overlays(self, view: View) -> None:
+        self._show(IdleWarning, bool(view.idle_warning))
+        self._show(HelpNotice, bool(view.help))
+
+    def _show(self, overlay: type, wanted: bool) -> None:
+        shown = self._open.get(overlay)
+        if wanted and shown is None:
+            self._open[overlay] = overlay()
+            self._open[overlay].open(animation=False)
+        elif not wanted and shown is not None:
+            shown.dismiss(animation=False)
+            del self._open[overlay]
+
+
+class KioskApp(App):
+    view: View = ObjectProperty(None, rebind=True)
+    theme: Theme = ObjectProperty(STANDARD)
+    text_scale = NumericProperty(1.0)
+    large_text = BooleanProperty(False)
+    landscape = BooleanProperty(False)
+    can_speak = BooleanProperty(False)
+    staff_status = StringProperty("")
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        device_configs: list[DeviceConfig] | None = None,
+        connect: Callable[[], AgentClient | None] | None = None,
+        read_scan: Callable[[str], object] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.site = site
+        self.catalogues = Catalogues.load(site.translations_dir)
+        self.device_configs = list(site.kiosk.devices if device_configs is None else device_configs)
+        self.devices: list[Device] = []
+        kiosk = site.kiosk
+        settings = FlowSettings(
+            kiosk_id=kiosk.id,
+            languages=tuple(code for code in site.site.languages if code in self.catalogues.languages) or ("en",),
+            idle_timeout_s=kiosk.idle_timeout_s,
+            idle_warning_s=kiosk.idle_warning_s,
+            device_kinds={device.label: device.kind for device in self.device_configs},
+        )
+        self.flow = Flow(
+            settings,
+            clock=Clock.get_boottime,
+            read_scan=read_scan or _default_scan_reader(),
+            date_order=lambda language: self.catalogues.locale(language).date_order,
+        )
+        self.spool = Spool(kiosk.spool_dir, kiosk.ticket_prefix)
+        self.backend = KioskBackend(
+            self.flow,
+            self.spool,
+            connect or self._connect,
+            self._deliver,
+            print_ticket=self._print_ticket,
+            device_health=self._device_health,
+        )
+        self.title = self.catalogues.text(settings.default_language, "app.title") + f" - {site.site.name}"
+        self.can_speak = shutil.which("espeak-ng") is not None
+        self._speech: subprocess.Popen | None = None
+        self._shown_form = 0
+        self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone)
+
+    # --- Kivy lifecycle ----------------------------------------------------------------------------
+
+    def build(self):
+        screens.load_layouts()
+        root = KioskRoot()
+        manager = root.ids.steps
+        manager.transition = NoTransition()
+        for step, screen_class in STEP_SCREENS.items():
+            manager.add_widget(screen_class(name=step.value))
+        Window.bind(size=self._on_window_size, on_touch_down=self._on_any_touch)
+        self._on_window_size(Window, Window.size)
+        return root
+
+    def on_start(self) -> None:
+        from .devices.registry import open_devices
+
+        self.backend.start()
+        self.devices = open_devices(self.device_configs, self.device_event)
+        Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
+        self.refresh()
+
+    def on_stop(self) -> None:
+        for device in self.devices:
+            device.close()
+        self.backend.stop()
+        self.spool.close()
+        if self._speech is not None and self._speech.poll() is None:
+            self._speech.terminate()
+
+    # --- what screens call ---------------------------------------------------------------------
+
+    def act(self, action: str, *args) -> None:
+        """A patient action: `app.act("confirm")`, `app.act("key", "A")`, `app.act("choose_language", "es")`."""
+        self._run(lambda: getattr(self.flow, action)(*args))
+
+    def sign_on_screen(self, area) -> None:
+        signature = area.signature()
+        if signature is None:
+            self.flow.notice = "forms.need_signature"
+            self.refresh()
+            return
+        self._run(lambda: self.flow.sign(signature))
+
+    def toggle_large_text(self) -> None:
+        self.large_text = not self.large_text
+        self.theme = HIGH_CONTRAST if self.large_text else STANDARD
+        self._on_window_size(Window, Window.size)
+
+    def read_aloud(self) -> None:
+        if not self.can_speak:
+            return
+        if self._speech is not None and self._speech.poll() is None:
+            self._speech.terminate()
+        text = self.root.ids.steps.current_screen.spoken_text()
+        voice = self.catalogues.locale(self.flow.language).speech_voice
+        self._speech = subprocess.Popen(["espeak-ng", "-v", voice, text], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def staff_unlock(self, pin: str) -> bool:
+        if pin != self.site.kiosk.staff_pin:
+            return False
+        lines = [self.view.t("staff.agent_online" if self.flow.agent_online else "staff.agent_offline")]
+        lines.append(self.view.t("staff.spool", count=self.spool.depth()))
+        health = self._device_health()
+        for device in health:
+            state = self.view.t(f"state.{device.state}")
+            lines.append(self.view.t("staff.device", name=device.name, kind=device.kind, state=state, reason=device.reason))
+        if not health:
+            lines.append(self.view.t("staff.no_devices"))
+        self.staff_status = "\n".join(lines)
+        return True
+
+    # --- events from devices and the backend -----------------------------------------------------
+
+    def device_event(self, event: DeviceEvent) -> None:
+        """The drivers' callback: runs on a driver thread, so hand the event to the Kivy thread."""
+        Clock.schedule_once(lambda _dt: self._run(lambda: self.flow.device_event(event)))
+
+    def _deliver(self, step: FlowStep) -> None:
+        Clock.schedule_once(lambda _dt: self._run(step))
+
+    def _run(self, step: Callable[[], list[Effect]]) -> None:
+        effects = step()
+        self.backend.run(effects)
+        self.refresh()
+
+    def refresh(self) -> None:
+        view = build_view(self.flow, self.catalogues, self.site.site.name, self.site.site.timezone)
+        if view != self.view:
+            self.view = view
+        if self.root is None:
+            return
+        manager = self.root.ids.steps
+        if manager.current != view.step:
+            manager.current = view.step
+        if view.form_number != self._shown_form:  # a new form, or none: fresh ink
+            self._shown_form = view.form_number
+            self.root.clear_signature()
+        self.root.show_overlays(view)
+
+    def _on_any_touch(self, _window, _touch) -> None:
+        self.flow.session.touch()  # reading and scrolling count as being there
+
+    def _on_window_size(self, _window, size) -> None:
+        width, height = size
+        self.landscape = width > height
+        self.text_scale = max(0.55, min(width, height) / 1080) * (1.35 if self.large_text else 1.0)
+
+    # --- services the backend uses ---------------------------------------------------------------
+
+    def _connect(self) -> AgentClient | None:
+        kiosk = self.site.kiosk
+        url = kiosk.agent_url
+        if not url:
+            host = self.site.agent.host
+            interfaces = [host] if is_loopback(host) else None
+            url = discover(interfaces or _all_interfaces())
+        return AgentClient(url, kiosk.token, kiosk.agent_fingerprint) if url else None
+
+    def _device_health(self) -> list[DeviceHealth]:
+        return [device.health() for device in self.devices]
+
+    def _print_ticket(self, job: PrintTicket) -> bool:
+        from .devices.ticket import Ticket
+
+        printers = [device for device in self.devices if device.kind == "receipt_printer"]
+        if not printers:
+            return False
+        ticket = Ticket(
+            clinic_name=self.site.site.name,
+            number=job.ticket,
+            qr_payload=f"ticket:{job.ticket}",
+            issued_at=dt.datetime.now(dt.timezone.utc),
+            language=job.language,
+        )
+        return printers[0].print_ticket(ticket).printed
+
+
+def _default_scan_reader() -> Callable[[str], object]:
+    from .scan import read_scan
+
+    return read_scan
+
+
+def _all_interfaces():
+    from zeroconf import InterfaceChoice
+
+    return InterfaceChoice.All
+
