@@ -27,6 +27,8 @@ ELEMENT_IDS = frozenset(
 # digit or punctuation.
 WORDLIKE_IDS = frozenset("DAB DAE DAF DAH DAI DAK DAL DAM DAN DAO DAP DAR DAS DAT DAU DAV DAW DAY DAZ".split())
 FIXED_LENGTHS = {"DAJ": 2, "DBA": 8, "DBB": 8, "DBD": 8, "DBC": 1, "DCG": 3, "DDE": 1, "DDF": 1, "DDG": 1}
+# The order the standard recommends, for the word-like ids that follow free-text fields.
+USUAL_SUCCESSORS = {"DAG": ("DAH", "DAI"), "DAH": ("DAI",), "DAI": ("DAJ",), "DAA": ("DAG",), "DAB": ("DAC",)}
 CANADIAN_JURISDICTIONS = frozenset("AB BC MB NB NL NS NT NU ON PE QC SK YT".split())
 EMPTY_VALUES = frozenset({"", "NONE", "UNAVL", "UNAVAIL", "UNKNOWN", "N/A", "NA"})
 SEX_CODES = {"1": "M", "2": "F", "9": "X", "M": "M", "F": "F", "X": "X", "U": ""}
@@ -208,7 +210,8 @@ def _split_run_on(token: str) -> list[tuple[str, str]]:
         if element_id in ELEMENT_IDS and element_id not in seen and index - starts[-1] >= 3:
             previous = token[starts[-1] : starts[-1] + 3]
             ends_fixed_field = FIXED_LENGTHS.get(previous) == index - starts[-1] - 3
-            if element_id in WORDLIKE_IDS and token[index - 1].isalpha() and not ends_fixed_field:
+            usual_successor = element_id in USUAL_SUCCESSORS.get(previous, ())
+            if element_id in WORDLIKE_IDS and not (ends_fixed_field or usual_successor):
                 continue  # "JORDAN", "DAKOTA": letters inside a word, not a new field
             seen.add(element_id)
             starts.append(index)

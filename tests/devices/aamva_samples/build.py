@@ -1,0 +1,175 @@
+"""Writes the AAMVA sample corpus in this folder (synthetic people only) and expected.json.
+
+Run `python tests/devices/aamva_samples/build.py` after changing it; the files are committed so that the
+tests read fixed bytes, not whatever this script produces today.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+US_PEOPLE = [
+    # family, first, middle, birth (y, m, d), sex 1/2, street, city, state, zip, licence
+    ("SAMPLE", "ALEX", "JORDAN", (1985, 7, 4), "2", "123 MAIN ST", "SACRAMENTO", "CA", "958110000", "F1234567"),
+    ("TESTPERSON", "CHRIS", "LEE", (1952, 11, 30), "1", "45 OAK AVE APT 2", "AUSTIN", "TX", "787010123", "12345678"),
+    ("O'SPECIMEN", "MARIA", "JOSE", (2001, 2, 28), "2", "9 ELM RD", "BROOKLYN", "NY", "112010000", "123456789"),
+    ("EXAMPLE-DOE", "PAT", "", (1967, 1, 15), "9", "700 PINE BLVD", "MIAMI", "FL", "331010000", "S123456789012"),
+]
+CA_PEOPLE = [
+    ("ECHANTILLON", "JEAN", "LUC", (1979, 5, 21), "1", "1 RUE PRINCIPALE", "MONTREAL", "QC", "H2X 1Y4", "E1234567890123"),
+    ("SPECIMEN", "AVERY", "ROSE", (1990, 12, 1), "2", "200 BAY ST", "TORONTO", "ON", "M5J2J1", "S1234-56789-01234"),
+]
+ISSUERS = {"CA": "636014", "TX": "636015", "NY": "636001", "FL": "636010", "QC": "604428", "ON": "636012"}
+
+
+def mdy(date):
+    return f"{date[1]:02d}{date[2]:02d}{date[0]:04d}"
+
+
+def ymd(date):
+    return f"{date[0]:04d}{date[1]:02d}{date[2]:02d}"
+
+
+def elements_for(version, person, canadian, subfile, expiry=(2031, 7, 4)):
+    family, first, middle, birth, sex, street, city, state, postal, number = person
+    fmt = ymd if canadian else mdy
+    country = "CAN" if canadian else "USA"
+    if version == 1:
+        return [
+            ("DAQ", number), ("DAA", f"{family},{first},{middle}"), ("DAG", street), ("DAI", city), ("DAJ", state),
+            ("DAK", postal), ("DAR", "D"), ("DBA", ymd(expiry)), ("DBB", ymd(birth)),
+            ("DBC", {"1": "M", "2": "F"}.get(sex, sex)), ("DBD", "20200101"),
+        ]
+    common = [
+        ("DBA", fmt(expiry)), ("DBB", fmt(birth)), ("DBD", fmt((2021, 3, 1))), ("DBC", sex), ("DAY", "BRO"),
+        ("DAU", "068 in"), ("DAG", street), ("DAI", city), ("DAJ", state), ("DAK", postal), ("DAQ", number),
+        ("DCF", "DOC" + number[-4:]), ("DCG", country),
+    ]
+    if subfile == "DL":
+        common = [("DCA", "C"), ("DCB", "NONE"), ("DCD", "NONE")] + common
+    if version in (2, 3):
+        given = f"{first},{middle}" if version == 2 else f"{first} {middle}"
+        return common[:3] + [("DCS", family), ("DCT", given.strip(", "))] + common[3:]
+    names = [("DCS", family), ("DDE", "N"), ("DAC", first), ("DDF", "N"), ("DAD", middle or "NONE"), ("DDG", "N")]
+    return common[:3] + names + common[3:]
+
+
+def build(version, issuer, subfile, elements, jurisdiction_version="00", marker="ANSI ", extra_subfile=True,
+          separator="\n", terminator="\r", offsets_wrong=False):
+    body = subfile + separator.join(f"{key}{value}" for key, value in elements) + terminator
+    subfiles = [(subfile, body)]
+    if extra_subfile:
+        subfiles.append(("ZZ", "ZZZZA01" + separator + "ZZBNONE" + terminator))
+    count = len(subfiles)
+    head = "@\n\x1e\r" + marker + issuer + f"{version:02d}" + (jurisdiction_version if version >= 2 else "") + f"{count:02d}"
+    offset = len(head) + 10 * count
+    designators = ""
+    for kind, text in subfiles:
+        designators += f"{kind}{(offset + 7 if offsets_wrong else offset):04d}{len(text):04d}"
+        offset += len(text)
+    return head + designators + "".join(text for _, text in subfiles)
+
+
+def expectation(person, canadian, version, problems=(), expired=False, **overrides):
+    family, first, middle, birth, sex, street, city, state, postal, number = person
+    postal_expected = postal
+    if not canadian:
+        postal_expected = postal[:5] if postal[5:] == "0000" else f"{postal[:5]}-{postal[5:]}"
+    else:
+        compact = postal.replace(" ", "")
+        postal_expected = f"{compact[:3]} {compact[3:]}"
+    expected = {
+        "family_name": family, "given_names": " ".join(p for p in (first, middle) if p),
+        "birth_date": "%04d-%02d-%02d" % birth, "sex": {"1": "M", "2": "F", "9": "X"}.get(sex, ""),
+        "address_street": street, "address_city": city, "address_state": state, "postal_code": postal_expected,
+        "country": "CAN" if canadian else "USA", "document_number": number, "aamva_version": version,
+        "expired": expired, "problems": list(problems),
+    }
+    expected.update(overrides)
+    return expected
+
+
+def main() -> None:
+    samples: dict[str, tuple[str, dict]] = {}
+    people = [(p, False) for p in US_PEOPLE] + [(p, True) for p in CA_PEOPLE]
+    for version in range(1, 12):
+        for index, subfile in enumerate(("DL", "ID")):
+            person, canadian = people[(version * 2 + index) % len(people)]
+            if version == 1 and canadian:
+                person, canadian = US_PEOPLE[version % len(US_PEOPLE)], False
+            state = person[7]
+            text = build(version, ISSUERS[state], subfile, elements_for(version, person, canadian, subfile),
+                         jurisdiction_version="01" if version >= 2 else "")
+            name = f"v{version:02d}_{'ca' if canadian else 'us'}_{subfile.lower()}.txt"
+            samples[name] = (text, expectation(person, canadian, version, extra={"document_type": subfile}))
+    # Both countries in every modern version of the DL subfile.
+    for version in (4, 8, 10, 11):
+        for person in CA_PEOPLE:
+            text = build(version, ISSUERS[person[7]], "DL", elements_for(version, person, True, "DL"))
+            samples[f"v{version:02d}_ca_dl_{person[7].lower()}.txt"] = (text, expectation(person, True, version))
+
+    us, ca = US_PEOPLE[0], CA_PEOPLE[1]
+    base = elements_for(10, us, False, "DL")
+    samples["broken_crlf.txt"] = (build(10, "636014", "DL", base, separator="\r\n", terminator="\r\n"), expectation(us, False, 10))
+    samples["broken_aamva_header.txt"] = (
+        build(8, "636014", "DL", elements_for(8, us, False, "DL"), marker="AAMVA"),
+        expectation(us, False, 8, problems=["instead of 'ANSI'"]),
+    )
+    samples["broken_amva_header.txt"] = (
+        build(9, "636014", "ID", elements_for(9, us, False, "ID"), marker="AMVA"),
+        expectation(us, False, 9, problems=["instead of 'ANSI'"]),
+    )
+    samples["broken_no_separators.txt"] = (
+        build(10, "636014", "DL", base, separator="", terminator=""),
+        expectation(us, False, 10, problems=["separators between fields are missing"]),
+    )
+    samples["broken_wrong_offsets.txt"] = (
+        build(10, "636014", "DL", base, offsets_wrong=True),
+        expectation(us, False, 10, problems=["offsets in the header are wrong"]),
+    )
+    padded = [(k, f"{v}     " if k in ("DCS", "DAC", "DAQ", "DAK", "DAI") else v) for k, v in elements_for(6, ca, True, "DL")]
+    samples["broken_padded_values.txt"] = (build(6, "636012", "DL", padded), expectation(ca, True, 6))
+    samples["broken_scanner_prefix_no_at.txt"] = (
+        "]L0" + build(10, "636014", "DL", base)[4:],
+        expectation(us, False, 10, problems=["compliance indicator"]),
+    )
+    samples["broken_letters_in_header.txt"] = (
+        build(10, "636014", "DL", base).replace("ANSI 636014", "ANSI 6360I4"),
+        expectation(us, False, 10, problems=["issuer id in the header is not a number"]),
+    )
+    expired_elements = elements_for(10, us, False, "DL", expiry=(2019, 7, 4))
+    samples["expired_licence.txt"] = (
+        build(10, "636014", "DL", expired_elements), expectation(us, False, 10, problems=["expired on 2019-07-04"], expired=True)
+    )
+    truncated = [(k, "T" if k == "DDE" else v) for k, v in base]
+    samples["truncated_family_name.txt"] = (
+        build(10, "636014", "DL", truncated), expectation(us, False, 10, problems=["family name is truncated"])
+    )
+    v1_spaces = [(k, "PAT Q SAMPLE" if k == "DAA" else v) for k, v in elements_for(1, us, False, "DL")]
+    samples["v01_full_name_without_commas.txt"] = (
+        build(1, "636014", "DL", v1_spaces),
+        expectation(us, False, 1, problems=["no commas"], family_name="SAMPLE", given_names="PAT Q"),
+    )
+    v1_us_dates = [(k, mdy(us[3]) if k == "DBB" else v) for k, v in elements_for(1, us, False, "DL")]
+    samples["v01_us_date_order.txt"] = (build(1, "636014", "DL", v1_us_dates), expectation(us, False, 1))
+    v1_split_names = [e for e in elements_for(1, us, False, "DL") if e[0] != "DAA"] + [("DAB", us[0]), ("DAC", us[1]), ("DAD", us[2])]
+    samples["v01_split_names.txt"] = (build(1, "636014", "DL", v1_split_names), expectation(us, False, 1))
+    samples["broken_missing_birth_date.txt"] = (
+        build(10, "636014", "DL", [e for e in base if e[0] != "DBB"]),
+        expectation(us, False, 10, problems=["birth date missing"], birth_date=None),
+    )
+
+    expected = {}
+    for name, (text, expect) in sorted(samples.items()):
+        (HERE / name).write_bytes(text.encode("utf-8"))
+        expect.pop("extra", None)
+        expected[name] = expect
+    (HERE / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(samples)} samples")
+
+
+if __name__ == "__main__":
+    main()
