@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import AsyncIterator, Coroutine
@@ -23,6 +22,7 @@ from . import arrivals, systemd_notify, tls
 from .auth import KioskAuth
 from .central import connector_for
 from .config import SiteConfig
+from .consents.archive import StoreArchive
 from .consents.documents import ConsentLibrary
 from .discovery import Advertisement
 from .contract import BoardState, Heartbeat, HelpRequest
@@ -48,7 +48,7 @@ class Agent:
         self.metrics = Metrics()
         self.kiosk_auth = KioskAuth(self.store)
         self.lookup_limiter = RateLimiter(config.agent.lookup_rate_per_minute)
-        self.consent_library = ConsentLibrary(config.consents_dir)
+        self.consent_library = ConsentLibrary(config.consents_dir, archive=StoreArchive(self.store))
         self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
         source = self.central if config.schedule.source == "central" else DemoSchedule(config.site.id, config.site.timezone)
@@ -109,9 +109,10 @@ class Agent:
 
     def publish_arrival(self, entry: arrivals.QueueEntry) -> None:
         """After a check-in committed: the desk sees it (staff channel), the board updates, sync starts."""
-        self.events.staff.publish("arrival", json.loads(json.dumps(entry.as_dict(), default=str)))
+        self.events.staff.publish("arrival", entry.as_dict())
         self.board_changed()
-        self.sync.notify()
+        if self.config.central.kind != "none":
+            self.sync.notify()
 
     def publish_transition(self, change: arrivals.Transition | None) -> None:
         """After a status change committed (call / room / complete / no-show / undo)."""

@@ -17,7 +17,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -203,15 +203,41 @@ def _fingerprint(root: Path) -> tuple:
     return tuple(entries)
 
 
+class VersionArchive(Protocol):
+    """Where served versions outlive the process (archive.StoreArchive); optional."""
+
+    def load(self) -> list[ConsentDocument]: ...
+
+    def save(self, documents: Iterable[ConsentDocument]) -> None: ...
+
+
+def changed_languages(earlier: ConsentDocument | None, document: ConsentDocument) -> list[str]:
+    if earlier is None:
+        return []
+    return [lang for lang in sorted(set(earlier.sha256) & set(document.sha256)) if earlier.sha256[lang] != document.sha256[lang]]
+
+
+def version_conflicts(documents: Iterable[ConsentDocument], served: dict[tuple[str, str], ConsentDocument]) -> list[str]:
+    """A version label, once served, always means the same text: a changed text needs a new version."""
+    return [
+        f"{document.id}/{language}: the text changed but version is still {document.version!r};"
+        " raise `version` in document.toml to publish a change"
+        for document in documents
+        for language in changed_languages(served.get((document.id, document.version)), document)
+    ]
+
+
 @dataclass
 class ConsentLibrary:
     """The documents in force, re-read whenever the folder changes.
 
-    A folder that becomes invalid while running (a half-saved edit) keeps the last good set in
-    service and logs the problems; the first load must succeed.
+    A folder that becomes invalid while running (a half-saved edit, a text changed without a new
+    version) keeps the last good set in service and logs the problems; the first load must succeed.
+    With an archive, every version ever served is remembered across restarts.
     """
 
     root: Path
+    archive: VersionArchive | None = None
     _current: dict[str, ConsentDocument] = field(default_factory=dict)
     _served: dict[tuple[str, str], ConsentDocument] = field(default_factory=dict)
     _fingerprint: tuple | None = None
@@ -220,14 +246,31 @@ class ConsentLibrary:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        if self.archive is not None:
+            self._served = {(d.id, d.version): d for d in self.archive.load()}
         fingerprint = _fingerprint(self.root) if self.root.is_dir() else ()
-        self._install(load_folder(self.root), fingerprint)
+        documents = load_folder(self.root)
+        if problems := version_conflicts(documents.values(), self._served):
+            # No earlier set in this process to fall back on: serve those versions' texts as first served.
+            log.error("consent texts changed without a new version, serving the earlier text: %s", "; ".join(problems))
+            self.last_error = ConsentConfigError(problems)
+            documents = {
+                key: self._served[(d.id, d.version)] if changed_languages(self._served.get((d.id, d.version)), d) else d
+                for key, d in documents.items()
+            }
+        self._install(documents, fingerprint)
 
-    def _install(self, documents: dict[str, ConsentDocument], fingerprint: tuple) -> None:
+    def _install(self, documents: dict[str, ConsentDocument], fingerprint: tuple) -> list[ConsentDocument]:
+        """Put a new set in force; returns the versions (or languages) not served before."""
+        if problems := version_conflicts(documents.values(), self._served):
+            raise ConsentConfigError(problems)
+        fresh = [d for d in documents.values() if self._served.get((d.id, d.version)) != d]
+        if self.archive is not None:
+            self.archive.save(fresh)
         self._current = documents
         self._fingerprint = fingerprint
-        for document in documents.values():
-            self._served.setdefault((document.id, document.version), document)
+        self._served.update({(d.id, d.version): d for d in fresh})
+        return fresh
 
     def refresh(self) -> bool:
         """Re-read the folder if anything in it changed. True when a new set was installed."""
@@ -239,17 +282,15 @@ class ConsentLibrary:
             if fingerprint == self._fingerprint:
                 return False
             try:
-                documents = load_folder(self.root)
+                fresh = self._install(load_folder(self.root), fingerprint)
             except ConsentConfigError as exc:
                 if self.last_error is None or exc.problems != self.last_error.problems:
                     log.error("consent documents not reloaded, keeping the previous set: %s", "; ".join(exc.problems))
                 self.last_error = exc
                 return False
-            changed = {(d.id, d.version) for d in documents.values()} - set(self._served)
-            self._install(documents, fingerprint)
             self.last_error = None
-            for document_id, version in sorted(changed):
-                log.info("consent document published: %s version %s", document_id, version)
+            for document in fresh:
+                log.info("consent document published: %s version %s", document.id, document.version)
             return True
 
     def current(self) -> dict[str, ConsentDocument]:
@@ -261,6 +302,6 @@ class ConsentLibrary:
         return self.current().get(document_id)
 
     def served(self, document_id: str, version: str) -> ConsentDocument | None:
-        """A version served by this process, current or replaced since."""
+        """A version served by this agent, current or replaced since."""
         self.refresh()
         return self._served.get((document_id, version))

@@ -90,3 +90,33 @@ def test_a_bad_consent_folder_stops_the_agent_with_one_clear_line(consents_dir: 
         output = (result.stdout + result.stderr).strip().splitlines()
         assert any("consents_dir: " in line and "telehealth/document.toml: version: Field required" in line for line in output)
         assert "Traceback" not in result.stderr
+
+
+def test_served_versions_are_remembered_across_restarts(consents_dir: Path, store):
+    from edge_agent.consents.archive import StoreArchive
+    from edge_agent.consents.records import validate_records
+
+    from .conftest import record_for
+
+    first_run = ConsentLibrary(consents_dir, archive=StoreArchive(store))
+    signed_before_restart = record_for(first_run, "consent-to-treat", "es")
+    _bump(consents_dir, "consent-to-treat", "2026.1", "\nNueva cláusula.\n")
+    after_restart = ConsentLibrary(consents_dir, archive=StoreArchive(store))
+    assert after_restart.get("consent-to-treat").version == "2026.1"
+    assert after_restart.served("consent-to-treat", "2025.1").text == first_run.served("consent-to-treat", "2025.1").text
+    validate_records([signed_before_restart], after_restart)  # e.g. forwarded from a kiosk's offline spool
+    assert store.schema_version >= 3
+
+
+def test_a_text_changed_without_a_new_version_is_not_served(consents_dir: Path, store, caplog):
+    from edge_agent.consents.archive import StoreArchive
+
+    library = ConsentLibrary(consents_dir, archive=StoreArchive(store))
+    original = library.get("privacy-notice")
+    spanish = consents_dir / "privacy-notice" / "es.md"
+    spanish.write_text(spanish.read_text(encoding="utf-8").replace("clínica", "empresa"), encoding="utf-8")
+    assert library.get("privacy-notice") == original  # while running: the previous set stays in force
+    assert "privacy-notice/es: the text changed but version is still '2025.1'" in str(library.last_error)
+    restarted = ConsentLibrary(consents_dir, archive=StoreArchive(store))
+    assert restarted.get("privacy-notice").text["es"] == original.text["es"]  # after a restart too
+    assert "raise `version`" in caplog.text
