@@ -21,11 +21,13 @@ COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 
 
 def day_schedule(day: dt.date, count: int, timezone: str = "UTC", seed: int = 7) -> list[dict]:
-    """`count` appointments on `day` (every 2 minutes from 08:00 site time), each with its Patient and,
-    for two in three, a Coverage on file. Ids are stable: pat-N, appt-N, cov-N."""
+    """`count` appointments on `day` (from 08:00 site time, every 2 minutes or closer so that all fit
+    before 20:00), each with its Patient and, for two in three, a Coverage on file. Ids are stable:
+    pat-N, appt-N, cov-N."""
     rng = random.Random(seed)
     tz = zoneinfo.ZoneInfo(timezone)
     opening = dt.datetime.combine(day, dt.time(8, 0), tz)
+    step = dt.timedelta(seconds=min(120.0, 12 * 3600 / max(count, 1)))
     resources: list[dict] = []
     for n in range(count):
         birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(0, 33000))
@@ -42,7 +44,7 @@ def day_schedule(day: dt.date, count: int, timezone: str = "UTC", seed: int = 7)
                 "telecom": [{"system": "phone", "value": f"555-01{n % 100:02d}"}],
             }
         )
-        start = opening + dt.timedelta(minutes=2 * n)
+        start = (opening + n * step).replace(microsecond=0)
         resources.append(
             {
                 "resourceType": "Appointment",

@@ -76,6 +76,25 @@ def validated(resource: Any, expected_type: str | None = None) -> dict:
     return resource
 
 
+def validated_bundle(bundle: Any) -> dict:
+    """Every resource against its own model, then the envelope: the same checks as validating the Bundle
+    in one call, at half the cost (the one-call path re-dispatches every nested resource)."""
+    if not isinstance(bundle, dict) or not isinstance(bundle.get("entry", []), list):
+        raise FhirError(400, "structure", "body is not a Bundle")
+    for index, entry in enumerate(bundle.get("entry", [])):
+        if not isinstance(entry, dict):
+            raise FhirError(400, "structure", f"entry {index} is not an object")
+        if "resource" in entry:
+            try:
+                validated(entry["resource"])
+            except FhirError as exc:
+                exc.outcome["issue"][0]["diagnostics"] = f"entry {index}: {exc.outcome['issue'][0]['diagnostics']}"
+                raise
+    envelope = {**bundle, "entry": [{k: v for k, v in e.items() if k != "resource"} for e in bundle.get("entry", [])]}
+    validated(envelope, "Bundle")
+    return bundle
+
+
 def now_instant() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -338,7 +357,7 @@ class FhirServer:
     # transactions ------------------------------------------------------------------------------
 
     def transaction(self, bundle: dict) -> dict:
-        validated(bundle, "Bundle")
+        validated_bundle(bundle)
         if bundle.get("type") != "transaction":
             raise FhirError(400, "not-supported", "only transaction Bundles are accepted at the base")
         entries = bundle.get("entry", [])

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..contract import Address, CoverageInfo, Demographics
-from ..fhir_bundle import CHECKIN_EVENT, CheckinBundle, CheckinSystems
+from ..fhir_bundle import CHECKIN_EVENT, CheckinBundle, CheckinSystems, bundle_json
 from ..store import OutboxItem, Store
 from .base import Delivery, ScheduleUnavailable
 
@@ -104,7 +104,7 @@ class FhirConnector:
             from ..consents.fhir import consent_entries
 
             consents = consent_entries(self.store, consent_ids, bundle.patient_reference, self.identifier_system)
-        return bundle.build(consents).model_dump_json().encode()
+        return bundle_json(bundle.build(consents))
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:

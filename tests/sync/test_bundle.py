@@ -37,11 +37,11 @@ def entries_by_type(bundle: Bundle) -> dict[str, dict]:
 
 def test_bundle_for_a_scheduled_patient_holds_every_resource_validated(schedule):
     payload = checkin_payload(schedule[0])
-    bundle = checkin_bundle(payload, IDENTIFIER_SYSTEM)
+    bundle = Bundle.model_validate(checkin_bundle(payload, IDENTIFIER_SYSTEM))
     kinds = entries_by_type(bundle)
     assert set(kinds) == {"Binary", "Encounter", "Coverage", "QuestionnaireResponse"}
-    # the whole Bundle re-validates from its own JSON: what leaves is valid R4
-    Bundle.model_validate_json(bundle.model_dump_json())
+    # the bytes that leave re-validate as a whole Bundle: what is sent is valid R4
+    Bundle.model_validate_json(checkin_bundle_json(payload, IDENTIFIER_SYSTEM))
 
     patch = kinds["Binary"]
     assert (patch.request.method, patch.request.url) == ("PATCH", f"Appointment/{schedule[0].appointment_id}")
@@ -77,11 +77,11 @@ def test_the_same_payload_always_builds_the_same_bytes(schedule):
 
 def test_walk_in_without_appointment_creates_a_provisional_patient(sandbox):
     payload = checkin_payload(None, with_card=False, with_answers=False)
-    bundle = checkin_bundle(payload, IDENTIFIER_SYSTEM)
+    bundle = Bundle.model_validate(checkin_bundle(payload, IDENTIFIER_SYSTEM))
     kinds = entries_by_type(bundle)
     assert set(kinds) == {"Patient", "Encounter"}
     assert kinds["Encounter"].resource.subject.reference == kinds["Patient"].fullUrl
-    response = httpx.post(sandbox.url, content=bundle.model_dump_json(), timeout=10)
+    response = httpx.post(sandbox.url, content=checkin_bundle_json(payload, IDENTIFIER_SYSTEM), timeout=10)
     assert response.status_code == 200, response.text
     encounter = sandbox.read(
         f"Encounter?identifier={IDENTIFIER_SYSTEM}/checkin|{payload['checkin']['checkin_id']}"
