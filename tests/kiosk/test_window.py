@@ -1,0 +1,168 @@
+"""The real kiosk app in a real window under Xvfb, touched like a patient would, against a real agent
+and the simulated lobby. Each scenario runs in its own process on its own fresh display."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.agent.launcher import site_toml
+
+pytestmark = pytest.mark.window
+DRIVER = Path(__file__).with_name("window_driver.py")
+FIRST_FRAME_TIMEOUT_S = 60
+SCENARIO_TIMEOUT_S = 150
+
+
+class Scenario:
+    def __init__(self, tmp_path: Path, name: str, agent, **kiosk: object):
+        self.name = name
+        self.workdir = tmp_path / f"kiosk-{name}"
+        self.workdir.mkdir()
+        settings = {"id": "kiosk-1", "agent_url": agent.current.base_url, "token": agent.current.token,
+                    "spool_dir": str(self.workdir / "spool"), "ticket_prefix": "K1", **kiosk}  # fmt: skip
+        (self.workdir / "site.toml").write_text(site_toml({"site": {"name": "Test Clinic"}, "kiosk": settings}))
+        self.log_path = self.workdir / "app.log"
+        self.events: list[dict] = []
+
+    def proceed(self, name: str) -> None:
+        (self.workdir / f"proceed-{name}").touch()
+
+    def run(self, on_event: Callable[[dict], None] = lambda event: None) -> list[dict]:
+        env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(self.workdir / "kivy-home")}
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1080x1920x24", sys.executable, str(DRIVER), self.name, str(self.workdir)]
+        with self.log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            self._follow(process, on_event)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        return self.events
+
+    def _follow(self, process: subprocess.Popen, on_event) -> None:
+        started = time.monotonic()
+        events_path = self.workdir / "events.jsonl"
+        seen = 0
+        while True:
+            lines = events_path.read_text().splitlines() if events_path.exists() else []
+            for line in lines[seen:]:
+                event = json.loads(line)
+                self.events.append(event)
+                if event["event"] == "failed":
+                    pytest.fail(f"{self.name}: {event['why']}\n--- app log ---\n{self.log_tail()}")
+                on_event(event)
+            seen = len(lines)
+            if process.poll() is not None:
+                assert process.returncode == 0, f"{self.name} exited {process.returncode}\n{self.log_tail()}"
+                return
+            elapsed = time.monotonic() - started
+            if not self.event("first_frame") and elapsed > FIRST_FRAME_TIMEOUT_S:
+                pytest.fail(f"{self.name}: the app never drew a frame\n{self.log_tail()}")
+            if elapsed > SCENARIO_TIMEOUT_S:
+                pytest.fail(f"{self.name}: did not finish in {SCENARIO_TIMEOUT_S} s\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def event(self, name: str) -> dict | None:
+        return next((event for event in self.events if event["event"] == name), None)
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+
+def arrivals(agent) -> list[sqlite3.Row]:
+    with sqlite3.connect(agent.current.store_path) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT * FROM arrivals").fetchall()
+
+
+def finish_when_done(scenario: Scenario):
+    def on_event(event: dict) -> None:
+        if event["event"] == "done":
+            scenario.proceed("finish")
+
+    return on_event
+
+
+def test_full_check_in_by_touch_prints_a_ticket_that_is_in_the_agents_queue(tmp_path, agent):
+    scenario = Scenario(tmp_path, "full_checkin", agent)
+    scenario.run(finish_when_done(scenario))
+    done = scenario.event("done")
+    assert done["printed"] and not done["on_screen"]
+    assert any(done["ticket"] in receipt for receipt in done["receipts"]), done["receipts"]
+    [arrival] = arrivals(agent)
+    assert (arrival["ticket"], arrival["kiosk_id"], arrival["status"]) == (done["ticket"], "kiosk-1", "waiting")
+    assert arrival["appointment_id"].startswith("demo-")
+    assert len([e for e in scenario.events if e["event"] == "form_signed"]) >= 1
+    assert scenario.event("after")["phi"] == []
+
+
+def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, agent):
+    scenario = Scenario(tmp_path, "language_switch", agent)
+    scenario.run()
+    switched = scenario.event("switched")
+    assert switched["family_after"].endswith("ROSSI") and switched["family_before"].endswith("ROSSI")
+    assert (switched["search"], switched["step"]) == ("Buscar mi cita", "manual")
+    assert "Sí, soy yo" in scenario.event("confirm")["texts"]
+    assert scenario.event("done")["title"] == "Su llegada está registrada"
+    with sqlite3.connect(agent.current.store_path) as db:
+        languages = {row[0] for row in db.execute("SELECT language FROM consents")}
+    assert languages == {"es"}
+
+
+def test_idle_timeout_warns_then_wipes_every_trace(tmp_path, agent):
+    scenario = Scenario(tmp_path, "idle_timeout", agent, idle_timeout_s=15, idle_warning_s=5)
+    scenario.run()
+    assert scenario.event("typed")["texts"], "the typed name and birth date were on screen before the timeout"
+    warning = " ".join(scenario.event("warning")["texts"])
+    assert "Are you still there?" in warning and "seconds" in warning
+    assert scenario.event("after")["phi"] == []
+    assert arrivals(agent) == []
+
+
+def test_printer_out_of_paper_shows_the_ticket_large_and_flags_staff(tmp_path, agent):
+    scenario = Scenario(tmp_path, "printer_out_of_paper", agent)
+    scenario.run(finish_when_done(scenario))
+    done = scenario.event("done")
+    assert done["on_screen"] and not done["printed"] and done["receipts"] == []
+    assert "printer is not working" in done["instruction"]
+    [arrival] = arrivals(agent)
+    assert arrival["ticket"] == done["ticket"]
+    with sqlite3.connect(agent.current.store_path) as db:
+        help_flag = db.execute("SELECT value FROM meta WHERE key = 'help:kiosk-1'").fetchone()
+        heartbeat = json.loads(db.execute("SELECT heartbeat FROM kiosks WHERE kiosk_id = 'kiosk-1'").fetchone()[0])
+    assert help_flag is not None
+    printer = next(device for device in heartbeat["devices"] if device["kind"] == "receipt_printer")
+    assert printer["state"] == "offline" and printer["reason"] == "paper out"
+
+
+def test_agent_killed_mid_session_then_restarted_gets_the_spooled_check_in_once(tmp_path, agent):
+    scenario = Scenario(tmp_path, "agent_killed", agent)
+
+    def on_event(event: dict) -> None:
+        if event["event"] == "at_confirm":
+            agent.current.stop(signal.SIGKILL)
+            scenario.proceed("agent-killed")
+        elif event["event"] == "done":
+            agent.restart()
+        elif event["event"] == "spool_empty":
+            scenario.proceed("finish")
+
+    scenario.run(on_event)
+    done = scenario.event("done")
+    assert done["offline"] and done["ticket"] == "K1-001" and done["spooled"] == 1
+    [arrival] = arrivals(agent)
+    assert (arrival["ticket"], arrival["offline"]) == ("K1-001", 1)
+    assert arrival["appointment_id"].startswith("demo-")
+    with sqlite3.connect(agent.current.store_path) as db:
+        assert db.execute("SELECT count(*) FROM consents WHERE checkin_id = ?", (arrival["checkin_id"],)).fetchone()[0] >= 1
