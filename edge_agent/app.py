@@ -200,8 +200,8 @@ def create_app(config: SiteConfig) -> FastAPI:
     from . import kiosk_api, observability, problems
 
     problems.install(app)
+    app.include_router(kiosk_api.router)  # first: routes are matched in order, and check-ins are the hot path
     app.include_router(observability.router)
-    app.include_router(kiosk_api.router)
 
     # --- routers of other areas: app.include_router(...) / install(app) here -----------------------
     from . import desk

@@ -23,7 +23,6 @@ from .appointments import ScheduledAppointment
 from .consents.records import ConsentRecordError, insert_consents, validate_records
 from .contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
 from .problems import ProblemError
-from .schedule import appointment_to_json
 
 if TYPE_CHECKING:
     from .app import Agent
@@ -115,11 +114,12 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
     arrived_at = arrived.isoformat(timespec="milliseconds")
     day = arrivals.site_day(config.site.timezone, arrived)
     flags = flags_for(request, appointment)
+    checkin_json = request.model_dump(mode="json")
     details = {
-        **request.patient.model_dump(mode="json"),
-        "coverage": request.coverage.model_dump(mode="json") if request.coverage else None,
-        "demographics": request.demographics.model_dump(mode="json") if request.demographics else None,
-        "answers": [answer.model_dump(mode="json") for answer in request.answers],
+        **checkin_json["patient"],
+        "coverage": checkin_json["coverage"],
+        "demographics": checkin_json["demographics"],
+        "answers": checkin_json["answers"],
         "patient_id": appointment.patient_id if appointment else None,
     }
     new_arrival = arrivals.NewArrival(
@@ -132,8 +132,7 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
         offline_ticket=request.offline.kiosk_ticket if request.offline else None,
     )  # fmt: skip
     body_hash = request_hash(request)
-    checkin_json = request.model_dump(mode="json")
-    appointment_json = appointment_to_json(appointment) if appointment else None
+    appointment_json = agent.schedule.as_json(appointment) if appointment else None
     placement_box: list[arrivals.Placement] = []
 
     def transaction(conn: sqlite3.Connection) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -33,16 +34,20 @@ KEEPALIVE_S = 15.0
 RESET = "reset"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Event:
     id: int
     type: str
     data: dict
 
-    def encode(self) -> bytes:
-        """One SSE frame: `id`, `event` and a one-line JSON `data`."""
+    @functools.cached_property
+    def frame(self) -> bytes:
+        """One SSE frame: `id`, `event` and a one-line JSON `data` (encoded once, sent to every client)."""
         payload = json.dumps(self.data, separators=(",", ":"), default=str)
         return f"id: {self.id}\nevent: {self.type}\ndata: {payload}\n\n".encode()
+
+    def encode(self) -> bytes:
+        return self.frame
 
 
 class _Closed(Exception):

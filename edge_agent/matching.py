@@ -10,6 +10,7 @@ finds "García López"). A given name matches when it is empty (surname + birth 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 
@@ -19,12 +20,13 @@ _SEPARATORS = re.compile(r"[\s\-‐‑‒–—'’`.,]+")
 _TRANSLITERATE = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "þ": "th"})
 
 
-def name_words(name: str) -> list[str]:
-    """'  Núñez-O'Brien ' -> ['nunez', 'o', 'brien']"""
+@functools.lru_cache(maxsize=4096)
+def name_words(name: str) -> tuple[str, ...]:
+    """'  Núñez-O'Brien ' -> ('nunez', 'o', 'brien')"""
     folded = name.casefold().translate(_TRANSLITERATE)
     decomposed = unicodedata.normalize("NFKD", folded)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return [word for word in _SEPARATORS.split(plain) if word]
+    return tuple(word for word in _SEPARATORS.split(plain) if word)
 
 
 def normalise(name: str) -> str:

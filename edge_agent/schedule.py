@@ -51,6 +51,7 @@ class ScheduleCache:
         self.day: dt.date | None = None
         self.appointments: list[ScheduledAppointment] = []
         self._by_id: dict[str, ScheduledAppointment] = {}
+        self._json: dict[str, tuple[ScheduledAppointment, dict]] = {}
         self.last_refresh_at: float | None = None
         self.last_error: str = ""
 
@@ -122,6 +123,13 @@ class ScheduleCache:
             await asyncio.sleep(max(1.0, min(wait, (midnight - now).total_seconds())))
 
     # --- lookups -------------------------------------------------------------------------------------
+
+    def as_json(self, appointment: ScheduledAppointment) -> dict:
+        """`appointment_to_json`, computed once per appointment (check-ins put it in every outbox payload)."""
+        cached = self._json.get(appointment.appointment_id)
+        if cached is None or cached[0] is not appointment:
+            cached = self._json[appointment.appointment_id] = (appointment, appointment_to_json(appointment))
+        return cached[1]
 
     def get(self, appointment_id: str) -> ScheduledAppointment | None:
         return self._by_id.get(appointment_id) if self.day == self.today() else None

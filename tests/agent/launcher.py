@@ -141,6 +141,7 @@ def start_agent(tmp_path: Path, *, kiosk_id: str = "kiosk-1", port: int | None =
                 env: dict[str, str] | None = None, **config_overrides: dict) -> RunningAgent:  # fmt: skip
     """Write a site file under tmp_path, enroll `kiosk_id`, start `edge-agent serve`, wait for /healthz."""
     tmp_path = Path(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     data_dir = tmp_path / "agent-data"
     sections: dict[str, dict] = {
