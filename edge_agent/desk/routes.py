@@ -295,6 +295,7 @@ async def retry_dead_letter(outbox_id: int, request: Request, admin: Admin) -> d
         await dead_letters.retry(agent.store, outbox_id, admin.username)
     except dead_letters.NotADeadLetter:
         raise HTTPException(404, "no such dead letter")
+    agent.sync.notify()
     agent.events.staff.publish("sync", {"outbox_id": outbox_id, "change": "retry"})
     return {"outbox_id": outbox_id, "status": "pending"}
 

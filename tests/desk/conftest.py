@@ -66,7 +66,11 @@ class AgentProcess:
         return self.root / "data" / "agent.db"
 
     def prepare(self) -> None:
-        central = f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n' if self.central_url else ""
+        central = (
+            f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n[schedule]\nsource = "central"\n'
+            if self.central_url
+            else ""
+        )
         self.config.write_text(
             f'[site]\nid = "{SITE_ID}"\nname = "Riverside Family Clinic"\ntimezone = "{TIMEZONE}"\n'
             f'[agent]\nlisten = "127.0.0.1:{self.port}"\ndata_dir = "data"\nadvertise = false\n'

@@ -1,0 +1,164 @@
+"""The dashboard and the lobby board in real headless Chromium against a real agent process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+import pytest
+
+from edge_agent.central.fhir import schedule_from_resources
+from tools.central_seed import day_schedule
+
+from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, signed_in_page, today_appointments, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def row(page, checkin_id: str):
+    return page.locator(f'tr[data-checkin-id="{checkin_id}"]')
+
+
+def test_failed_sign_in_shows_a_message_and_no_dashboard(agent, new_page):
+    page = new_page()
+    page.goto(f"{agent.url}/desk/login")
+    page.fill("#username", FRONT_DESK[0])
+    page.fill("#password", "not-the-password")
+    page.click("#sign-in")
+    page.wait_for_selector("#notice")
+    assert "Wrong username or password" in page.inner_text("#notice")
+    assert page.url.endswith("/desk/login")
+    page.goto(f"{agent.url}/desk")
+    assert page.url.endswith("/desk/login")  # still signed out: redirected back
+
+
+def test_check_in_appears_live_then_call_reaches_the_board_and_undo_takes_it_back(agent, kiosk, new_page):
+    desk = signed_in_page(new_page, agent, *FRONT_DESK)
+    board = new_page(1920, 1080)
+    board.goto(f"{agent.url}/board")
+    board.wait_for_function("() => document.getElementById('connection').hidden")
+
+    appointment = today_appointments()[10]
+    ticket = kiosk.check_in(appointment)
+    checkin = row(desk, ticket["checkin_id"])
+    checkin.wait_for(timeout=10000)  # arrived over server-sent events: no reload
+    assert checkin.locator("td.ticket").inner_text() == ticket["ticket"]
+    assert appointment.family in checkin.locator("td.name").inner_text()
+    assert checkin.get_attribute("data-status") == "waiting"
+    board.wait_for_function(
+        "t => [...document.querySelectorAll('#waiting li')].some(li => li.textContent === t)", arg=ticket["ticket"]
+    )
+
+    checkin.locator("input.room-input").fill("3")
+    checkin.locator("button.call").click()
+    desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="called"]')
+    board.wait_for_function("t => document.getElementById('now-ticket').textContent === t", arg=ticket["ticket"])
+    assert board.inner_text("#now-room") == "Room 3"
+
+    desk.click("#undo")
+    desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="waiting"]')
+    board.wait_for_function("t => document.getElementById('now-ticket').textContent !== t", arg=ticket["ticket"])
+
+    row(desk, ticket["checkin_id"]).locator("button.room").click()
+    desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="roomed"]')
+    row(desk, ticket["checkin_id"]).locator("button.complete").click()
+    desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="done"]')
+
+    other = kiosk.check_in(today_appointments()[11])
+    row(desk, other["checkin_id"]).wait_for(timeout=10000)
+    row(desk, other["checkin_id"]).locator("button.no-show").click()
+    desk.wait_for_selector(f'tr[data-checkin-id="{other["checkin_id"]}"][data-status="no_show"]')
+
+
+def test_device_status_change_appears_on_the_dashboard(agent, kiosk, new_page):
+    kiosk.heartbeat([{"name": "receipt", "kind": "receipt_printer", "state": "online"}])
+    desk = signed_in_page(new_page, agent, *FRONT_DESK)
+    desk.wait_for_selector('li.kiosk[data-kiosk-id="kiosk-1"][data-state="online"] li[data-device="receipt"][data-state="online"]')
+    kiosk.heartbeat([{"name": "receipt", "kind": "receipt_printer", "state": "degraded", "reason": "paper low"}])
+    device = desk.wait_for_selector('li[data-device="receipt"][data-state="degraded"]', timeout=10000)
+    assert "paper low" in device.inner_text()
+    kiosk.ask_for_help()
+    desk.wait_for_selector("li.kiosk.help .help-request button.help-handled", timeout=10000).click()
+    desk.wait_for_selector("li.kiosk.help", state="detached", timeout=10000)
+
+
+def test_a_silent_kiosk_is_shown_offline(agent, new_page):
+    import sqlite3
+
+    with sqlite3.connect(agent.database, timeout=30) as conn:
+        conn.execute("UPDATE kiosks SET last_seen_at = '2020-01-01T00:00:00+00:00' WHERE kiosk_id = 'kiosk-1'")
+    desk = signed_in_page(new_page, agent, *FRONT_DESK)
+    kiosk_item = desk.wait_for_selector('li.kiosk[data-kiosk-id="kiosk-1"][data-state="offline"]')
+    assert "Offline" in kiosk_item.inner_text()
+
+
+def test_the_board_reconnects_by_itself_after_the_agent_restarts(agent, front_desk, new_page):
+    board = new_page(1080, 1920)  # portrait screen
+    board.goto(f"{agent.url}/board")
+    board.wait_for_function("() => document.getElementById('connection').hidden")
+    agent.stop()
+    board.wait_for_function("() => !document.getElementById('connection').hidden", timeout=15000)
+    agent.start()
+    board.wait_for_function("() => document.getElementById('connection').hidden", timeout=30000)
+    kiosk = Kiosk(agent)
+    try:
+        ticket = kiosk.check_in(today_appointments()[12])
+    finally:
+        kiosk.close()
+    staff_after_restart = front_desk  # sessions are server-side and survive the restart
+    assert staff_after_restart.post(f"/api/v1/queue/{ticket['checkin_id']}/call", {"room": "7"}).status_code == 200
+    board.wait_for_function("t => document.getElementById('now-ticket').textContent === t", arg=ticket["ticket"],
+                            timeout=15000)
+
+
+@pytest.fixture
+def central_agent(tmp_path):
+    """An agent delivering to the FHIR sandbox (the agent-sync helper's central-system stand-in)."""
+    from tests.sync.conftest import Sandbox
+
+    sandbox = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
+    sandbox.start()
+    sandbox.seed(day_schedule(dt.datetime.now(dt.UTC).date(), 3))
+    process = AgentProcess(tmp_path / "agent", central_url=sandbox.url)
+    process.root.mkdir()
+    try:
+        process.prepare()
+        process.start()
+        yield process, sandbox
+    finally:
+        process.stop()
+        sandbox.stop()
+
+
+def test_an_admin_retries_a_dead_letter_from_the_dashboard(central_agent, new_page):
+    agent, sandbox = central_agent
+    sandbox.control("POST", "faults", json={
+        "mode": "status", "status": 400, "count": 1, "methods": ["POST"],
+        "diagnostics": "Coverage.payor: unknown organisation",
+    })  # fmt: skip
+    kiosk = Kiosk(agent)
+    try:
+        appointment = schedule_from_resources(day_schedule(dt.datetime.now(dt.UTC).date(), 3))[0]
+        ticket = kiosk.check_in(appointment)
+    finally:
+        kiosk.close()
+    admin = signed_in_page(new_page, agent, *ADMIN)
+    letter = admin.wait_for_selector("li.dead-letter", timeout=30000)  # the panel refreshes every 10 s
+    assert ticket["checkin_id"] in letter.inner_text()
+    assert "Coverage.payor: unknown organisation" in letter.inner_text()  # the server's own message
+    letter.query_selector("button.retry").click()
+    admin.wait_for_selector("li.dead-letter", state="detached", timeout=10000)
+
+    def delivered() -> bool:
+        counts = sandbox.control("GET", "stats")["resources"]
+        return counts.get("Encounter", 0) == 1
+
+    wait_until(delivered, 30, "the retried check-in to reach the central system")
+    with httpx.Client(base_url=agent.url, timeout=10) as http:
+        from .conftest import sign_in
+
+        sign_in(http, *ADMIN)
+        audit = http.get("/api/v1/audit").json()["entries"]
+    assert any(e["action"] == "dead_letter.retry" and e["actor"] == "admin" for e in audit)
+    assert re.match(r"^[A-Z]+-\d{3}$", ticket["ticket"])
