@@ -31,6 +31,7 @@ from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
 from .i18n import Catalogues
 from .screens import steps
 from .screens.overlays import HelpNotice, IdleWarning
+from .scan import ScanReader
 from .spool import Spool
 from .view import View, build_view
 
@@ -132,7 +133,7 @@ class KioskApp(App):
         self.flow = Flow(
             settings,
             clock=Clock.get_boottime,
-            read_scan=read_scan or _default_scan_reader(),
+            read_scan=read_scan or ScanReader(kiosk.reminder_public_key, site.site.id),
             date_order=lambda language: self.catalogues.locale(language).date_order,
         )
         self.spool = Spool(kiosk.spool_dir, kiosk.ticket_prefix)
@@ -285,12 +286,6 @@ class KioskApp(App):
             language=job.language,
         )
         return printers[0].print_ticket(ticket).printed
-
-
-def _default_scan_reader() -> Callable[[str], object]:
-    from .scan import read_scan
-
-    return read_scan
 
 
 def _all_interfaces():

@@ -96,6 +96,22 @@ class ReportHealth:
 Effect = Union[Lookup, SubmitCheckin, PrintTicket, RequestHelp, ReportHealth]
 
 
+# --- what a scan can mean (kiosk/scan.py decides) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderScanned:
+    token: str  # a verified reminder QR: names an appointment, identifies nobody
+
+
+@dataclass(frozen=True)
+class ScanRefused:
+    notice: str  # catalogue key saying why
+
+
+ScanMeaning = Union[Identity, ReminderScanned, ScanRefused, None]
+
+
 # --- what the flow needs to know about the site ---------------------------------------------------
 
 
@@ -152,7 +168,7 @@ class Flow:
         *,
         clock: Callable[[], float],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
-        read_scan: Callable[[str], Identity | None] = lambda text: None,
+        read_scan: Callable[[str], ScanMeaning] = lambda text: None,
         date_order: Callable[[str], str] = lambda language: "MDY",
     ):
         self.settings = settings
@@ -415,13 +431,19 @@ class Flow:
             return []
         self.session.touch()
         self.session.scan_buffer = text
-        identity = self._read_scan(text)
+        meaning = self._read_scan(text)
         self.session.scan_buffer = ""
-        if identity is None or identity.birth_date is None or not identity.family_name:
-            self.notice = "identify.unreadable"
+        if isinstance(meaning, ReminderScanned):
+            self.session.reminder_token = meaning.token
+            self.notice = "identify.reminder_ok"
+            self.session.typed.focus = "family"
+            self._go(Step.MANUAL, keep_notice=True)
+            return []
+        if not isinstance(meaning, Identity) or meaning.birth_date is None or not meaning.family_name:
+            self.notice = meaning.notice if isinstance(meaning, ScanRefused) else "identify.unreadable"
             self._go(Step.IDENTIFY, keep_notice=True)
             return []
-        return self._identify(identity)
+        return self._identify(meaning)
 
     def _card_inserted(self, event: CardInserted) -> list[Effect]:
         if self.step not in (Step.ATTRACT, Step.IDENTIFY, Step.MANUAL):
