@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from . import checkin, matching
+from . import checkin, matching, reminder
 from .auth import require_kiosk
 from .consents.due import forms_due_async
 from .contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
@@ -46,6 +46,8 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
             headers={"Retry-After": RateLimiter.retry_after_header(wait_s)},
         )  # fmt: skip
     matches = agent.schedule.find(body.family, body.given, body.birth_date)
+    if body.reminder_token and (reminded := _reminded_appointment(agent, body.reminder_token, kiosk_id)):
+        matches = [a for a in matches if a.appointment_id == reminded] or matches
     patients = {appointment.patient_id for appointment in matches}
     outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
     agent.metrics.inc("checkin_lookups_total", "Lookups by outcome", outcome=outcome)
@@ -69,6 +71,17 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
             coverage_on_file=appointment.coverage, forms_due=forms,
         ),  # fmt: skip
     )
+
+
+def _reminded_appointment(agent: "Agent", token: str, kiosk_id: str) -> str | None:
+    """The appointment a valid reminder QR names. It only picks among the identity's own matches:
+    a reminder identifies nobody by itself. Invalid ones are ignored (and logged)."""
+    try:
+        found = reminder.verify(agent.config.kiosk.reminder_public_key, token, site=agent.config.site.id)
+    except reminder.ReminderError as exc:
+        log.warning("reminder code refused", extra={"kiosk_id": kiosk_id, "reason": exc.key})
+        return None
+    return found.appointment
 
 
 def _next_of(matches: list) -> object:
