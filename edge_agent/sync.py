@@ -14,6 +14,7 @@ OperationOutcome. The arrivals code calls `notify()` after enqueueing, so new ch
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ from .store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_S = 0.5
+CLAIM_BATCH = 256  # due events read per query: the per-patient query costs the same for 1 or 256
 IDLE_CHECK_S = 5.0  # also picks up events enqueued by other processes (e.g. a requeue from the CLI)
 PING_EVERY_S = 30.0
 
@@ -66,6 +68,7 @@ class SyncWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: dict[int, asyncio.Task] = {}
+        self._claimed: collections.deque[OutboxItem] = collections.deque()  # due, not started yet
         self._last_contact = 0.0
 
     def notify(self) -> None:
@@ -100,15 +103,29 @@ class SyncWorker:
         return max(0.0, self.health.paused_until - time.time())
 
     async def _start_due(self) -> int:
+        """Start deliveries up to the concurrency limit; returns how many started.
+
+        Due events are read in batches and kept in `_claimed`. Every one of them is the oldest
+        pending event of its patient, and its successors only become due once it is delivered, so
+        working through a batch keeps the order per patient.
+        """
         free = self.central.concurrency - len(self._in_flight)
         if free <= 0 or self._paused_for() > 0:
             return 0
-        due = await asyncio.to_thread(self.store.outbox_due, free + len(self._in_flight))
-        fresh = [item for item in due if item.id not in self._in_flight][:free]
-        for item in fresh:
+        if len(self._claimed) < free:
+            await self._claim_more()
+        started = 0
+        while self._claimed and started < free:
+            item = self._claimed.popleft()
             self._in_flight[item.id] = asyncio.create_task(self._deliver(item), name=f"sync-{item.id}")
+            started += 1
         self.health.in_flight = len(self._in_flight)
-        return len(fresh)
+        return started
+
+    async def _claim_more(self) -> None:
+        taken = set(self._in_flight) | {item.id for item in self._claimed}
+        due = await asyncio.to_thread(self.store.outbox_due, CLAIM_BATCH + len(taken))
+        self._claimed.extend(item for item in due if item.id not in taken)
 
     async def _idle_wait(self) -> float:
         paused = self._paused_for()
@@ -180,6 +197,7 @@ class SyncWorker:
             self.health.central_reachable = result.reason.startswith("HTTP")
             self.health.last_error, self.health.last_error_at = result.reason, now
             self.health.retried += 1
+            self._claimed.clear()  # central is in trouble: read again what is due once the pause ends
             await asyncio.to_thread(self.store.mark_retry, item.id, now + delay, result.reason)
             log.warning("sync: outbox %s (%s) will retry in %.1fs: %s", item.id, item.aggregate_id, delay, result.reason)
         else:
