@@ -13,6 +13,7 @@ apt_packages=(
   espeak-ng fonts-dejavu-core fonts-noto-core                        # read-aloud, glyphs for every language
   chromium                                                           # dashboard/board browser tests
   systemd poppler-utils sqlite3 wrk procps                           # unit checks, PDF to PNG, benchmarks
+  cage                                                               # kiosk compositor (the kiosk unit names it)
 )
 
 missing=()
