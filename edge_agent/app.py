@@ -200,7 +200,7 @@ def create_app(config: SiteConfig) -> FastAPI:
     from . import kiosk_api, observability, problems
 
     problems.install(app)
-    app.include_router(kiosk_api.router)  # first: routes are matched in order, and check-ins are the hot path
+    kiosk_api.install(app)  # first: routes are matched in order, and check-ins are the hot path
     app.include_router(observability.router)
 
     # --- routers of other areas: app.include_router(...) / install(app) here -----------------------

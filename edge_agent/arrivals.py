@@ -17,7 +17,9 @@ unknown id raises `UnknownArrival`. `undo_last` reverts the most recent transiti
 up to UNDO_DEPTH steps back).
 
 Tickets are `A-001` ... `A-999`, then `B-001` ... , `Z-999`, `AA-001` ...: per site per day, never
-reused that day. Position is 1-based among waiting arrivals (1 = next). The estimated wait is the number
+reused that day. Arrival order is insertion order (rowid: arrived_at is the agent's clock at commit, so
+the two agree), which the (day, status) index yields without sorting. Position is 1-based among waiting
+arrivals (1 = next). The estimated wait is the number
 of people ahead times the site's own service interval: the median gap between consecutive calls among
 the day's last SERVICE_SAMPLES calls (gaps over an hour ignored as idle time), DEFAULT_SERVICE_S until
 there are MIN_SAMPLES gaps. Counters live in `meta` so the check-in hot path reads two rows, never counts.
@@ -348,7 +350,7 @@ def queue_entries(
     """The day's arrivals in the given statuses, in arrival order, with unsealed patient details."""
     marks = ",".join("?" * len(statuses))
     rows = conn.execute(
-        f"SELECT * FROM arrivals WHERE day = ? AND status IN ({marks}) ORDER BY arrived_at, rowid", (day, *statuses)
+        f"SELECT * FROM arrivals WHERE day = ? AND status IN ({marks}) ORDER BY rowid", (day, *statuses)
     ).fetchall()
     entries, waiting_seen = [], 0
     for row in rows:
@@ -366,10 +368,10 @@ def queue_entry(conn: sqlite3.Connection, store: "Store", checkin_id: str) -> Qu
     position = None
     if row["status"] == "waiting":
         position = 1 + conn.execute(
-            "SELECT COUNT(*) FROM arrivals WHERE day = ? AND status = 'waiting' AND (arrived_at, rowid) < (?, ?)",
-            (row["day"], row["arrived_at"], conn.execute(
-                "SELECT rowid FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()[0]),
-        ).fetchone()[0]  # fmt: skip
+            "SELECT COUNT(*) FROM arrivals WHERE day = ? AND status = 'waiting' AND rowid < "
+            "(SELECT rowid FROM arrivals WHERE checkin_id = ?)",
+            (row["day"], checkin_id),
+        ).fetchone()[0]
     return _entry(row, store, position)
 
 
@@ -381,7 +383,7 @@ def board_state(conn: sqlite3.Connection, day: str, clinic_name: str, languages:
         (day, BOARD_CALLING),
     ).fetchall()
     waiting = conn.execute(
-        "SELECT ticket FROM arrivals WHERE day = ? AND status = 'waiting' ORDER BY arrived_at, rowid LIMIT ?",
+        "SELECT ticket FROM arrivals WHERE day = ? AND status = 'waiting' ORDER BY rowid LIMIT ?",
         (day, BOARD_WAITING),
     ).fetchall()
     return BoardState(

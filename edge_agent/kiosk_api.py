@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
+CHECKINS_PATH = "/api/v1/checkins"
 JSON = "application/json"
 
 
@@ -91,9 +92,10 @@ def _next_of(matches: list) -> object:
     return min(upcoming or matches, key=lambda a: a.start)
 
 
-@router.post("/checkins", status_code=201, response_model=None)
 async def create_checkin(request: Request) -> Response:
-    """Parsed by hand (not by a body parameter): this is the hot path, and the key is checked first."""
+    """POST /api/v1/checkins. The hot path: a plain Starlette route (see `install`, no FastAPI
+    dependency solving), body parsed by hand after the token and the Idempotency-Key are checked.
+    Errors still become Problem bodies through the app's exception handlers."""
     agent = _agent(request)
     kiosk_id = agent.kiosk_auth.authenticate(request)
     key = request.headers.get("idempotency-key", "").strip()
@@ -141,3 +143,9 @@ async def board(request: Request) -> Response:
 @router.get("/board/events")
 async def board_events(request: Request) -> Response:
     return sse_response(_agent(request).events.board, request)
+
+
+def install(app: FastAPI) -> None:
+    """The kiosk routes, check-ins first: routes are matched in order, and check-ins are the hot path."""
+    app.add_route(CHECKINS_PATH, create_checkin, methods=["POST"], name="create_checkin")
+    app.include_router(router)
