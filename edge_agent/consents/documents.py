@@ -304,4 +304,8 @@ class ConsentLibrary:
     def served(self, document_id: str, version: str) -> ConsentDocument | None:
         """A version served by this agent, current or replaced since."""
         self.refresh()
+        return self.known(document_id, version)
+
+    def known(self, document_id: str, version: str) -> ConsentDocument | None:
+        """`served` without looking at the folder: safe inside a store transaction (a reload writes)."""
         return self._served.get((document_id, version))

@@ -119,7 +119,7 @@ def insert_consents(
     """Insert the (already validated) records inside the caller's transaction; returns the consent ids."""
     consent_ids = []
     for record in records:
-        document = documents.served(record.document_id, record.version)
+        document = documents.known(record.document_id, record.version)
         if document is None:
             raise ConsentRecordError(
                 "consent_unknown_version", f"{record.document_id} version {record.version} is no longer known", "consents"

@@ -70,3 +70,29 @@ def test_stored_records_are_sealed_with_everything_the_pdf_needs(store, library)
     assert signed.record == record and signed.patient == PATIENT
     assert signed.document["text"] == library.get("financial-responsibility").text["es"]
     assert consent_id == consent_id_for(signed.checkin_id, "financial-responsibility")
+
+
+def test_storing_does_not_reload_documents_inside_the_transaction(store, consents_dir):
+    """A version published between validation and the check-in transaction must not stall the writer."""
+    import uuid
+
+    from edge_agent.consents.archive import StoreArchive
+    from edge_agent.consents.documents import ConsentLibrary
+    from edge_agent.consents.records import insert_consents
+
+    from .conftest import arrival_row
+    from .test_documents import _bump
+
+    library = ConsentLibrary(consents_dir, archive=StoreArchive(store))
+    record = record_for(library, "consent-to-treat")
+    validate_records([record], library)
+    _bump(consents_dir, "consent-to-treat", "2026.1", "\nNew clause.\n")
+    checkin_id = str(uuid.uuid4())
+
+    def transaction(conn):
+        arrival_row(conn, checkin_id, "patient-1")
+        return insert_consents(conn, store, checkin_id=checkin_id, patient_key="patient-1", patient=PATIENT,
+                               records=[record], documents=library, site_id="s", site_name="S")  # fmt: skip
+
+    assert store.submit(transaction).result(timeout=20) == [consent_id_for(checkin_id, "consent-to-treat")]
+    assert library.get("consent-to-treat").version == "2026.1"  # picked up afterwards, outside the transaction
