@@ -8,6 +8,7 @@ patient; nothing half-read ever leaves this module.
 from __future__ import annotations
 
 import threading
+import time
 
 from smartcard.CardMonitoring import CardMonitor, CardObserver
 from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
@@ -57,6 +58,24 @@ def read_identity(transmit) -> tuple[Identity | None, str]:
     return None, NOT_SUPPORTED
 
 
+def _connect_when_powered(connection, attempts: int = 10, pause_s: float = 0.1) -> bool:
+    """Connect to an announced card; False when no card is there at all (a stale or instant removal).
+
+    Readers announce a card a moment before it is powered, so "unpowered" is retried briefly.
+    """
+    for attempt in range(attempts):
+        try:
+            connection.connect()
+            return True
+        except NoCardException:
+            return False
+        except CardConnectionException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
+    return False
+
+
 class CardReader(ReconnectingDevice):
     kind = "card_reader"
 
@@ -66,6 +85,7 @@ class CardReader(ReconnectingDevice):
         self._monitors: list = []
         self._reader_name = ""
         self._reader_present = threading.Event()
+        self._reading = threading.Lock()
 
     def _matches(self, reader) -> bool:
         return self.config.reader in str(reader) if self.config.reader else True
@@ -117,21 +137,35 @@ class CardReader(ReconnectingDevice):
             if str(card.reader) == self._reader_name:
                 self._emit(CardRemoved(self.name))
         for card in added:
-            if str(card.reader) == self._reader_name:
+            if str(card.reader) == self._reader_name and self._reading.acquire(blocking=False):
+                # One read at a time: a second "added" for the same slot while reading is the same card.
                 threading.Thread(target=self._read_card, args=(card,), name="card-read", daemon=True).start()
 
     def _read_card(self, card) -> None:
-        connection = card.createConnection()
         try:
-            connection.connect()
-            identity, problem = read_identity(connection.transmit)
-        except (NoCardException, CardConnectionException):
-            identity, problem = None, REMOVED_TOO_SOON
+            outcome = self._identity_from(card)
+        finally:
+            self._reading.release()
+        if outcome is not None:
+            self._emit(CardInserted(self.name, *outcome))
+
+    @staticmethod
+    def _identity_from(card) -> tuple[Identity | None, str] | None:
+        """(identity, "") or (None, message key); None when the slot turned out to be empty."""
+        try:
+            connection = card.createConnection()
         except SmartcardException:
-            identity, problem = None, UNREADABLE
+            return None, UNREADABLE
+        try:
+            if not _connect_when_powered(connection):
+                return None  # nothing in the slot: the removal event tells the app
+            return read_identity(connection.transmit)
+        except (NoCardException, CardConnectionException):
+            return None, REMOVED_TOO_SOON
+        except SmartcardException:
+            return None, UNREADABLE
         finally:
             try:
                 connection.disconnect()
             except SmartcardException:
                 pass
-        self._emit(CardInserted(self.name, identity, problem))

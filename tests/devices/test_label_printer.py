@@ -1,0 +1,76 @@
+"""ZPL patient labels and wristbands over TCP 9100 against a peer that parses ZPL and answers ~HS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edge_agent.config import DeviceConfig
+from kiosk.devices.base import DeviceState, DeviceStatus
+from kiosk.devices.label_printer import LabelPrinter
+from kiosk.devices.zpl import LabelData, interpret_host_status
+from kiosk.simulators.label_printer import SimulatedLabelPrinter, parse_label
+
+PATIENT = LabelData("Łukasiewicz-Ñúñez", "Zoë ^Ann~", dt.date(1948, 2, 29), "MRN_00042")
+
+
+@pytest.fixture
+def label_printer(events):
+    sim = SimulatedLabelPrinter()
+    sim.start()
+    driver = LabelPrinter(DeviceConfig(kind="label_printer", transport="tcp", tcp_port=sim.port), events)
+    driver.status_poll_s = 0.3
+    driver.open()
+    events.wait_state(DeviceState.ONLINE)
+    yield sim, driver
+    driver.close()
+    sim.stop()
+
+
+@pytest.mark.parametrize("template", ["print_label", "print_wristband"])
+def test_label_carries_name_birth_date_and_mrn_as_code128_and_qr(label_printer, template):
+    sim, driver = label_printer
+    assert getattr(driver, template)(PATIENT)
+    [label] = sim.labels if sim.labels else [None]
+    assert label is not None and label.utf8
+    texts = label.of_kind("text")
+    assert "ŁUKASIEWICZ-ÑÚÑEZ, Zoë ^Ann~" in texts  # UTF-8 and ZPL control characters survive
+    assert any("DOB 1948-02-29" in text and "MRN MRN_00042" in text for text in texts)
+    assert label.of_kind("code128") == ["MRN_00042"]
+    assert label.of_kind("qr") == ["MRN_00042"]
+
+
+def test_paper_out_is_reported_and_refuses_the_label(label_printer, events):
+    sim, driver = label_printer
+    mark = events.mark()
+    sim.paper_out = True
+    events.wait_state(DeviceState.OFFLINE, mark, reason="paper out")
+    assert not driver.print_label(PATIENT)
+    assert sim.labels == []
+    sim.paper_out, sim.head_open = False, True
+    assert driver.refresh_status() == DeviceStatus(DeviceState.OFFLINE, "head open")
+
+
+def test_unplug_and_replug(label_printer, events):
+    sim, driver = label_printer
+    mark = events.mark()
+    sim.stop()
+    events.wait_state(DeviceState.OFFLINE, mark)
+    mark = events.mark()
+    sim.start()
+    events.wait_state(DeviceState.ONLINE, mark)
+    assert driver.print_label(PATIENT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_host_status_parsing_never_crashes(answer):
+    assert isinstance(interpret_host_status(answer), DeviceStatus)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_zpl_parser_survives_any_text(text):
+    parse_label("^XA" + text + "^XZ")
