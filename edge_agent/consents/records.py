@@ -170,10 +170,19 @@ class SignedConsent:
         return self.record.decision == "accepted"
 
 
+class ConsentPurged(LookupError):
+    """The consent's details were purged after delivery (see retention.py); the central system has them."""
+
+
+PURGED = b""  # what `record_sealed` holds once purged
+
+
 def read_signed(store: Store, conn: sqlite3.Connection, consent_id: str) -> SignedConsent | None:
     row = conn.execute("SELECT record_sealed FROM consents WHERE consent_id = ?", (consent_id,)).fetchone()
     if row is None:
         return None
+    if row["record_sealed"] == PURGED:
+        raise ConsentPurged(consent_id)
     sealed = store.unseal_json(row["record_sealed"], _context(consent_id))
     return SignedConsent(
         consent_id=consent_id,
@@ -190,9 +199,13 @@ def sealed_pdf(store: Store, consent_id: str) -> bytes | None:
     """The consent's sealed PDF: rendered on first need, stored, and served from the store after that."""
     from .pdf import render_sealed_pdf  # reportlab is loaded only when a PDF is wanted
 
-    row = store.read_sync(lambda c: c.execute("SELECT pdf_sealed FROM consents WHERE consent_id = ?", (consent_id,)).fetchone())
+    row = store.read_sync(
+        lambda c: c.execute("SELECT pdf_sealed, record_sealed FROM consents WHERE consent_id = ?", (consent_id,)).fetchone()
+    )
     if row is None:
         return None
+    if row["record_sealed"] == PURGED:
+        raise ConsentPurged(consent_id)
     if row["pdf_sealed"] is not None:
         return store.key.unseal(row["pdf_sealed"], _pdf_context(consent_id).encode())
     signed = store.read_sync(lambda c: read_signed(store, c, consent_id))

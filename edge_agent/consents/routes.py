@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from ..desk import audit
 from ..desk.auth import StaffSession, require_staff
-from .records import sealed_pdf
+from .records import ConsentPurged, sealed_pdf
 
 router = APIRouter(prefix="/api/v1")
 Staff = Annotated[StaffSession, Depends(require_staff)]
@@ -42,7 +42,10 @@ async def checkin_consents(checkin_id: str, request: Request, staff: Staff) -> d
 async def consent_pdf(consent_id: str, request: Request, staff: Staff) -> Response:
     """The sealed PDF exactly as stored; `edge-agent verify-consent` checks a downloaded copy."""
     store = _store(request)
-    pdf = await asyncio.to_thread(sealed_pdf, store, consent_id)
+    try:
+        pdf = await asyncio.to_thread(sealed_pdf, store, consent_id)
+    except ConsentPurged:
+        raise HTTPException(410, "purged here after delivery and retention; the central system holds this PDF")
     if pdf is None:
         raise HTTPException(404, "no such consent")
     await audit.log(store, staff.username, "consent.pdf_viewed", consent_id)

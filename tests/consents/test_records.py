@@ -96,3 +96,30 @@ def test_storing_does_not_reload_documents_inside_the_transaction(store, consent
 
     assert store.submit(transaction).result(timeout=20) == [consent_id_for(checkin_id, "consent-to-treat")]
     assert library.get("consent-to-treat").version == "2026.1"  # picked up afterwards, outside the transaction
+
+
+def test_patient_details_are_purged_after_delivery_and_retention_but_decisions_stay(store, library):
+    import time
+
+    from edge_agent.consents.due import decisions_on_file
+    from edge_agent.consents.records import ConsentPurged, sealed_pdf
+    from edge_agent.consents.retention import purge_expired
+
+    delivered, pending = (store_consents(store, library, [record_for(library, "privacy-notice")]) for _ in range(2))
+    for consent_ids in (delivered, pending):
+        checkin_id = store.read_sync(lambda c, i=consent_ids[0]: c.execute(
+            "SELECT checkin_id FROM consents WHERE consent_id = ?", (i,)).fetchone()[0])  # fmt: skip
+        store.write_sync(lambda c, cid=checkin_id: store.enqueue(c, "checkin.v1", cid, "patient-1", {}))
+    delivered_checkin_outbox = store.outbox_due(10)[0]
+    store.mark_delivered([delivered_checkin_outbox.id])
+    sealed_pdf(store, delivered[0])  # rendered and stored before the purge
+
+    assert purge_expired(store, retention_days=30) == 0  # delivered just now: retention not over
+    assert purge_expired(store, retention_days=30, now=time.time() + 31 * 86400) == 1  # only the delivered one
+    row = store.read_sync(lambda c: c.execute("SELECT * FROM consents WHERE consent_id = ?", (delivered[0],)).fetchone())
+    assert row["record_sealed"] == b"" and row["pdf_sealed"] is None
+    with pytest.raises(ConsentPurged):
+        sealed_pdf(store, delivered[0])
+    assert sealed_pdf(store, pending[0]).startswith(b"%PDF")  # not delivered yet: kept whatever its age
+    decisions = store.read_sync(lambda c: decisions_on_file(c, "patient-1"))
+    assert len(decisions) == 2  # the due-rules still know both decisions
