@@ -85,6 +85,9 @@ class Agent:
             self.spawn(self.advertisement.start(), "zeroconf-register")
         self.spawn(systemd_notify.feed_watchdog(self.healthy), "systemd-watchdog")
         # --- other background workers: self.spawn(worker(), "name") here ---
+        from .consents.retention import keep_purging
+
+        self.spawn(keep_purging(self.store, self.config.agent.retention_days), "consent-retention")
 
     async def healthy(self) -> bool:
         """What the systemd watchdog asks: the store answers and the sync loop is still running."""

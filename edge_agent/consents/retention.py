@@ -7,11 +7,16 @@ yearly", "signed this version once"). A purged consent's PDF is then only at the
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 import time
 
 from ..store import Store
 from .records import PURGED
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600.0
 
 
 def purge_delivered(conn: sqlite3.Connection, delivered_before: float) -> int:
@@ -30,3 +35,12 @@ def purge_expired(store: Store, retention_days: int, now: float | None = None) -
     """Purge what `[agent] retention_days` allows; returns how many consents were purged."""
     cutoff = (time.time() if now is None else now) - retention_days * 86400
     return store.write_sync(lambda conn: purge_delivered(conn, cutoff))
+
+
+async def keep_purging(store: Store, retention_days: int, every_s: float = PURGE_EVERY_S) -> None:
+    """The agent's background task: purge now, then every `every_s` seconds."""
+    while True:
+        purged = await asyncio.to_thread(purge_expired, store, retention_days)
+        if purged:
+            log.info("consent details purged after delivery and retention", extra={"count": purged})
+        await asyncio.sleep(every_s)
