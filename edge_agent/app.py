@@ -196,7 +196,10 @@ def create_app(config: SiteConfig) -> FastAPI:
             await agent.stop()
             log.info("agent stopped", extra={"site_id": config.site.id})
 
-    app = FastAPI(title="Lobby check-in edge agent", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Lobby check-in edge agent", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},  # /metrics and JSON logs are ours
+    )  # fmt: skip
     app.state.config = config
     app.state.started_at = time.time()
 

@@ -141,8 +141,6 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
             if stored[0] != body_hash:
                 raise ProblemError(409, "idempotency_key_reused", "This Idempotency-Key was used for a different check-in.")
             raise _Replay(stored[1])
-        if conn.execute("SELECT 1 FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone():
-            raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
         placement = arrivals.add_arrival(conn, new_arrival)
         consent_ids = insert_consents(
             conn, store, checkin_id=checkin_id, patient_key=patient_key, patient=request.patient,
@@ -171,7 +169,9 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
         return CheckinOutcome(replay.body.encode(), replayed=True)
     except ConsentRecordError as exc:
         raise ProblemError(422, exc.code, exc.message, field=exc.field)
-    except sqlite3.IntegrityError:
+    except sqlite3.IntegrityError as exc:  # the arrival's primary key: this check-in id is taken
+        if "arrivals.checkin_id" in str(exc):
+            raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
         raise ProblemError(409, "conflict", "This check-in conflicts with one already stored.")
     placement = placement_box[0]
     entry = arrivals.QueueEntry(

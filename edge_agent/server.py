@@ -66,6 +66,7 @@ def serve(config: SiteConfig) -> None:
             lifespan="on",
             log_config=None,
             access_log=False,
+            proxy_headers=False,  # kiosks talk to the agent directly; no proxy to trust
             timeout_graceful_shutdown=DRAIN_TIMEOUT_S,
             backlog=2048,
             **options,

@@ -222,3 +222,12 @@ def test_lookup_is_rate_limited_per_kiosk(launch_agent) -> None:
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.json()["error"] == "rate_limited"
     assert post(agent, "/api/v1/lookup", probe, token=other_token).status_code == 200  # per kiosk
+
+
+def test_checkin_id_reused_under_another_key_is_a_409(shared_agent: RunningAgent) -> None:
+    body = checkin_body()
+    assert post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).status_code == 201
+    response = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 409 and response.json()["error"] == "checkin_id_reused"
+    assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ?", (body["checkin_id"],)) == 1
+    assert count_rows(shared_agent.store_path, "outbox", "aggregate_id = ?", (body["checkin_id"],)) == 1
