@@ -26,7 +26,6 @@ from ..contract import FormDue
 log = logging.getLogger(__name__)
 
 METADATA_FILE = "document.toml"
-TEXT_SUFFIXES = (".md", ".txt")
 LANGUAGE_FILE = re.compile(r"^([a-z]{2})\.(md|txt)$")
 
 Signers = Literal["every_patient", "new_patients", "minors_guardians"]

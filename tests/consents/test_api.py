@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -148,3 +149,25 @@ def test_staff_open_the_sealed_pdf_it_verifies_and_the_view_is_audited(agent, tm
             "SELECT actor FROM audit_log WHERE action = 'consent.pdf_viewed' AND subject = ?", (consent["consent_id"],)
         ).fetchall()
     assert views == [(STAFF_USER,), (STAFF_USER,)]
+
+
+def test_a_version_published_while_the_agent_runs_is_asked_again(tmp_path: Path):
+    from edge_agent.config import DEFAULT_CONSENTS_DIR
+
+    from .test_documents import _bump
+
+    consents_dir = tmp_path / "consents"
+    shutil.copytree(DEFAULT_CONSENTS_DIR, consents_dir)
+    running = start_agent(tmp_path / "agent", **{"": {"consents_dir": str(consents_dir)}})
+    try:
+        appointment = lookup(running, RETURNING)
+        notice = next(form for form in appointment["forms_due"] if form["document_id"] == "privacy-notice")
+        key = str(uuid.uuid4())
+        assert checkin(running, appointment, RETURNING, [signed(notice, "es", running.kiosk_id)], key).status_code == 201
+        assert "privacy-notice" not in [form["document_id"] for form in lookup(running, RETURNING)["forms_due"]]
+
+        _bump(consents_dir, "privacy-notice", "2026.1", "\n- Entiendo la nueva cláusula sobre telesalud.\n")
+        again = next(form for form in lookup(running, RETURNING)["forms_due"] if form["document_id"] == "privacy-notice")
+        assert again["version"] == "2026.1" and "nueva cláusula" in again["text"]["es"]
+    finally:
+        running.stop()
