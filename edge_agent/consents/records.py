@@ -44,6 +44,15 @@ def has_ink(signature: Signature | None) -> bool:
     return signature is not None and any(stroke.points for stroke in signature.strokes)
 
 
+def stays_in_area(signature: Signature, tolerance_mm: float = 2.0) -> bool:
+    return all(
+        -tolerance_mm <= p.x_mm <= signature.width_mm + tolerance_mm
+        and -tolerance_mm <= p.y_mm <= signature.height_mm + tolerance_mm
+        for stroke in signature.strokes
+        for p in stroke.points
+    )
+
+
 def validate_records(
     records: Iterable[ConsentRecord],
     documents: ConsentLibrary,
@@ -90,6 +99,8 @@ def validate_records(
             )
         if record.decision == "accepted" and not has_ink(record.signature):
             raise refuse("consent_signature_missing", f"{name}: accepted without a signature", "signature")
+        if record.signature is not None and not stays_in_area(record.signature):
+            raise refuse("consent_signature_outside_area", f"{name}: the signature leaves its signing area", "signature")
         if record.decision == "declined" and not document.may_decline:
             raise refuse("consent_decline_not_allowed", f"{name}: this form may not be declined", "decision")
         if record.signed_at.tzinfo is None:

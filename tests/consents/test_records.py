@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from edge_agent.consents.records import ConsentRecordError, consent_id_for, read_signed, validate_records
-from edge_agent.contract import Signature
+from edge_agent.contract import PenPoint, Signature, Stroke
 
 from .conftest import KIOSK, PATIENT, record_for, store_consents
 
@@ -35,6 +35,8 @@ def test_a_hash_that_is_not_the_served_text_is_refused_naming_document_version_a
     [
         ({"signature": None}, "consent_signature_missing", "signature"),
         ({"signature": Signature(width_mm=100, height_mm=40, strokes=[], device="touch")}, "consent_signature_missing", "signature"),
+        ({"signature": Signature(width_mm=100, height_mm=40, strokes=[Stroke(points=[PenPoint(x_mm=150, y_mm=5, t_ms=0)])],
+                                 device="pad")}, "consent_signature_outside_area", "signature"),  # fmt: skip
         ({"decision": "declined", "signature": None}, "consent_decline_not_allowed", "decision"),
         ({"version": "1999.1"}, "consent_unknown_version", "version"),
         ({"document_id": "no-such-form"}, "consent_unknown_document", "document_id"),
