@@ -44,6 +44,10 @@ class ReprintBody(Body):
     printer: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+class PingBody(Body):
+    nonce: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
 class DiscardBody(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
@@ -346,6 +350,13 @@ def _csv(text: str, filename: str) -> Response:
         text, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+@router.post("/desk/ping", status_code=202)
+async def ping(request: Request, staff: Staff, body: PingBody) -> dict:
+    """Publish a trivial event on the staff channel: checks (and times) the live link to the dashboards."""
+    agent_of(request).events.staff.publish("ping", {"nonce": body.nonce})
+    return {"nonce": body.nonce}
 
 
 @router.get("/desk/session")

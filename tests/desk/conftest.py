@@ -122,8 +122,8 @@ class Kiosk:
         self.agent = agent
         self.http = httpx.Client(base_url=agent.url, headers={"Authorization": f"Bearer {agent.token}"}, timeout=30)
 
-    def check_in(self, appointment: ScheduledAppointment, **extra) -> dict:
-        checkin_id = str(uuid.uuid4())
+    def check_in(self, appointment: ScheduledAppointment, checkin_id: str | None = None, **extra) -> dict:
+        checkin_id = checkin_id or str(uuid.uuid4())
         body = {
             "checkin_id": checkin_id, "kiosk_id": KIOSK_ID, "appointment_id": appointment.appointment_id,
             "identity_source": "manual",

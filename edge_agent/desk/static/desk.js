@@ -63,6 +63,7 @@ function connect(since) {
   source.addEventListener("transition", (m) => applyTransition(JSON.parse(m.data)));
   ["kiosk", "help"].forEach((type) => source.addEventListener(type, () => refreshDevices().catch(() => {})));
   source.addEventListener("sync", () => refreshSync().catch(() => {}));
+  source.addEventListener("ping", (m) => { document.body.dataset.lastPing = JSON.parse(m.data).nonce; });
 }
 
 function setLive(live) {
