@@ -23,7 +23,7 @@ import functools
 import json
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -32,6 +32,8 @@ RING_SIZE = 4096
 SUBSCRIBER_BACKLOG = 1024
 KEEPALIVE_S = 15.0
 RESET = "reset"
+
+Snapshot = Callable[[], Awaitable[tuple[str, dict]]]  # -> (event type, data) describing the current state
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,12 +91,21 @@ class Channel:
             return None
         return [event for event in self._ring if event.id > last_id]
 
-    async def stream(self, last_event_id: str | None = None) -> AsyncIterator[Event | None]:
-        """Missed events (or a reset), then live ones; yields None when idle for KEEPALIVE_S."""
+    async def stream(
+        self, last_event_id: str | None = None, snapshot: Snapshot | None = None
+    ) -> AsyncIterator[Event | None]:
+        """Missed events (or a reset), then live ones; yields None when idle for KEEPALIVE_S.
+
+        A new client (no Last-Event-ID) first gets `snapshot()` as an event carrying the current id, if
+        given; it is taken after subscribing, so a change during it arrives after it, never lost."""
         queue: asyncio.Queue = asyncio.Queue()
         # Registering and reading the ring happen with no await in between: nothing is missed or doubled.
         self._subscribers.add(queue)
         try:
+            if last_event_id is None and snapshot is not None:
+                current_id = self._last_id
+                event_type, data = await snapshot()
+                yield Event(current_id, event_type, data)
             if last_event_id is not None:
                 missed = self.since(int(last_event_id)) if last_event_id.strip().isdigit() else None
                 if missed is None:
@@ -138,13 +149,14 @@ class EventBus:
         self.board.close()
 
 
-def sse_response(channel: Channel, request: Request) -> StreamingResponse:
-    """A text/event-stream of `channel`, resuming after the request's Last-Event-ID header."""
+def sse_response(channel: Channel, request: Request, snapshot: Snapshot | None = None) -> StreamingResponse:
+    """A text/event-stream of `channel`, resuming after the request's Last-Event-ID header
+    (a new client first gets `snapshot()`, if given: see `Channel.stream`)."""
     last_event_id = request.headers.get("last-event-id")
 
     async def frames() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
-        async for event in channel.stream(last_event_id):
+        async for event in channel.stream(last_event_id, snapshot):
             yield b": keep-alive\n\n" if event is None else event.encode()
 
     return StreamingResponse(

@@ -142,7 +142,12 @@ async def board(request: Request) -> Response:
 
 @router.get("/board/events")
 async def board_events(request: Request) -> Response:
-    return sse_response(_agent(request).events.board, request)
+    agent = _agent(request)
+
+    async def current_board() -> tuple[str, dict]:
+        return "board", (await agent.board_state()).model_dump(mode="json")
+
+    return sse_response(agent.events.board, request, snapshot=current_board)
 
 
 def install(app: FastAPI) -> None:

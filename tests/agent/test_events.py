@@ -63,3 +63,21 @@ def test_close_ends_streams() -> None:
         assert await asyncio.wait_for(task, 5) == []
 
     asyncio.run(scenario())
+
+
+def test_a_new_client_gets_a_snapshot_first() -> None:
+    async def scenario() -> None:
+        channel = Channel("board")
+        channel.publish("board", {"waiting": ["A-001"]})
+
+        async def snapshot() -> tuple[str, dict]:
+            channel.publish("board", {"waiting": ["A-001", "A-002"]})  # a change while the snapshot is taken
+            return "board", {"waiting": ["A-001"]}
+
+        stream = channel.stream(None, snapshot)
+        first, second = await take(stream, 2)
+        assert first.data == {"waiting": ["A-001"]} and second.data == {"waiting": ["A-001", "A-002"]}
+        assert second.id == first.id + 1
+        await stream.aclose()
+
+    asyncio.run(scenario())

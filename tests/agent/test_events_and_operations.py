@@ -44,15 +44,17 @@ def board_events(agent, count: int, last_event_id: str | None = None, during=Non
 
 def test_board_stream_resumes_after_last_event_id_without_loss_or_repeats(launch_agent) -> None:
     agent = launch_agent()
-    first = board_events(agent, 1, during=lambda: checkin(agent))
-    assert first[0].event == "board" and first[0].data["waiting"] == ["A-001"]
-    seen_id = first[0].id
+    checkin(agent)
+    time.sleep(0.5)  # its board event is out
+    snapshot, live = board_events(agent, 2, during=lambda: checkin(agent))
+    assert snapshot.event == "board" and snapshot.data["waiting"] == ["A-001"]  # a new client starts from now
+    assert live.event == "board" and live.data["waiting"] == ["A-001", "A-002"] and int(live.id) == int(snapshot.id) + 1
     for _ in range(3):  # while no client is connected; each in its own board burst
         checkin(agent)
         time.sleep(0.4)
-    resumed = board_events(agent, 3, last_event_id=seen_id)
-    assert [int(e.id) for e in resumed] == [int(seen_id) + n for n in (1, 2, 3)]
-    assert resumed[-1].data["waiting"] == ["A-001", "A-002", "A-003", "A-004"]
+    resumed = board_events(agent, 3, last_event_id=live.id)
+    assert [int(e.id) for e in resumed] == [int(live.id) + n for n in (1, 2, 3)]
+    assert resumed[-1].data["waiting"] == ["A-001", "A-002", "A-003", "A-004", "A-005"]
     stale = board_events(agent, 1, last_event_id="12")
     assert stale[0].event == "reset"
 
@@ -95,9 +97,11 @@ def test_sigterm_drains_and_ends_event_streams(launch_agent) -> None:
     agent = launch_agent()
     with httpx.Client(base_url=agent.base_url, timeout=httpx.Timeout(30, read=20)) as client:
         with client.stream("GET", "/api/v1/board/events") as response:
+            events = read_events(response)
+            assert next(events).event == "board"  # the snapshot: the stream is live
             started = time.monotonic()
             agent.process.send_signal(signal.SIGTERM)
-            assert list(read_events(response)) == []  # the stream ends instead of hanging the shutdown
+            assert list(events) == []  # the stream ends instead of hanging the shutdown
     assert agent.process.wait(20) == 0
     assert time.monotonic() - started < 15
 
