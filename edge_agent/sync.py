@@ -69,6 +69,11 @@ class SyncWorker:
         self._stopping = False
         self._in_flight: dict[int, asyncio.Task] = {}
         self._claimed: collections.deque[OutboxItem] = collections.deque()  # due, not started yet
+        # Delivered at central, not yet marked in the store: still claimed, so never fetched again, but
+        # no longer holding a delivery slot. One store write marks them all.
+        self._unrecorded: list[int] = []
+        self._recording: set[int] = set()
+        self._recorder: asyncio.Task | None = None
         self._last_contact = 0.0
 
     def notify(self) -> None:
@@ -94,6 +99,10 @@ class SyncWorker:
         self._wake.set()
         await self._cancel_in_flight()
         await self.connector.aclose()
+
+    async def _finish_recording(self) -> None:
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     # --- dispatching -----------------------------------------------------------------------------
 
@@ -123,7 +132,7 @@ class SyncWorker:
         return started
 
     async def _claim_more(self) -> None:
-        taken = set(self._in_flight) | {item.id for item in self._claimed}
+        taken = set(self._in_flight) | self._recording | {item.id for item in self._claimed}
         due = await asyncio.to_thread(self.store.outbox_due, CLAIM_BATCH + len(taken))
         self._claimed.extend(item for item in due if item.id not in taken)
 
@@ -131,8 +140,8 @@ class SyncWorker:
         paused = self._paused_for()
         if paused > 0:
             return paused
-        if self._in_flight:
-            return IDLE_CHECK_S  # a finishing delivery wakes us
+        if self._in_flight or self._recording:
+            return IDLE_CHECK_S  # a finishing delivery or store write wakes us
         next_due = await asyncio.to_thread(self.store.next_due_at)
         if next_due is None:
             if time.time() - self._last_contact > PING_EVERY_S:
@@ -156,6 +165,7 @@ class SyncWorker:
         for task in tasks:
             task.cancel()  # the event stays pending and goes out again later: nothing lost
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._finish_recording()  # what central confirmed is marked, so it is not sent again
 
     # --- one event -------------------------------------------------------------------------------
 
@@ -181,7 +191,10 @@ class SyncWorker:
         now = time.time()
         self._last_contact = now
         if result.outcome == "delivered":
-            await asyncio.to_thread(self.store.mark_delivered, [item.id])
+            self._recording.add(item.id)
+            self._unrecorded.append(item.id)
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(self._record_delivered(), name="sync-record")
             if self.health.consecutive_failures:
                 await self.store.write(expedite_pending(now))
             self.health.central_reachable = True
@@ -206,6 +219,18 @@ class SyncWorker:
             self.health.last_error, self.health.last_error_at = f"rejected: {result.reason}", now
             self.health.dead_lettered += 1
             log.error("sync: outbox %s (%s) rejected by central: %s", item.id, item.aggregate_id, result.reason)
+
+
+    async def _record_delivered(self) -> None:
+        while self._unrecorded:
+            ids, self._unrecorded = self._unrecorded, []
+            try:
+                await asyncio.to_thread(self.store.mark_delivered, ids)
+            except Exception:  # noqa: BLE001 - they stay pending and go out again: a no-op at central
+                log.exception("sync: could not mark %d delivered events", len(ids))
+            finally:
+                self._recording.difference_update(ids)
+                self._wake.set()
 
 
 def expedite_pending(now: float):

@@ -168,15 +168,14 @@ class ResourceStore:
 
     def ids_by_identifier(self, resource_type: str, system: str | None, value: str) -> list[str]:
         if system is None:
-            rows = self.conn.execute(
-                "SELECT DISTINCT id FROM identifiers WHERE type = ? AND value = ?", (resource_type, value)
-            )
+            rows = self.conn.execute("SELECT id FROM identifiers WHERE type = ? AND value = ?", (resource_type, value))
         else:
+            # without the hint SQLite prefers identifiers_owner and scans every identifier of the type
             rows = self.conn.execute(
-                "SELECT DISTINCT id FROM identifiers WHERE type = ? AND system = ? AND value = ?",
+                "SELECT id FROM identifiers INDEXED BY identifiers_lookup WHERE type = ? AND system = ? AND value = ?",
                 (resource_type, system, value),
             )
-        return [row[0] for row in rows]
+        return list(dict.fromkeys(row[0] for row in rows))
 
     def save(self, resource: dict, resource_id: str) -> dict:
         """Store a new version (or the first one) of a resource; returns what was stored."""
