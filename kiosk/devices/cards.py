@@ -58,7 +58,7 @@ def read_identity(transmit) -> tuple[Identity | None, str]:
     return None, NOT_SUPPORTED
 
 
-def _connect_when_powered(connection, attempts: int = 10, pause_s: float = 0.1) -> bool:
+def _connect_when_powered(connection, attempts: int = 30, pause_s: float = 0.1) -> bool:
     """Connect to an announced card; False when no card is there at all (a stale or instant removal).
 
     Readers announce a card a moment before it is powered, so "unpowered" is retried briefly.

@@ -2,7 +2,7 @@
 
     lobby = SimulatedLobby(data_dir).start()
     lobby.devices            # list[DeviceConfig] pointing the real drivers at the simulators
-    lobby.command("scan", ["@/path/to/licence.txt"])   # what `kiosk sim scan @FILE` does
+    lobby.command("scan", [licence_text])     # what `kiosk sim scan @FILE` does after reading FILE
     lobby.stop()
 
 The control channel is a Unix socket, `<data_dir>/simulators/control.sock`, speaking one JSON object per
@@ -135,12 +135,7 @@ class SimulatedLobby:
     def _scan(self, args: list[str]) -> str:
         if not args:
             raise SimulatorError("scan needs TEXT or @FILE")
-        text = " ".join(args)
-        if text.startswith("@"):
-            try:
-                text = Path(text[1:]).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise SimulatorError(f"cannot read {text[1:]}: {exc.strerror}") from exc
+        text = " ".join(args)  # literal: AAMVA text itself starts with "@"; `kiosk sim` reads @FILE
         try:
             self.scanner.scan(text.rstrip("\r\n"))
         except OSError as exc:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from kiosk.devices.connection_loop import wait_until
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VIRTUAL_READER = "Virtual PCD 00 00"
+RESTART_AFTER_S = 4.0
 
 
 def daemon_answers() -> bool:
@@ -46,17 +48,27 @@ class Pcscd:
         return shutil.which("pcscd") is not None or Path("/usr/sbin/pcscd").exists()
 
     def start(self) -> "Pcscd":
-        if not daemon_answers():
-            if PCSCD_SOCKET.exists():
-                PCSCD_SOCKET.unlink()  # stale socket from a daemon that died
-            executable = shutil.which("pcscd") or "/usr/sbin/pcscd"
-            self.process = subprocess.Popen(
-                [executable, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-            )
-        if not wait_until(virtual_reader_listed, self.timeout_s, interval=0.2):
+        deadline = time.monotonic() + self.timeout_s
+        if daemon_answers():
+            if wait_until(virtual_reader_listed, self.timeout_s, interval=0.2):
+                return self  # someone else's daemon, with the virtual reader: reuse it
+            raise RuntimeError(f"a running pcscd does not list {VIRTUAL_READER!r}")
+        # vpcd cannot bind its port while an old connection to it lingers in TIME_WAIT; pcscd then runs
+        # without the reader. Restart it until the port is free or the time is up.
+        while time.monotonic() < deadline:
+            self._launch()
+            if wait_until(virtual_reader_listed, min(RESTART_AFTER_S, max(0.0, deadline - time.monotonic())), 0.2):
+                return self
             self.stop()
-            raise RuntimeError(f"pcscd did not list {VIRTUAL_READER!r} within {self.timeout_s:.0f} s")
-        return self
+        raise RuntimeError(f"pcscd did not list {VIRTUAL_READER!r} within {self.timeout_s:.0f} s")
+
+    def _launch(self) -> None:
+        if PCSCD_SOCKET.exists():
+            PCSCD_SOCKET.unlink()  # stale socket from a daemon that died
+        executable = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        self.process = subprocess.Popen(
+            [executable, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None

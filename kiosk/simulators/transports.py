@@ -18,6 +18,19 @@ from typing import Callable
 Handler = Callable[[bytes], bytes]  # bytes from the driver -> bytes answered
 
 
+# vsmartcard's vpcd binds these (one per virtual reader) without SO_REUSEADDR: a simulator that happened
+# to get one as its ephemeral port would keep pcscd's virtual reader from starting for a minute.
+RESERVED_PORTS = frozenset(range(35963, 35967))
+
+
+def _listen(port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(4)
+    return listener
+
+
 class TcpPeer:
     """Accepts driver connections on 127.0.0.1:port and feeds what they send to `handler`."""
 
@@ -34,10 +47,11 @@ class TcpPeer:
         return "127.0.0.1", self.port
 
     def start(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(4)
+        listener = _listen(self.port)
+        while self.port == 0 and listener.getsockname()[1] in RESERVED_PORTS:
+            replacement = _listen(0)
+            listener.close()
+            listener = replacement
         listener.settimeout(0.1)
         self.port = listener.getsockname()[1]
         self._listener = listener

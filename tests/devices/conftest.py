@@ -74,7 +74,7 @@ def pcscd():
     """pcscd with the vsmartcard virtual reader, started for the session (or reused if already running)."""
     if not Pcscd.available():
         pytest.skip("pcscd is not installed (scripts/setup.sh installs it)")
-    daemon = Pcscd(timeout_s=20)
+    daemon = Pcscd(timeout_s=75)  # outlasts a TIME_WAIT on the vpcd port
     try:
         daemon.start()
     except RuntimeError as exc:
