@@ -175,13 +175,14 @@ class SyncWorker:
             try:
                 result = await self.connector.deliver(item)
             except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the event
-                log.exception("sync: connector failed on outbox %s", item.id)
+                # the exception's type only: its message could quote patient data
+                log.error("sync connector failed", extra={"outbox_id": item.id, "error": type(exc).__name__})
                 result = Delivery.retry(type(exc).__name__)
             await self._record(item, result)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - e.g. the store closing during shutdown: the event stays pending
-            log.exception("sync: could not record the outcome of outbox %s", item.id)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store closing during shutdown: the event stays pending
+            log.error("sync outcome not recorded", extra={"outbox_id": item.id, "error": type(exc).__name__})
         finally:
             self._in_flight.pop(item.id, None)
             self.health.in_flight = len(self._in_flight)
@@ -202,7 +203,7 @@ class SyncWorker:
             self.health.consecutive_failures = 0
             self.health.paused_until = None
             self.health.delivered += 1
-            log.debug("sync: outbox %s (%s) delivered", item.id, item.aggregate_id)
+            log.debug("sync delivered", extra={"outbox_id": item.id, "checkin_id": item.aggregate_id})
         elif result.outcome == "retry":
             delay = backoff_s(self.health.consecutive_failures, self.central.max_backoff_s, result.after)
             self.health.consecutive_failures += 1
@@ -212,13 +213,18 @@ class SyncWorker:
             self.health.retried += 1
             self._claimed.clear()  # central is in trouble: read again what is due once the pause ends
             await asyncio.to_thread(self.store.mark_retry, item.id, now + delay, result.reason)
-            log.warning("sync: outbox %s (%s) will retry in %.1fs: %s", item.id, item.aggregate_id, delay, result.reason)
+            log.warning("sync will retry", extra={
+                "outbox_id": item.id, "checkin_id": item.aggregate_id, "reason": result.reason,
+                "retry_in_s": round(delay, 2), "attempt": item.attempts + 1,
+            })  # fmt: skip
         else:
             await asyncio.to_thread(self.store.mark_dead, item.id, result.reason, result.server_outcome)
             self.health.central_reachable = True
             self.health.last_error, self.health.last_error_at = f"rejected: {result.reason}", now
             self.health.dead_lettered += 1
-            log.error("sync: outbox %s (%s) rejected by central: %s", item.id, item.aggregate_id, result.reason)
+            log.error("sync rejected by central", extra={
+                "outbox_id": item.id, "checkin_id": item.aggregate_id, "reason": result.reason,
+            })  # fmt: skip
 
 
     async def _record_delivered(self) -> None:
@@ -226,8 +232,8 @@ class SyncWorker:
             ids, self._unrecorded = self._unrecorded, []
             try:
                 await asyncio.to_thread(self.store.mark_delivered, ids)
-            except Exception:  # noqa: BLE001 - they stay pending and go out again: a no-op at central
-                log.exception("sync: could not mark %d delivered events", len(ids))
+            except Exception as exc:  # noqa: BLE001 - they stay pending and go out again: a no-op at central
+                log.error("sync delivered events not marked", extra={"count": len(ids), "error": type(exc).__name__})
             finally:
                 self._recording.difference_update(ids)
                 self._wake.set()
