@@ -58,6 +58,16 @@ def read_identity(transmit) -> tuple[Identity | None, str]:
     return None, NOT_SUPPORTED
 
 
+def close_connection(connection) -> None:
+    """Disconnect and release the PC/SC context now, not in a destructor after pcscd may be gone."""
+    for step in (connection.disconnect, getattr(connection, "release", None)):
+        try:
+            if step is not None:
+                step()
+        except SmartcardException:
+            pass
+
+
 def _connect_when_powered(connection, attempts: int = 30, pause_s: float = 0.1) -> bool:
     """Connect to an announced card; False when no card is there at all (a stale or instant removal).
 
@@ -165,7 +175,4 @@ class CardReader(ReconnectingDevice):
         except SmartcardException:
             return None, UNREADABLE
         finally:
-            try:
-                connection.disconnect()
-            except SmartcardException:
-                pass
+            close_connection(connection)

@@ -11,7 +11,7 @@ from smartcard.System import readers
 from edge_agent.config import DeviceConfig
 from kiosk.devices import apdu, eid
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState
-from kiosk.devices.cards import CardReader
+from kiosk.devices.cards import CardReader, close_connection
 from kiosk.simulators.pcscd import VIRTUAL_READER
 from kiosk.simulators.virtual_card import EGK_AID, VpcdClient, egk_card, eid_card, other_card
 
@@ -25,10 +25,11 @@ def card_present() -> bool:
     connection = reader_device.createConnection()
     try:
         connection.connect()
+        return True
     except (NoCardException, CardConnectionException):  # absent, or still powering up
         return False
-    connection.disconnect()
-    return True
+    finally:
+        close_connection(connection)
 
 
 def settle(present: bool) -> None:
@@ -119,7 +120,7 @@ def test_reader_follows_61xx_and_6cxx_through_pyscard(pcscd, card_slot):
         fci = apdu.exchange(connection.transmit, [0x00, 0xA4, 0x04, 0x00, len(EGK_AID), *EGK_AID])
         assert EGK_AID in fci
     finally:
-        connection.disconnect()
+        close_connection(connection)
     card_slot.remove()
     settle(False)
     # READ BINARY with too large an Le: the eID answers 6Cxx and the resend gets the bytes.
@@ -132,7 +133,7 @@ def test_reader_follows_61xx_and_6cxx_through_pyscard(pcscd, card_slot):
         data = apdu.exchange(connection.transmit, [0x00, 0xB0, 0x00, 0x00, 0x00])
         assert eid.parse_tlv(data)[0x03] == "Bruxelles"
     finally:
-        connection.disconnect()
+        close_connection(connection)
 
 
 def test_unknown_reader_is_offline_with_a_reason(pcscd, events):
