@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
 CHECKINS_PATH = "/api/v1/checkins"
+MAX_CHECKIN_BYTES = 8_000_000  # signatures are the bulk: a check-in with several forms is well below
 JSON = "application/json"
 
 
@@ -101,7 +102,7 @@ async def create_checkin(request: Request) -> Response:
     key = request.headers.get("idempotency-key", "").strip()
     if not key or len(key) > 200:
         raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
-    raw = await request.body()
+    raw = await _body_within(request, MAX_CHECKIN_BYTES)
     try:
         body = CheckinRequest.model_validate_json(raw)
     except ValidationError as exc:
@@ -115,6 +116,19 @@ async def create_checkin(request: Request) -> Response:
         "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,
     })  # fmt: skip
     return Response(outcome.body, status_code=201, media_type=JSON)
+
+
+async def _body_within(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ProblemError(413, "body_too_large", f"The request body exceeds {limit // 1_000_000} MB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(413, "body_too_large", f"The request body exceeds {limit // 1_000_000} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.post("/kiosks/heartbeat", status_code=204)

@@ -6,6 +6,8 @@ Raise `ProblemError(status, "code", "Sentence.", field=..., headers=...)` from a
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +15,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .contract import Problem
+
+log = logging.getLogger(__name__)
 
 
 class ProblemError(Exception):
@@ -53,6 +57,13 @@ def install(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: ValidationError) -> JSONResponse:
         problem = invalid_input(exc.errors())
         return problem_response(problem.status, problem.problem)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The type only: an exception's message may quote patient data.
+        log.error("unexpected error", extra={"error": type(exc).__name__, "path": request.url.path})
+        problem = Problem(error="internal_error", message="Something went wrong on the agent; nothing was stored.")
+        return problem_response(500, problem)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

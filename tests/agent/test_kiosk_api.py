@@ -231,3 +231,12 @@ def test_checkin_id_reused_under_another_key_is_a_409(shared_agent: RunningAgent
     assert response.status_code == 409 and response.json()["error"] == "checkin_id_reused"
     assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ?", (body["checkin_id"],)) == 1
     assert count_rows(shared_agent.store_path, "outbox", "aggregate_id = ?", (body["checkin_id"],)) == 1
+
+
+def test_oversized_checkin_is_a_413_and_stores_nothing(shared_agent: RunningAgent) -> None:
+    before = count_rows(shared_agent.store_path, "arrivals")
+    body = checkin_body(answers=[{"link_id": f"q{n}", "value": "x" * 1000} for n in range(100)])
+    body["padding"] = "y" * 9_000_000
+    response = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 413 and response.json()["error"] == "body_too_large"
+    assert count_rows(shared_agent.store_path, "arrivals") == before
