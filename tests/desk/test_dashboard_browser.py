@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-import httpx
 import pytest
 
 from edge_agent.central.fhir import schedule_from_resources
 from tools.central_seed import day_schedule
 
-from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, signed_in_page, today_appointments, wait_until
+from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, Staff, signed_in_page, today_appointments, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -131,34 +129,47 @@ def central_agent(tmp_path):
         sandbox.stop()
 
 
-def test_an_admin_retries_a_dead_letter_from_the_dashboard(central_agent, new_page):
+def test_an_admin_retries_a_dead_letter_from_the_dashboard_and_discards_another_with_a_reason(
+    central_agent, new_page
+):
     agent, sandbox = central_agent
-    sandbox.control("POST", "faults", json={
-        "mode": "status", "status": 400, "count": 1, "methods": ["POST"],
-        "diagnostics": "Coverage.payor: unknown organisation",
-    })  # fmt: skip
+    appointments = schedule_from_resources(day_schedule(dt.datetime.now(dt.UTC).date(), 3))
+    rejection = {"mode": "status", "status": 400, "count": 1, "methods": ["POST"]}
+    sandbox.control("POST", "faults", json={**rejection, "diagnostics": "Coverage.payor: unknown organisation"})
     kiosk = Kiosk(agent)
     try:
-        appointment = schedule_from_resources(day_schedule(dt.datetime.now(dt.UTC).date(), 3))[0]
-        ticket = kiosk.check_in(appointment)
+        ticket = kiosk.check_in(appointments[0])
     finally:
         kiosk.close()
-    admin = signed_in_page(new_page, agent, *ADMIN)
-    letter = admin.wait_for_selector("li.dead-letter", timeout=30000)  # the panel refreshes every 10 s
+    admin_page = signed_in_page(new_page, agent, *ADMIN)
+    letter = admin_page.wait_for_selector("li.dead-letter", timeout=30000)  # the panel refreshes every 10 s
     assert ticket["checkin_id"] in letter.inner_text()
     assert "Coverage.payor: unknown organisation" in letter.inner_text()  # the server's own message
     letter.query_selector("button.retry").click()
-    admin.wait_for_selector("li.dead-letter", state="detached", timeout=10000)
+    admin_page.wait_for_selector("li.dead-letter", state="detached", timeout=10000)
 
-    def delivered() -> bool:
-        counts = sandbox.control("GET", "stats")["resources"]
-        return counts.get("Encounter", 0) == 1
+    def encounters() -> int:
+        return sandbox.control("GET", "stats")["resources"].get("Encounter", 0)
 
-    wait_until(delivered, 30, "the retried check-in to reach the central system")
-    with httpx.Client(base_url=agent.url, timeout=10) as http:
-        from .conftest import sign_in
+    wait_until(lambda: encounters() == 1, 30, "the retried check-in to reach the central system")
 
-        sign_in(http, *ADMIN)
-        audit = http.get("/api/v1/audit").json()["entries"]
+    sandbox.control("POST", "faults", json={**rejection, "diagnostics": "Patient merged elsewhere"})
+    kiosk = Kiosk(agent)
+    admin = Staff(agent, *ADMIN)
+    try:
+        second = kiosk.check_in(appointments[1])["checkin_id"]
+        dead = wait_until(lambda: admin.http.get("/api/v1/sync").json()["dead_letters"], 30, "a second dead letter")
+        assert dead[0]["aggregate_id"] == second and "Patient merged elsewhere" in dead[0]["outcome"]
+        discard = f"/api/v1/sync/dead-letters/{dead[0]['id']}/discard"
+        assert admin.post(discard, {"reason": ""}).status_code == 422  # a reason is required
+        assert admin.post(discard, {"reason": "merged at central by hand"}).status_code == 200
+        assert admin.http.get("/api/v1/sync").json()["dead_letters"] == []
+        assert admin.post(f"/api/v1/sync/dead-letters/{dead[0]['id']}/retry").status_code == 404
+        audit = admin.http.get("/api/v1/audit").json()["entries"]
+    finally:
+        kiosk.close()
+        admin.close()
     assert any(e["action"] == "dead_letter.retry" and e["actor"] == "admin" for e in audit)
-    assert re.match(r"^[A-Z]+-\d{3}$", ticket["ticket"])
+    assert any(e["action"] == "dead_letter.discard" and e["detail"]["reason"] == "merged at central by hand"
+               for e in audit)
+    assert encounters() == 1  # the discarded one was not sent

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 
-from .conftest import ADMIN, FRONT_DESK, Staff, edge_agent_cli, sign_in, today_appointments
+from .conftest import FRONT_DESK, REPO, Staff, edge_agent_cli, sign_in, today_appointments
 
 PATIENT_ENDPOINTS = [
     ("GET", "/api/v1/queue"),
@@ -280,12 +282,7 @@ def test_dead_letters_and_stats_need_an_admin(agent, front_desk, admin):
 
 
 @pytest.mark.parametrize("password, problem", [("short", "password"), ("long-enough-pass", None)])
-def test_add_staff_cli_validates(agent, password, problem, tmp_path):
-    import subprocess
-    import sys
-
-    from .conftest import REPO
-
+def test_add_staff_cli_validates(agent, password, problem):
     result = subprocess.run(
         [sys.executable, "-m", "edge_agent.cli", "add-staff", "newperson", "--role", "admin", "--password-stdin",
          "--config", str(agent.config)],
