@@ -86,3 +86,9 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(sandbox, agent
     print("central requests:", sandbox.stats()["requests"])
     arrived = sandbox.read(f"Appointment?date={today.isoformat()}&status=arrived").json()
     assert arrived["total"] == BACKLOG
+
+    # hundreds of retries, failures and restarts logged, and not one name or birth date among them
+    log = agent.log.read_text()
+    assert "sync will retry" in log
+    for patient in patients.values():
+        assert patient["name"][0]["family"] not in log and patient["birthDate"] not in log
