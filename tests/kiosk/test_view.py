@@ -1,0 +1,88 @@
+"""What screens show, without a window: the patient's language and formats, degradations, and nothing left after a wipe."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
+from edge_agent.contract import BoardCall, BoardState, CheckinResponse
+from kiosk.devices.base import CardInserted, DeviceState, DeviceStatus, StatusChanged
+from kiosk.flow import Flow, FlowSettings
+from kiosk.i18n import Catalogues
+from kiosk.view import build_view
+from tests.kiosk.samples import CARD, TODAY, Clock, form, matched
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> Catalogues:
+    return Catalogues.load(DEFAULT_TRANSLATIONS_DIR)
+
+
+@pytest.fixture
+def flow() -> Flow:
+    settings = FlowSettings(device_kinds={"scanner": "id_scanner", "reader": "card_reader", "printer": "receipt_printer"})
+    return Flow(settings, clock=Clock(), now=lambda: TODAY, date_order={"en": "MDY", "es": "DMY"}.__getitem__)
+
+
+def view(flow, catalogues, timezone="America/Chicago"):
+    return build_view(flow, catalogues, "Riverside Family Clinic", timezone)
+
+
+def test_attract_shows_tickets_only(flow, catalogues):
+    flow.board_updated(BoardState(clinic_name="x", now_calling=[BoardCall(ticket="A-012", room="Room 2", called_at=TODAY)],
+                                  waiting=["A-013", "K1-002"], languages=["en"], updated_at=TODAY))  # fmt: skip
+    shown = view(flow, catalogues)
+    assert shown.now_calling == "A-012 Room 2" and shown.waiting == "Waiting: A-013  K1-002"
+
+
+def test_confirm_in_spanish_with_the_sites_local_time(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched(forms=[form("privacy")]))  # 10:30 UTC
+    flow.choose_language("es")
+    shown = view(flow, catalogues)
+    assert shown.confirm_when == "Hoy a las 04:30"  # America/Chicago, 24 h clock
+    assert shown.confirm_with == "Con Dr. Okafor" and shown.t("confirm.yes") == "Sí, soy yo"
+
+
+def test_scanner_offline_offers_typing(flow, catalogues):
+    flow.device_event(StatusChanged("scanner", DeviceStatus(DeviceState.OFFLINE, "unplugged")))
+    assert view(flow, catalogues).scanner_offline
+    flow.device_event(StatusChanged("reader", DeviceStatus(DeviceState.ONLINE)))
+    assert not view(flow, catalogues).scanner_offline
+
+
+def test_agent_away_shows_the_banner(flow, catalogues):
+    assert view(flow, catalogues).offline_banner == ""
+    flow.agent_reachable(False)
+    assert "offline" in view(flow, catalogues).offline_banner
+
+
+def test_ticket_large_on_screen_without_a_printer_in_the_patients_numbers(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched())
+    flow.choose_language("es")
+    flow.confirm()
+    flow.review_done()
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-016", position=1204, estimated_wait_min=18), offline=False)
+    flow.printed(ok=False)
+    shown = view(flow, catalogues)
+    assert shown.ticket == "A-016" and shown.ticket_on_screen
+    assert shown.ticket_position == "Usted es el número 1.204 en la fila"
+    assert "impresora no funciona" in shown.ticket_instruction
+
+
+def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched(forms=[form("privacy")], on_file_street="1 Old Road"))
+    flow.confirm()
+    before = repr(view(flow, catalogues))
+    assert "Maria G." in before and "12 NEW STREET" not in before  # the card has no address; the file's is never shown
+    flow.finish()
+    after = repr(view(flow, catalogues))
+    for marker in ("Maria", "Okafor", "Room 3", "privacy", "ACME"):
+        assert marker not in after
