@@ -1,0 +1,32 @@
+"""Fixtures of the deploy tests (the helpers and the test-only shortcuts are in ansible_run.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .ansible_run import Deployment, build_wheel, run_playbook, snapshot_sources
+
+
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot_sources(tmp_path_factory.mktemp("sources"))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory, sources: Path) -> Path:
+    return build_wheel(sources, tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory, sources: Path, wheel: Path) -> Iterator[Deployment]:
+    """site.yml run twice over the two-site example inventory into temporary roots."""
+    base = tmp_path_factory.mktemp("deploy")
+    runs = []
+    for _ in range(2):
+        run = run_playbook(base, sources, wheel, "site.yml")
+        assert run.returncode == 0, run.output[-6000:]
+        runs.append(run)
+    yield Deployment(base=base, sources=sources, wheel=wheel, runs=runs)

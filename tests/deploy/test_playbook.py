@@ -1,0 +1,176 @@
+"""The Ansible playbooks: syntax, lint, and a real run over two sites into temporary roots."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .ansible_run import ANSIBLE_DIR, DEMO_VAULT_PASSWORD, EXAMPLE_INVENTORY, VENV_BIN, Deployment, ansible_env, build_wheel, example_hosts, snapshot_sources
+
+AGENTS = [host for host in example_hosts() if "-agent" in host]
+KIOSKS = [host for host in example_hosts() if "-kiosk-" in host]
+PLAYBOOKS = ["site.yml", "upgrade.yml"]
+
+
+def check_config(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "edge_agent.cli", "check-config", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def site_of(host: str) -> str:
+    return host.split("-")[0]
+
+
+def test_example_inventory_has_two_sites_each_with_an_agent_and_kiosks() -> None:
+    assert [site_of(host) for host in AGENTS] == ["north", "south"]
+    assert {site_of(host) for host in KIOSKS} == {"north", "south"}
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_playbook_syntax(playbook: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", str(EXAMPLE_INVENTORY),
+         "--vault-password-file", str(DEMO_VAULT_PASSWORD), playbook],
+        cwd=ANSIBLE_DIR, env=ansible_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ansible_lint_passes(tmp_path: Path, sources: Path) -> None:
+    # ansible-lint keeps a cache in its project folder: lint the snapshot so nothing is written into the repo.
+    project = sources / "deploy" / "ansible"
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-lint"), "--offline", "--project-dir", str(project), *PLAYBOOKS],
+        cwd=project, env=ansible_env(tmp_path / "home", project), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "Passed" in done.stdout + done.stderr
+
+
+def test_second_run_changes_nothing(deployment: Deployment) -> None:
+    first, second = (run.recap() for run in deployment.runs)
+    assert set(first) == set(second) == set(example_hosts())
+    assert all(counters["changed"] > 0 for counters in first.values())
+    assert {host: counters["changed"] for host, counters in second.items()} == dict.fromkeys(example_hosts(), 0)
+    assert all(counters["failed"] == 0 for counters in second.values())
+
+
+@pytest.mark.parametrize("host", AGENTS)
+def test_each_site_gets_its_own_agent_config_that_passes_check_config(deployment: Deployment, host: str) -> None:
+    root = deployment.root(host)
+    site_toml = root / "etc/edge-agent/site.toml"
+    done = check_config(site_toml)
+    assert done.returncode == 0 and done.stdout.strip() == f"{site_toml}: ok", done.stdout + done.stderr
+    site = tomllib.loads(site_toml.read_text())
+    assert site["site"]["id"] == site_of(host)
+    assert site["agent"]["data_dir"] == str(root / "var/lib/edge-agent/store")
+    assert site["central"]["auth_token"].startswith("demo-")  # from the vault
+    assert (root / "var/lib/edge-agent/keys/site.key").stat().st_size == 32
+    assert (root / "var/lib/edge-agent/keys/site.key").stat().st_mode & 0o077 == 0
+    assert site_toml.stat().st_mode & 0o007 == 0
+    assert (root / "etc/systemd/system/edge-agent.service").exists()
+    assert (root / "etc/systemd/journald.conf.d/50-lobby-checkin.conf").exists()
+    assert (root / "opt/lobby-checkin/current").resolve() == root / f"opt/lobby-checkin/releases/{deployment.wheel.name.split('-')[1]}"
+
+
+def test_the_two_sites_have_different_keys_and_tokens(deployment: Deployment) -> None:
+    north, south = (deployment.root(host) / "var/lib/edge-agent/keys/site.key" for host in AGENTS)
+    assert north.read_bytes() != south.read_bytes()
+
+
+@pytest.mark.parametrize("host", KIOSKS)
+def test_each_kiosk_is_enrolled_with_its_own_sites_agent(deployment: Deployment, host: str) -> None:
+    root = deployment.root(host)
+    kiosk_toml = root / "etc/lobby-kiosk/kiosk.toml"
+    done = check_config(kiosk_toml)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kiosk = tomllib.loads(kiosk_toml.read_text())["kiosk"]
+    assert kiosk["id"] == host.split(".")[0]
+    (agent,) = [a for a in AGENTS if site_of(a) == site_of(host)]
+    store = deployment.root(agent) / "var/lib/edge-agent/store/agent.db"
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+        (stored_hash,) = conn.execute("SELECT token_hash FROM kiosks WHERE kiosk_id = ?", (kiosk["id"],)).fetchone()
+    assert hashlib.sha256(kiosk["token"].encode()).hexdigest() == stored_hash
+    assert len(kiosk["agent_fingerprint"]) == 64  # the agent's TLS certificate, pinned at enrollment
+    # The token was never printed by either run.
+    assert all(kiosk["token"] not in run.output for run in deployment.runs)
+    assert (root / "etc/systemd/system/kiosk-session.service").exists()
+    assert (root / "etc/udev/rules.d/70-lobby-kiosk.rules").exists()
+
+
+def test_ticket_prefixes_are_unique_within_a_site(deployment: Deployment) -> None:
+    prefixes = {}
+    for host in KIOSKS:
+        kiosk = tomllib.loads((deployment.root(host) / "etc/lobby-kiosk/kiosk.toml").read_text())["kiosk"]
+        prefixes.setdefault(site_of(host), []).append(kiosk["ticket_prefix"])
+    assert prefixes == {"north": ["K1", "K2"], "south": ["K1"]}
+
+
+def test_site_printers_reach_the_right_kiosk(deployment: Deployment) -> None:
+    devices = {
+        host.split(".")[0]: tomllib.loads((deployment.root(host) / "etc/lobby-kiosk/kiosk.toml").read_text())["kiosk"].get("devices", [])
+        for host in KIOSKS
+    }
+    assert [(d["transport"], d.get("host")) for d in devices["north-kiosk-1"]] == [("tcp", "10.20.0.41")]
+    assert [d["transport"] for d in devices["north-kiosk-2"]] == ["usb"]
+    assert [(d["transport"], d["port"]) for d in devices["south-kiosk-1"]] == [("serial", "/dev/ttyUSB0")]
+
+
+def test_failed_upgrade_is_backed_up_rolled_back_and_stops_the_rollout(deployment: Deployment, tmp_path: Path) -> None:
+    """upgrade.yml on the south site with a newer wheel whose agent never answers its health check (no
+    agent runs in a test root, and the check is pointed at a closed port): the agent is backed up first,
+    the new release is installed, the failed check puts the old release back, and the site's kiosk is
+    never touched."""
+    from tests.conftest import free_port
+
+    newer = build_wheel(snapshot_sources(tmp_path / "newer-sources"), tmp_path / "newer", version="0.1.1.dev7")
+    agent, kiosk = deployment.root(AGENTS[1]), deployment.root(KIOSKS[-1])
+    old_release = (agent / "opt/lobby-checkin/current").resolve()
+    run = deployment.playbook(
+        "upgrade.yml", "--limit", "site_south",
+        extra={
+            "lobby_wheel": str(newer), "lobby_version": "0.1.1.dev7",
+            "edge_agent_health_check": True, "edge_agent_health_retries": 1,
+            "edge_agent_health_url": f"http://127.0.0.1:{free_port()}/healthz",
+        },
+    )  # fmt: skip
+    assert run.returncode != 0, run.output[-3000:]
+    assert "failed its health check and was rolled back" in run.output
+    assert (agent / "opt/lobby-checkin/releases/0.1.1.dev7/bin/edge-agent").exists()
+    assert (agent / "opt/lobby-checkin/current").resolve() == old_release
+    assert not (kiosk / "opt/lobby-checkin/releases/0.1.1.dev7").exists()
+    (backup,) = (agent / "var/backups/edge-agent").glob("south-before-0.1.1.dev7-*.backup")
+    assert backup.read_bytes().startswith(b"LOBBY-CHECKIN-BACKUP/1\n")
+    assert b"agent.db" not in backup.read_bytes()  # encrypted, names and all
+
+    # The backup opens with the site's passphrase from the vault and holds the site's enrolled kiosk.
+    restored = tmp_path / "restored"
+    (restored / "site.toml").parent.mkdir(parents=True)
+    (restored / "site.toml").write_text('[site]\nid = "south"\n[agent]\ndata_dir = "store"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_agent.cli", "restore", str(backup), "--config", str(restored / "site.toml")],
+        env={**os.environ, "EDGE_AGENT_BACKUP_PASSPHRASE": vault_secrets(tmp_path)["south"]["backup_passphrase"]},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(restored / "store" / "agent.db") as conn:
+        assert conn.execute("SELECT kiosk_id FROM kiosks").fetchall() == [("south-kiosk-1",)]
+    assert (restored / "store-keys" / "site.key").read_bytes() == (agent / "var/lib/edge-agent/keys/site.key").read_bytes()
+
+
+def vault_secrets(tmp_path: Path) -> dict:
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-vault"), "view", "--vault-password-file", str(DEMO_VAULT_PASSWORD),
+         str(EXAMPLE_INVENTORY / "group_vars/all/vault.yml")],
+        env=ansible_env(tmp_path / "vault-home"), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return yaml.safe_load(done.stdout)["vault_lobby_sites"]
