@@ -85,6 +85,7 @@ class Agent:
             self.spawn(self.advertisement.start(), "zeroconf-register")
         self.spawn(systemd_notify.feed_watchdog(self.healthy), "systemd-watchdog")
         # --- other background workers: self.spawn(worker(), "name") here ---
+        self.spawn(retention.keep_purging(self.store, self.config.agent.retention_days, self.today), "retention")
         from .consents.retention import keep_purging
 
         self.spawn(keep_purging(self.store, self.config.agent.retention_days), "consent-retention")

@@ -321,7 +321,7 @@ class QueueEntry:
     called_at: str | None
     roomed_at: str | None
     finished_at: str | None
-    patient: dict[str, Any] = field(default_factory=dict)  # family, given, birth_date, coverage, ...
+    patient: dict[str, Any] = field(default_factory=dict)  # family, given, birth_date, coverage, ...; {} once purged
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -340,7 +340,7 @@ def _entry(row: sqlite3.Row, store: "Store", position: int | None) -> QueueEntry
         clinician=row["clinician"], identity_source=row["identity_source"], language=row["language"],
         offline=bool(row["offline"]), arrived_at=row["arrived_at"], called_at=row["called_at"],
         roomed_at=row["roomed_at"], finished_at=row["finished_at"],
-        patient=store.unseal_json(row["details_sealed"], details_context(row["checkin_id"])),
+        patient=store.unseal_json(row["details_sealed"], details_context(row["checkin_id"])) if row["details_sealed"] else {},
     )  # fmt: skip
 
 
