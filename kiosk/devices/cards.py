@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from smartcard.CardMonitoring import CardMonitor, CardObserver
+from smartcard.CardMonitoring import CardMonitor, CardMonitoringThread, CardObserver
 from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
 from smartcard.ReaderMonitoring import ReaderMonitor, ReaderObserver
 from smartcard.System import readers as list_readers
@@ -56,6 +56,23 @@ def read_identity(transmit) -> tuple[Identity | None, str]:
         except (egk.CardDataError, ValueError):
             return None, UNREADABLE
     return None, NOT_SUPPORTED
+
+
+def _live_card_monitor() -> CardMonitor:
+    """pyscard's CardMonitor, with its process-wide thread restarted if it died.
+
+    The thread ends for good when pcscd goes away (SCARD_E_NO_SERVICE); after pcscd comes back a new
+    one is needed or no card is ever reported again. pyscard offers no public way to do this.
+    """
+    monitor = CardMonitor()
+    with CardMonitoringThread.lock:
+        thread = CardMonitoringThread.instance
+        dead = thread is not None and not thread.is_alive()
+        if dead:
+            CardMonitoringThread.instance = None
+    if dead:
+        monitor.instance.rmthread = CardMonitoringThread(monitor.instance)
+    return monitor
 
 
 def close_connection(connection) -> None:
@@ -109,7 +126,7 @@ class CardReader(ReconnectingDevice):
             raise ConnectionError("no card reader")
         self._reader_name = str(present[0])
         self._reader_present.set()
-        reader_monitor, card_monitor = ReaderMonitor(), CardMonitor()
+        reader_monitor, card_monitor = ReaderMonitor(), _live_card_monitor()
         reader_monitor.addObserver(self._reader_observer)
         card_monitor.addObserver(self._card_observer)
         self._monitors = [reader_monitor, card_monitor]
@@ -160,19 +177,26 @@ class CardReader(ReconnectingDevice):
             self._emit(CardInserted(self.name, *outcome))
 
     @staticmethod
-    def _identity_from(card) -> tuple[Identity | None, str] | None:
-        """(identity, "") or (None, message key); None when the slot turned out to be empty."""
-        try:
-            connection = card.createConnection()
-        except SmartcardException:
-            return None, UNREADABLE
-        try:
-            if not _connect_when_powered(connection):
-                return None  # nothing in the slot: the removal event tells the app
-            return read_identity(connection.transmit)
-        except (NoCardException, CardConnectionException):
-            return None, REMOVED_TOO_SOON
-        except SmartcardException:
-            return None, UNREADABLE
-        finally:
-            close_connection(connection)
+    def _identity_from(card, attempts: int = 2) -> tuple[Identity | None, str] | None:
+        """(identity, "") or (None, message key); None when the slot turned out to be empty.
+
+        A failed exchange with the card still in the slot (a transient reader error, e.g. just after
+        pcscd restarted) is read once more from the start; a card that has left is "removed too soon".
+        """
+        outcome: tuple[Identity | None, str] | None = None
+        for _attempt in range(attempts):
+            try:
+                connection = card.createConnection()
+            except SmartcardException:
+                return None, UNREADABLE
+            try:
+                if not _connect_when_powered(connection):
+                    return outcome  # nothing (any more) in the slot
+                return read_identity(connection.transmit)
+            except (NoCardException, CardConnectionException):
+                outcome = (None, REMOVED_TOO_SOON)
+            except SmartcardException:
+                return None, UNREADABLE
+            finally:
+                close_connection(connection)
+        return outcome

@@ -143,3 +143,25 @@ def test_unknown_reader_is_offline_with_a_reason(pcscd, events):
         events.wait_state(DeviceState.OFFLINE, reason="no card reader")
     finally:
         driver.close()
+
+
+def test_reader_going_away_and_coming_back_is_followed(pcscd, events, card_slot):
+    """pcscd stopping takes the reader away (as unplugging the only reader does); cards read again after."""
+    if pcscd.process is None:
+        pytest.skip("pcscd belongs to someone else here; not stopping it")
+    driver = CardReader(DeviceConfig(kind="card_reader", transport="pcsc", reader=VIRTUAL_READER), events)
+    driver.open()
+    try:
+        events.wait_state(DeviceState.ONLINE)
+        mark = events.mark()
+        pcscd.stop()
+        events.wait_state(DeviceState.OFFLINE, mark)
+        mark = events.mark()
+        pcscd.start()
+        events.wait_state(DeviceState.ONLINE, mark, timeout=30)
+        card_slot.insert(egk_card())
+        assert inserted(events, mark).identity is not None
+        card_slot.remove()
+        events.wait_for(lambda e: isinstance(e, CardRemoved), mark, timeout=15)
+    finally:
+        driver.close()
