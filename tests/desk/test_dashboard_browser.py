@@ -44,6 +44,11 @@ def test_check_in_appears_live_then_call_reaches_the_board_and_undo_takes_it_bac
     assert checkin.locator("td.ticket").inner_text() == ticket["ticket"]
     assert appointment.family in checkin.locator("td.name").inner_text()
     assert checkin.get_attribute("data-status") == "waiting"
+    checkin.locator("button.details").click()  # the patient's details: an audited view
+    desk.wait_for_selector("#details[open]")
+    assert appointment.birth_date.isoformat() in desk.inner_text("#details-body")
+    desk.click("#details-close")
+    desk.wait_for_selector("#details[open]", state="detached")
     board.wait_for_function(
         "t => [...document.querySelectorAll('#waiting li')].some(li => li.textContent === t)", arg=ticket["ticket"]
     )
@@ -91,21 +96,24 @@ def test_a_silent_kiosk_is_shown_offline(agent, new_page):
     assert "Offline" in kiosk_item.inner_text()
 
 
-def test_the_board_reconnects_by_itself_after_the_agent_restarts(agent, front_desk, new_page):
+def test_the_board_and_the_dashboard_reconnect_by_themselves_after_the_agent_restarts(agent, front_desk, new_page):
     board = new_page(1080, 1920)  # portrait screen
     board.goto(f"{agent.url}/board")
     board.wait_for_function("() => document.getElementById('connection').hidden")
+    desk = signed_in_page(new_page, agent, *FRONT_DESK)
     agent.stop()
     board.wait_for_function("() => !document.getElementById('connection').hidden", timeout=15000)
+    desk.wait_for_selector('#live[data-state="reconnecting"]', timeout=15000)
     agent.start()
     board.wait_for_function("() => document.getElementById('connection').hidden", timeout=30000)
+    desk.wait_for_selector('#live[data-state="live"]', timeout=30000)  # sessions are kept by the agent
     kiosk = Kiosk(agent)
     try:
         ticket = kiosk.check_in(today_appointments()[12])
     finally:
         kiosk.close()
-    staff_after_restart = front_desk  # sessions are server-side and survive the restart
-    assert staff_after_restart.post(f"/api/v1/queue/{ticket['checkin_id']}/call", {"room": "7"}).status_code == 200
+    row(desk, ticket["checkin_id"]).wait_for(timeout=15000)  # the new process's events reach the old page
+    assert front_desk.post(f"/api/v1/queue/{ticket['checkin_id']}/call", {"room": "7"}).status_code == 200
     board.wait_for_function("t => document.getElementById('now-ticket').textContent === t", arg=ticket["ticket"],
                             timeout=15000)
 

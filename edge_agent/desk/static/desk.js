@@ -156,7 +156,7 @@ function renderRow(entry) {
   waiting.dataset.until = entry.called_at || entry.roomed_at || entry.finished_at || "";
   row.append(
     cell(entry.ticket, "ticket"),
-    cell(patientName(entry.patient || {}), "name"),
+    cell(nameWithDetails(entry), "name"),
     cell(formatTime(entry.appointment_start), "appointment"),
     cell(entry.clinician, "clinician"),
     waiting,
@@ -165,6 +165,50 @@ function renderRow(entry) {
     cell(renderActions(entry), "actions"),
   );
   return row;
+}
+
+function nameWithDetails(entry) {
+  const box = document.createElement("span");
+  box.append(patientName(entry.patient || {}), " ",
+             button(text["details.open"], () => showDetails(entry.checkin_id), "details"));
+  return box;
+}
+
+async function showDetails(checkinId) {
+  // Every opening is a patient-details view: the agent audits it.
+  const [entry, consents] = await Promise.all([
+    api(`/api/v1/queue/${checkinId}`),
+    api(`/api/v1/checkins/${checkinId}/consents`),
+  ]);
+  const patient = entry.patient || {};
+  const coverage = patient.coverage;
+  const demographics = patient.demographics;
+  const address = demographics && demographics.address;
+  const none = text["details.none"];
+  const rows = [
+    [text["col.ticket"], entry.ticket],
+    [text["col.name"], patientName(patient)],
+    [text["details.birth_date"], patient.birth_date],
+    [text["details.arrived"], formatTime(entry.arrived_at)],
+    [text["details.kiosk"], entry.kiosk_id],
+    [text["details.coverage"], coverage ? [coverage.payor, coverage.member_id, coverage.group, coverage.plan].filter(Boolean).join(" · ") : none],
+    [text["details.demographics"], demographics ? [address && [address.street, address.city, address.state, address.postal_code].filter(Boolean).join(", "), demographics.phone].filter(Boolean).join(" · ") : none],
+    [text["details.answers"], (patient.answers || []).map((a) => `${a.text || a.link_id}: ${a.value ?? "–"}`).join("; ") || none],
+  ];
+  $("details-body").replaceChildren(...rows.flatMap(([label, value]) => [
+    Object.assign(document.createElement("dt"), { textContent: label }),
+    Object.assign(document.createElement("dd"), { textContent: value ?? "" }),
+  ]));
+  $("details-consents").replaceChildren(...(consents.consents.length ? consents.consents.map((consent) => {
+    const item = document.createElement("li");
+    const link = Object.assign(document.createElement("a"), {
+      href: consent.pdf_url, target: "_blank", rel: "noopener",
+      textContent: `${consent.document_id} v${consent.version} (${consent.language})`,
+    });
+    item.append(link, ` — ${text[`details.${consent.decision}`] || consent.decision}`);
+    return item;
+  }) : [Object.assign(document.createElement("li"), { textContent: none })]));
+  $("details").showModal();
 }
 
 function renderFlags(entry) {
