@@ -18,7 +18,7 @@ from typing import AsyncIterator, Coroutine
 
 from fastapi import FastAPI
 
-from . import arrivals, systemd_notify, tls
+from . import arrivals, retention, systemd_notify, tls
 from .auth import KioskAuth
 from .central import connector_for
 from .config import SiteConfig
