@@ -114,6 +114,8 @@ def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, 
     assert switched["family_after"].endswith("ROSSI") and switched["family_before"].endswith("ROSSI")
     assert (switched["search"], switched["step"]) == ("Buscar mi cita", "manual")
     assert "Sí, soy yo" in scenario.event("confirm")["texts"]
+    espeak, _, voice, spoken = scenario.event("read_aloud")["command"]
+    assert (espeak, voice) == ("espeak-ng", "es") and "¿Es esta su cita?" in spoken and "Sí, soy yo" in spoken
     assert scenario.event("done")["title"] == "Su llegada está registrada"
     with sqlite3.connect(agent.current.store_path) as db:
         languages = {row[0] for row in db.execute("SELECT language FROM consents")}
@@ -144,6 +146,10 @@ def test_printer_out_of_paper_shows_the_ticket_large_and_flags_staff(tmp_path, a
     assert help_flag is not None
     printer = next(device for device in heartbeat["devices"] if device["kind"] == "receipt_printer")
     assert printer["state"] == "offline" and printer["reason"] == "paper out"
+    staff = scenario.event("staff")
+    assert staff["wrong"] == "Wrong PIN"
+    assert "receipt-printer (receipt_printer): offline paper out" in staff["status"]
+    assert any("Agent: connected" in text for text in staff["shown"])
 
 
 def test_agent_killed_mid_session_then_restarted_gets_the_spooled_check_in_once(tmp_path, agent):

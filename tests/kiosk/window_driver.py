@@ -43,9 +43,11 @@ window.configure(SITE.kiosk.orientation, windowed=True, size=(540, 960) if SITE.
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.button import Button  # noqa: E402
 from kivy.uix.widget import Widget  # noqa: E402
 
 from kiosk.app import KioskApp  # noqa: E402
+from kiosk.screens.overlays import StaffOverlay  # noqa: E402
 from kiosk.simulators.lobby import SimulatedLobby  # noqa: E402
 
 
@@ -224,6 +226,11 @@ def language_switch(d: Driver):
         d.tap(d.key(char))
         yield 1
     d.tap(manual.search)
+    yield d.at("confirm")
+    yield 2
+    d.tap(d.app.root.ids.read_aloud)
+    speech = d.app._speech
+    report("read_aloud", command=list(speech.args) if speech else None)
     yield from confirm_and_sign(d)
     report("done", ticket=d.screen("done").ids.ticket.text, title=d.screen("done").ids.title.text)
 
@@ -243,6 +250,32 @@ def idle_timeout(d: Driver):
 def printer_out_of_paper(d: Driver):
     d.lobby.command("printer", ["paper-out"])
     yield from full_checkin(d)
+    yield from staff_overlay(d)
+
+
+def staff_overlay(d: Driver):
+    """Long press in the top-left corner, a wrong PIN, then the right one: the device states."""
+    corner = UnitTestTouch(5, Window.height - 5)
+    corner.touch_down()
+    pressed = time.monotonic()
+    yield d.until(lambda: time.monotonic() - pressed > 2.3, "a long press")
+    corner.touch_up()
+    yield d.until(lambda: isinstance(Window.children[0], StaffOverlay), "the staff overlay")
+    yield 2
+    overlay = Window.children[0]
+    digits = {b.text: b for b in overlay.walk() if isinstance(b, Button) and b.text in list("0123456789") + ["OK"]}
+    for char in "1111":
+        d.tap(digits[char])
+        yield 1
+    d.tap(digits["OK"])
+    yield 2
+    wrong = overlay.problem
+    for char in SITE.kiosk.staff_pin:
+        d.tap(digits[char])
+        yield 1
+    d.tap(digits["OK"])
+    yield 2
+    report("staff", wrong=wrong, status=d.app.staff_status, shown=[w.text for w in overlay.walk() if getattr(w, "text", "")])
 
 
 def agent_killed(d: Driver):
