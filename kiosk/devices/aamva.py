@@ -33,6 +33,8 @@ CANADIAN_JURISDICTIONS = frozenset("AB BC MB NB NL NS NT NU ON PE QC SK YT".spli
 EMPTY_VALUES = frozenset({"", "NONE", "UNAVL", "UNAVAIL", "UNKNOWN", "N/A", "NA"})
 SEX_CODES = {"1": "M", "2": "F", "9": "X", "M": "M", "F": "F", "X": "X", "U": ""}
 
+LOOKALIKE_DIGITS = str.maketrans("OoIl", "0011")
+
 _HEADER = re.compile(r"(ANSI ?|AAMVA|AMVA)\s*([0-9A-Z]{6})([0-9A-Z]{2})(\d{2})?(\d{2})?")
 _DESIGNATOR = re.compile(r"(DL|ID|Z[A-Z0-9])(\d{4})(\d{4})")
 _SEPARATORS = re.compile(r"[\n\r\x1e\x1d\x1c]+")
@@ -276,6 +278,9 @@ def _date(
         problems.append(f"{label} missing")
         return None
     digits = re.sub(r"[\s/.\-]", "", raw)
+    if re.fullmatch(r"[\dOoIl]{8}", digits) and not digits.isdigit():
+        digits = digits.translate(LOOKALIKE_DIGITS)
+        problems.append(f"{label} had letters where digits belong; read as {digits}")
     if not re.fullmatch(r"\d{8}", digits):
         problems.append(f"{label} unreadable")
         return None

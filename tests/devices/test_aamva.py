@@ -71,14 +71,14 @@ def test_identity_repr_does_not_leak_the_name():
     assert "SAMPLE" not in repr(result) and "SAMPLE" not in repr(result.identity)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=600))
 def test_any_text_parses_without_raising(text):
     result = parse(text)
     assert isinstance(result.problems, list)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     name=st.sampled_from(sorted(EXPECTED)),
     cut=st.integers(min_value=0, max_value=400),

@@ -64,13 +64,13 @@ def test_unplug_and_replug(label_printer, events):
     assert driver.print_label(PATIENT)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.binary(max_size=200))
 def test_host_status_parsing_never_crashes(answer):
     assert isinstance(interpret_host_status(answer), DeviceStatus)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_zpl_parser_survives_any_text(text):
     parse_label("^XA" + text + "^XZ")

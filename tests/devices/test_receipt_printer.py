@@ -168,7 +168,7 @@ def test_dummy_rendering_matches_the_network_bytes():
     assert interpreter.printed[0].qr_codes == ["https://checkin.example/q/K1-042"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.dictionaries(st.sampled_from(printer_status.QUERIES), st.one_of(st.none(), st.integers(-5, 300))))
 def test_status_interpretation_never_crashes_and_silence_is_never_ok(answers):
     status = printer_status.interpret(answers)
@@ -177,7 +177,7 @@ def test_status_interpretation_never_crashes_and_silence_is_never_ok(answers):
         assert status.state == DeviceState.UNKNOWN
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.binary(max_size=300))
 def test_escpos_peer_survives_any_bytes(data):
     interpreter = EscposInterpreter()

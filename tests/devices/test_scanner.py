@@ -105,7 +105,7 @@ def test_unplug_reports_offline_and_replug_reconnects(scanner_pair, events):
     events.wait_for(lambda e: isinstance(e, Scanned) and e.text == "AFTER-REPLUG", mark)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.binary(max_size=64), max_size=20), st.sampled_from(["", "\t", "#END#"]))
 def test_frame_splitter_never_crashes_and_never_returns_terminators(chunks, suffix):
     clock = iter(range(10_000))

@@ -105,7 +105,7 @@ def test_png_and_svg_render_the_strokes():
     assert paths == ["M10.00 10.00 L90.00 20.00", "M10.00 25.00 L50.00 5.00"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.binary(max_size=400))
 def test_pen_packet_decoder_never_crashes_on_any_bytes(data):
     decoder = PenPacketDecoder()
@@ -113,7 +113,7 @@ def test_pen_packet_decoder_never_crashes_on_any_bytes(data):
         assert 0 <= sample.x < 4096 and 0 <= sample.y < 4096
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 4095), st.booleans()), max_size=50), st.binary(max_size=8))
 def test_pen_packets_round_trip_after_noise(samples, noise):
     expected = [PenSample(x, y, down) for x, y, down in samples]

@@ -162,6 +162,12 @@ def main() -> None:
         expectation(us, False, 10, problems=["birth date missing"], birth_date=None),
     )
 
+    lookalike = [(k, "O7O41985" if k == "DBB" else v) for k, v in base]
+    samples["broken_letters_in_birth_date.txt"] = (
+        build(10, "636014", "DL", lookalike),
+        expectation(us, False, 10, problems=["birth date had letters where digits belong"]),
+    )
+
     expected = {}
     for name, (text, expect) in sorted(samples.items()):
         (HERE / name).write_bytes(text.encode("utf-8"))
