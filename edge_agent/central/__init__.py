@@ -14,6 +14,10 @@ def connector_for(config: SiteConfig, store: Store | None = None) -> Connector:
         from .fhir import FhirConnector
 
         return FhirConnector(config.central, store)
+    if kind == "hl7v2":
+        from .hl7v2 import Hl7v2Connector
+
+        return Hl7v2Connector(config.central, config.site.id)
     if kind == "none":
         from .none import NoCentral
 
