@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -97,6 +98,7 @@ async def create_checkin(request: Request) -> Response:
     """POST /api/v1/checkins. The hot path: a plain Starlette route (see `install`, no FastAPI
     dependency solving), body parsed by hand after the token and the Idempotency-Key are checked.
     Errors still become Problem bodies through the app's exception handlers."""
+    started = time.perf_counter()
     agent = _agent(request)
     kiosk_id = agent.kiosk_auth.authenticate(request)
     key = request.headers.get("idempotency-key", "").strip()
@@ -111,6 +113,7 @@ async def create_checkin(request: Request) -> Response:
     if outcome.replayed:
         return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
     agent.metrics.inc("checkin_checkins_total", "Check-ins stored")
+    agent.metrics.observe("checkin_checkin_duration_seconds", "Time to store and answer a check-in", time.perf_counter() - started)
     agent.publish_arrival(outcome.entry)
     log.info("checkin accepted", extra={
         "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,

@@ -54,12 +54,48 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True  # request lines are not needed; PHI never is
 
 
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Histogram:
+    def __init__(self, help: str, buckets: tuple[float, ...] = LATENCY_BUCKETS_S):
+        self.help = help
+        self.buckets = buckets
+        self.counts = [0] * len(buckets)
+        self.total = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += 1
+        self.sum += value
+        for index, bound in enumerate(self.buckets):
+            if value <= bound:
+                self.counts[index] += 1
+                break
+
+    def render(self, name: str) -> list[str]:
+        lines = [f"# HELP {name} {self.help}", f"# TYPE {name} histogram"]
+        cumulative = 0
+        for bound, count in zip(self.buckets, self.counts):
+            cumulative += count
+            lines.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
+        lines += [f'{name}_bucket{{le="+Inf"}} {self.total}', f"{name}_sum {self.sum:g}", f"{name}_count {self.total}"]
+        return lines
+
+
 class Metrics:
-    """Counters kept in memory; gauges read at scrape time."""
+    """Counters and histograms kept in memory; gauges read at scrape time."""
 
     def __init__(self) -> None:
         self.counters: dict[tuple[str, tuple], float] = defaultdict(float)
         self.help: dict[str, str] = {}
+        self.histograms: dict[str, Histogram] = {}
+
+    def observe(self, name: str, help: str, value: float) -> None:
+        histogram = self.histograms.get(name)
+        if histogram is None:
+            histogram = self.histograms[name] = Histogram(help)
+        histogram.observe(value)
 
     def inc(self, name: str, help: str, amount: float = 1.0, **labels: str) -> None:
         self.help.setdefault(name, help)
@@ -75,6 +111,8 @@ class Metrics:
             for labels, value in samples:
                 rendered = ",".join(f'{key}="{value_}"' for key, value_ in labels)
                 lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
+        for name, histogram in sorted(self.histograms.items()):
+            lines += histogram.render(name)
         for name, (help, value) in gauges.items():
             if value is None:
                 continue

@@ -69,6 +69,8 @@ def test_health_metrics_and_status_cli(launch_agent) -> None:
     assert health["outbox_depth"] == 1 and health["oldest_pending_age_s"] >= 0
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "checkin_checkins_total 1\n" in metrics.text
+    assert 'checkin_checkin_duration_seconds_bucket{le="+Inf"} 1\n' in metrics.text
+    assert "checkin_checkin_duration_seconds_count 1\n" in metrics.text
     assert "checkin_outbox_pending 1\n" in metrics.text and "# TYPE checkin_outbox_pending gauge" in metrics.text
     running = agent.cli("status").stdout
     assert agent.stop() == 0
