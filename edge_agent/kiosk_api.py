@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from . import checkin, matching, reminder
+from .appointments import ScheduledAppointment
 from .auth import require_kiosk
 from .consents.due import forms_due_async
 from .contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
@@ -87,7 +88,7 @@ def _reminded_appointment(agent: "Agent", token: str, kiosk_id: str) -> str | No
     return found.appointment
 
 
-def _next_of(matches: list) -> object:
+def _next_of(matches: list[ScheduledAppointment]) -> ScheduledAppointment:
     """One patient with several appointments today: the first that has not started over an hour ago."""
     now = dt.datetime.now(dt.UTC)
     upcoming = [a for a in matches if a.start >= now - dt.timedelta(hours=1)]
