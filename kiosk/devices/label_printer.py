@@ -56,6 +56,7 @@ class LabelPrinter(ReconnectingDevice):
             link: socket.socket | serial.Serial = socket.create_connection(
                 (self.config.host or "127.0.0.1", self.config.tcp_port), timeout=3
             )
+            link.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # ~HS right after a label
         else:
             link = serial.Serial(self.config.port, baudrate=self.config.baudrate, timeout=ANSWER_TIMEOUT_S)
         with self._io:

@@ -86,6 +86,9 @@ class ReceiptPrinter(ReconnectingDevice):
     def _connect(self) -> None:
         printer = build_escpos(self.config)
         printer.open()
+        if isinstance(getattr(printer, "device", None), socket.socket):
+            # 3-byte status queries right after a job would otherwise wait out Nagle + delayed ACK (~40 ms).
+            printer.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._io:
             self._printer = printer
             self._poll_locked()

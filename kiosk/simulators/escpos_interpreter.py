@@ -100,8 +100,7 @@ class EscposInterpreter:
                     replies.append(self.condition.status_byte(buf[2]))
                 return 3
             return 3 if buf[1] in (0x05, 0x14) else 1
-        if not self._consume_paper(first):
-            return 1
+        self._consume_paper()
         if first == LF:
             self._end_line()
             return 1
@@ -113,13 +112,12 @@ class EscposInterpreter:
             self._line.append(first)
         return 1
 
-    def _consume_paper(self, byte: int) -> bool:
+    def _consume_paper(self) -> None:
         condition = self.condition
         if condition.paper_left_bytes is not None:
             condition.paper_left_bytes -= 1
             if condition.paper_left_bytes <= 0:
                 condition.paper_out, condition.paper_left_bytes = True, None
-        return True
 
     def _esc(self, buf: bytearray) -> int:
         if len(buf) < 2:
@@ -168,7 +166,7 @@ class EscposInterpreter:
             if len(buf) < 8:
                 return 0
             width, height = buf[4] | buf[5] << 8, buf[6] | buf[7] << 8
-            return min(len(buf), 8 + width * height) if len(buf) >= 8 + width * height else 0
+            return 8 + width * height if len(buf) >= 8 + width * height else 0
         if command == 0x6B:  # GS k m ... barcode
             if len(buf) < 4:
                 return 0
@@ -192,7 +190,8 @@ class EscposInterpreter:
         self._current.lines.append(PrintedLine(text, self._width, self._height, self._bold))
 
     def _cut(self) -> None:
-        self._end_line() if self._line else None
+        if self._line:
+            self._end_line()
         self._current.complete = self.condition.can_print()
         self.receipts.append(self._current)
         self._current = Receipt()
