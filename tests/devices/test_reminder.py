@@ -63,18 +63,3 @@ def test_missing_public_key_is_a_clear_refusal(key):
         reminder.verify("", code(key), now=NOW)
     assert "public key" in str(refused.value)
 
-
-def test_scans_are_classified_into_licence_reminder_or_unknown(key):
-    from pathlib import Path
-
-    from kiosk.devices.scans import read_scan
-
-    public = reminder.public_key_b64(key)
-    licence = (Path(__file__).parent / "aamva_samples" / "v10_us_dl.txt").read_text(encoding="utf-8")
-    reading = read_scan(licence, public, "demo-clinic", now=NOW)
-    assert reading.kind == "licence" and reading.licence.identity.document_number
-    reading = read_scan(code(key) + "\r\n", public, "demo-clinic", now=NOW)
-    assert (reading.kind, reading.reminder.appointment, reading.problem) == ("reminder", "appt-42", "")
-    forged = read_scan(code(reminder.new_private_key()), public, "demo-clinic", now=NOW)
-    assert (forged.kind, forged.reminder, forged.problem) == ("reminder", None, "reminder.invalid")
-    assert read_scan("4006381333931", public, "demo-clinic").problem == "scan.not_recognised"
