@@ -8,7 +8,10 @@ One run prints, side by side:
   endpoint, so we know which of the two we measured;
 - the agent: SyncWorker + FhirConnector on a real Store (SQLite WAL, fsync'd commits), the way the agent
   runs it, from N queued check-ins to an empty outbox: check-ins/s and HTTP requests used;
-- where the agent's CPU goes: building + validating the Bundles alone (fhir.resources.R4B), per second.
+- where the agent's CPU goes: building + validating the Bundles alone (fhir.resources.R4B), per second;
+- CPU milliseconds per check-in of each side (this process's threads via getrusage, the sandbox's via
+  /proc), which do not depend on what else runs on the machine, and the rate they imply on two idle
+  cores (agent and server each single-threaded: min(1/agent, 1/server, 2/(agent+server))).
 
 Both drains start from the same freshly seeded central (reset + seed between them).
 """
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,6 +89,10 @@ class Central:
 
     def encounters(self) -> int:
         return self.control("GET", "stats")["resources"].get("Encounter", 0)
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -156,12 +164,13 @@ async def lean_post_all(port: int, bodies: list[bytes], connections: int, path: 
 # --- the agent -------------------------------------------------------------------------------------
 
 
-async def agent_drain(store: Store, site) -> tuple[float, dict]:
+async def agent_drain(store: Store, site, target: int) -> tuple[float, dict]:
     worker = SyncWorker(store, FhirConnector(site.central, store), site.central)
     started = time.perf_counter()
     task = asyncio.create_task(worker.run())
     try:
-        while (await asyncio.to_thread(store.outbox_stats)).pending:
+        # cheap in-memory progress first; the store's count (a scan of the outbox) only at the end
+        while worker.health.delivered < target or (await asyncio.to_thread(store.outbox_stats)).pending:
             if task.done():
                 task.result()
             await asyncio.sleep(0.05)
@@ -169,6 +178,11 @@ async def agent_drain(store: Store, site) -> tuple[float, dict]:
     finally:
         await worker.stop()
         await task
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def enqueue_all(store: Store, payloads: list[dict]) -> None:
@@ -207,17 +221,20 @@ def main() -> None:
             build_s = time.perf_counter() - started
 
             empty_s = uvloop.run(lean_post_all(central.port, [b"{}"] * 5000, args.concurrency, path="/_control/none"))
-            posts_before = central.posts()
+            posts_before, server_cpu = central.posts(), central.cpu_s()
             ceiling_s = uvloop.run(lean_post_all(central.port, bodies, args.concurrency))
             ceiling_requests = central.posts() - posts_before
+            server_ms_baseline = (central.cpu_s() - server_cpu) * 1000 / count
             assert central.encounters() == count
 
             central.fresh(resources)
             store = Store(workdir / "agent" / "agent.db", SiteKey.load_or_create(workdir / "agent" / "site.key"))
             try:
                 enqueue_all(store, payloads)
-                posts_before = central.posts()
-                drain_s, health = uvloop.run(agent_drain(store, site))
+                posts_before, server_cpu, agent_cpu = central.posts(), central.cpu_s(), own_cpu_s()
+                drain_s, health = uvloop.run(agent_drain(store, site, count))
+                agent_ms = (own_cpu_s() - agent_cpu) * 1000 / count
+                server_ms = (central.cpu_s() - server_cpu) * 1000 / count
                 agent_requests = central.posts() - posts_before
                 stats = store.outbox_stats()
             finally:
@@ -234,6 +251,10 @@ def main() -> None:
     print(f"{'baseline: lean client -> sandbox, same Bundles':44} {ceiling_s:9.2f} {count / ceiling_s:12.0f} {ceiling_requests:14d}")
     print(f"{'agent: SyncWorker drain (store + httpx)':44} {drain_s:9.2f} {count / drain_s:12.0f} {agent_requests:14d}")
     print(f"{'agent CPU: build + validate Bundles only':44} {build_s:9.2f} {count / build_s:12.0f} {'-':>14}")
+    implied = min(1000 / agent_ms, 1000 / server_ms, 2000 / (agent_ms + server_ms))
+    print(f"CPU per check-in: agent {agent_ms:.2f} ms (incl. its store threads), sandbox {server_ms:.2f} ms "
+          f"during the agent drain, {server_ms_baseline:.2f} ms during the baseline")
+    print(f"implied drain rate on two idle cores: {implied:.0f} check-ins/s")
     if health["retried"]:
         print(f"agent retries during the drain: {health['retried']} (last: {health['last_error']})")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} (other processes share these cores)")

@@ -128,6 +128,7 @@ class CheckinBundle:
     def build(self, consent_entries: Iterable[dict] = ()) -> dict:
         """The Bundle as a dict; `consent_entries` are the Consent + Provenance entries of
         edge_agent/consents/fhir.py (validated there)."""
+        self.entries = []
         if self.appointment is None:
             self._walk_in_patient()
         else:
@@ -147,8 +148,6 @@ class CheckinBundle:
         entry: dict[str, Any] = {"resource": validated(_compact(resource)), "request": request}
         if full_url:
             entry["fullUrl"] = full_url
-        elif resource.get("id", "").startswith("urn:uuid:"):
-            entry["fullUrl"] = resource["id"]
         self.entries.append(entry)
 
     def _appointment_arrived(self) -> None:

@@ -257,6 +257,7 @@ def _version_of_etag(etag: str) -> str:
 class FhirServer:
     def __init__(self, store: ResourceStore):
         self.store = store
+        self.transactions_committed = 0
 
     # searches ----------------------------------------------------------------------------------
 
@@ -372,6 +373,7 @@ class FhirServer:
                 for index in sorted(range(len(entries)), key=lambda i: order.get(entries[i]["request"]["method"], 9)):
                     results[index] = self._transaction_entry(entries[index], resolved)
                 self.store.conn.execute("COMMIT")
+                self.transactions_committed += 1
             except BaseException:
                 self.store.conn.execute("ROLLBACK")
                 raise
@@ -483,8 +485,7 @@ class FaultInjector:
         if fault is None:
             return await self.app(scope, receive, send)
         if fault.mode == "hang":
-            await asyncio.sleep(fault.hang_s)
-            return await self.app(scope, receive, send)
+            return await self._hang(fault.hang_s, scope, receive, send)
         if fault.mode == "reset":
             transport = scope.get(TRANSPORT_KEY)
             sock = transport.get_extra_info("socket") if transport else None
@@ -499,6 +500,28 @@ class FaultInjector:
             headers.append((b"retry-after", fault.retry_after.encode()))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+    async def _hang(self, seconds: float, scope, receive, send) -> None:
+        """Take the whole request, answer nothing for `seconds`, then process it anyway: the client has
+        long given up and will send it again, while this one still commits."""
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body, more = body + message.get("body", b""), message.get("more_body", False)
+        await asyncio.sleep(seconds)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class TransportInScope(HttpToolsProtocol):
@@ -566,7 +589,10 @@ def build_app(data: Path | str) -> FaultInjector:
         with server.store.lock:
             counts = server.store.type_counts()
         return fhir_response(
-            {"resources": counts, "requests": injector.requests, "faults_pending": sum(f.count for f in injector.faults)}
+            {
+                "resources": counts, "requests": injector.requests, "transactions": server.transactions_committed,
+                "faults_pending": sum(f.count for f in injector.faults),
+            }
         )
 
     @app.post("/_control/reset")
@@ -574,6 +600,7 @@ def build_app(data: Path | str) -> FaultInjector:
         server.store.clear()
         injector.faults.clear()
         injector.requests.clear()
+        server.transactions_committed = 0
         return fhir_response({"reset": True})
 
     # FHIR API ------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class FhirConnector:
         if central.auth_token:
             headers["Authorization"] = f"Bearer {central.auth_token}"
         self.identifier_system = central.identifier_system
-        connections = central.concurrency + 2
+        connections = central.concurrency  # the pool polls every idle connection on each request
         self.client = httpx.AsyncClient(
             base_url=central.base_url + "/",
             headers=headers,
