@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from kiosk.devices.zpl import host_status_answer
 
-from .transports import TcpPeer
+from .transports import PtyPeer, TcpPeer
 
 
 
@@ -57,8 +58,8 @@ def parse_label(zpl: str) -> ZplLabel:
 
 
 class SimulatedLabelPrinter:
-    def __init__(self, port: int = 0):
-        self.transport = TcpPeer(self._handle, port)
+    def __init__(self, port: int = 0, pty_link: Path | None = None):
+        self.transport = PtyPeer(pty_link, self._handle) if pty_link else TcpPeer(self._handle, port)
         self.labels: list[ZplLabel] = []
         self.paper_out = False
         self.head_open = False

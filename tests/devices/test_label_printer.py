@@ -13,6 +13,8 @@ from kiosk.devices.label_printer import LabelPrinter
 from kiosk.devices.zpl import LabelData, interpret_host_status
 from kiosk.simulators.label_printer import SimulatedLabelPrinter, parse_label
 
+from .conftest import wait_until
+
 PATIENT = LabelData("Łukasiewicz-Ñúñez", "Zoë ^Ann~", dt.date(1948, 2, 29), "MRN_00042")
 
 
@@ -33,8 +35,9 @@ def label_printer(events):
 def test_label_carries_name_birth_date_and_mrn_as_code128_and_qr(label_printer, template):
     sim, driver = label_printer
     assert getattr(driver, template)(PATIENT)
-    [label] = sim.labels if sim.labels else [None]
-    assert label is not None and label.utf8
+    wait_until(lambda: len(sim.labels) == 1)
+    [label] = sim.labels
+    assert label.utf8
     texts = label.of_kind("text")
     assert "ŁUKASIEWICZ-ÑÚÑEZ, Zoë ^Ann~" in texts  # UTF-8 and ZPL control characters survive
     assert any("DOB 1948-02-29" in text and "MRN MRN_00042" in text for text in texts)
@@ -74,3 +77,18 @@ def test_host_status_parsing_never_crashes(answer):
 @given(st.text(max_size=300))
 def test_zpl_parser_survives_any_text(text):
     parse_label("^XA" + text + "^XZ")
+
+
+def test_serial_label_printer_through_a_pty_peer(tmp_path, events):
+    sim = SimulatedLabelPrinter(pty_link=tmp_path / "zebra.tty")
+    sim.start()
+    driver = LabelPrinter(DeviceConfig(kind="label_printer", transport="serial", port=str(sim.transport.link)), events)
+    driver.open()
+    try:
+        events.wait_state(DeviceState.ONLINE)
+        assert driver.print_wristband(PATIENT)
+        wait_until(lambda: len(sim.labels) == 1)
+        assert sim.labels[0].of_kind("code128") == ["MRN_00042"]
+    finally:
+        driver.close()
+        sim.stop()

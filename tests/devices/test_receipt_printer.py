@@ -17,6 +17,8 @@ from kiosk.devices.ticket import Ticket, display_name_for, render
 from kiosk.simulators.escpos_interpreter import EscposInterpreter
 from kiosk.simulators.receipt_printer import SimulatedReceiptPrinter
 
+from .conftest import wait_until
+
 ISSUED = dt.datetime(2026, 11, 23, 9, 41)
 
 
@@ -112,7 +114,7 @@ def test_printer_that_never_answers_is_unknown_and_still_prints(tcp_printer):
     assert driver.refresh_status().state == DeviceState.UNKNOWN
     outcome = driver.print_ticket(ticket())
     assert outcome.printed and outcome.reason == "status unknown"
-    assert len(sim.printed) == 1
+    wait_until(lambda: len(sim.printed) == 1)  # no status answer to order it after the job: wait for it
 
 
 def test_unplug_and_replug_reconnects(tcp_printer, events):
