@@ -54,6 +54,10 @@ def test_check_in_appears_live_then_call_reaches_the_board_and_undo_takes_it_bac
     )
 
     checkin.locator("input.room-input").fill("3")
+    other = kiosk.check_in(today_appointments()[11])  # arrives while the room number is being typed
+    row(desk, other["checkin_id"]).wait_for(timeout=10000)
+    assert desk.evaluate("() => document.activeElement.classList.contains('room-input')")
+    assert checkin.locator("input.room-input").input_value() == "3"
     checkin.locator("button.call").click()
     desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="called"]')
     board.wait_for_function("t => document.getElementById('now-ticket').textContent === t", arg=ticket["ticket"])
@@ -68,8 +72,6 @@ def test_check_in_appears_live_then_call_reaches_the_board_and_undo_takes_it_bac
     row(desk, ticket["checkin_id"]).locator("button.complete").click()
     desk.wait_for_selector(f'tr[data-checkin-id="{ticket["checkin_id"]}"][data-status="done"]')
 
-    other = kiosk.check_in(today_appointments()[11])
-    row(desk, other["checkin_id"]).wait_for(timeout=10000)
     row(desk, other["checkin_id"]).locator("button.no-show").click()
     desk.wait_for_selector(f'tr[data-checkin-id="{other["checkin_id"]}"][data-status="no_show"]')
 

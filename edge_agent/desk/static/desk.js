@@ -10,6 +10,7 @@ const STATUS_TIMESTAMP = { called: "called_at", roomed: "roomed_at", done: "fini
 const PANEL_REFRESH_MS = 10000;
 const entries = new Map();
 const roomDrafts = new Map(); // room numbers being typed survive a re-render
+const renderedRows = new Map(); // checkin_id -> { entry, row }
 let source = null;
 let lastActivity = Date.now();
 
@@ -44,6 +45,7 @@ function showError(error) {
 async function loadQueue() {
   const snapshot = await api("/api/v1/queue");
   entries.clear();
+  renderedRows.clear();
   snapshot.entries.forEach((entry) => entries.set(entry.checkin_id, entry));
   renderQueue();
   connect(snapshot.last_event_id);
@@ -79,12 +81,12 @@ function applyArrival(entry) {
 }
 
 function applyTransition(change) {
-  const entry = entries.get(change.checkin_id);
-  if (!entry) return; // not on this page: the snapshot it resumed from was newer
-  entry.status = change.to_status;
-  entry.room = change.room;
+  const known = entries.get(change.checkin_id);
+  if (!known) return; // not on this page: the snapshot it resumed from was newer
+  const entry = { ...known, status: change.to_status, room: change.room };
   const stamp = STATUS_TIMESTAMP[change.to_status];
   if (stamp && change.action !== "undo") entry[stamp] = change.at;
+  entries.set(change.checkin_id, entry);
   renderQueue();
 }
 
@@ -106,9 +108,26 @@ function renderQueue() {
   const clinicians = [...new Set([...entries.values()].map((e) => e.clinician).filter(Boolean))].sort();
   syncClinicianOptions(clinicians);
   const shown = [...entries.values()].filter((e) => !filter || e.clinician === filter).sort(compare);
-  $("queue-body").replaceChildren(...shown.map(renderRow));
+  placeRows($("queue-body"), shown.map(rowFor));
   $("queue-empty").hidden = shown.length > 0;
   tickWaiting();
+}
+
+// Rows are rebuilt only when their arrival changed, and only misplaced rows move: a room number
+// being typed keeps its focus while other arrivals come and go.
+function rowFor(entry) {
+  const cached = renderedRows.get(entry.checkin_id);
+  if (cached && cached.entry === entry) return cached.row;
+  const row = renderRow(entry);
+  renderedRows.set(entry.checkin_id, { entry, row });
+  return row;
+}
+
+function placeRows(body, rows) {
+  rows.forEach((row, index) => {
+    if (body.children[index] !== row) body.insertBefore(row, body.children[index] || null);
+  });
+  while (body.children.length > rows.length) body.lastElementChild.remove();
 }
 
 function syncClinicianOptions(clinicians) {
@@ -264,14 +283,19 @@ function renderActions(entry) {
 function renderReprint(entry) {
   const select = document.createElement("select");
   select.className = "reprint";
-  select.append(new Option(text["action.reprint"], ""));
-  for (const kiosk of kiosks) {
-    for (const device of kiosk.devices.filter((d) => /printer/.test(d.kind))) {
-      const kind = device.kind === "label_printer" ? "label" : "ticket";
-      const label = `${text[`action.reprint_${kind}`]}: ${kiosk.kiosk_id} / ${device.name}`;
-      select.append(new Option(label, JSON.stringify({ kind, kiosk_id: kiosk.kiosk_id, printer: device.name })));
+  const fillPrinters = () => {
+    // The printers as the kiosks last reported them, read when the list is opened.
+    select.replaceChildren(new Option(text["action.reprint"], ""));
+    for (const kiosk of kiosks) {
+      for (const device of kiosk.devices.filter((d) => /printer/.test(d.kind))) {
+        const kind = device.kind === "label_printer" ? "label" : "ticket";
+        const label = `${text[`action.reprint_${kind}`]}: ${kiosk.kiosk_id} / ${device.name}`;
+        select.append(new Option(label, JSON.stringify({ kind, kiosk_id: kiosk.kiosk_id, printer: device.name })));
+      }
     }
-  }
+  };
+  fillPrinters();
+  select.addEventListener("focus", fillPrinters);
   select.addEventListener("change", () => {
     if (!select.value) return;
     const body = JSON.parse(select.value);
@@ -409,7 +433,7 @@ async function refreshAudit() {
 }
 
 function refreshPanels() {
-  refreshDevices().then(() => renderQueue()).catch(() => {});
+  refreshDevices().catch(() => {});
   refreshSync().catch(() => {});
   refreshStats().catch(() => {});
   refreshAudit().catch(() => {});
