@@ -37,7 +37,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except site_config.ConfigError as exc:
         problems = exc.problems
     for problem in problems:
-        print(f"{args.file}: {problem}")
+        print(problem if problem.startswith(f"{args.file}:") else f"{args.file}: {problem}")  # one line each
     if problems:
         return 1
     print(f"{args.file}: ok")
