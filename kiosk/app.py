@@ -144,6 +144,7 @@ class KioskApp(App):
             self._deliver,
             print_ticket=self._print_ticket,
             device_health=self._device_health,
+            app_version=_installed_version(),
         )
         self.title = self.catalogues.text(settings.default_language, "app.title") + f" - {site.site.name}"
         self.can_speak = shutil.which("espeak-ng") is not None
@@ -286,6 +287,15 @@ class KioskApp(App):
             language=job.language,
         )
         return printers[0].print_ticket(ticket).printed
+
+
+def _installed_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("lobby-checkin")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def _all_interfaces():

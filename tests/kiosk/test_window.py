@@ -124,7 +124,13 @@ def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, 
 
 def test_idle_timeout_warns_then_wipes_every_trace(tmp_path, agent):
     scenario = Scenario(tmp_path, "idle_timeout", agent, idle_timeout_s=15, idle_warning_s=5)
+    (scenario.workdir / "window-size").write_text("1080x1920")  # the real portrait kiosk: touch targets in mm
     scenario.run()
+    screens = [event for event in scenario.events if event["event"] == "ergonomics"]
+    assert [screen["step"] for screen in screens] == ["attract", "identify", "manual"]
+    for screen in screens:
+        assert screen["smallest_mm"] >= 15, screen
+        assert screen["primary_heights"] and all(height < 0.5 for height in screen["primary_heights"]), screen
     assert scenario.event("typed")["texts"], "the typed name and birth date were on screen before the timeout"
     warning = " ".join(scenario.event("warning")["texts"])
     assert "Are you still there?" in warning and "seconds" in warning

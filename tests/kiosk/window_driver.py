@@ -38,10 +38,12 @@ from edge_agent import config as site_config  # noqa: E402
 from kiosk import window  # noqa: E402
 
 SITE = site_config.load(WORKDIR / "site.toml")
-window.configure(SITE.kiosk.orientation, windowed=True, size=(540, 960) if SITE.kiosk.orientation == "portrait" else (960, 540))
+SIZE = tuple(int(n) for n in (WORKDIR / "window-size").read_text().split("x")) if (WORKDIR / "window-size").exists() else (540, 960)
+window.configure(SITE.kiosk.orientation, windowed=True, size=SIZE)
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.metrics import Metrics  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
 from kivy.uix.widget import Widget  # noqa: E402
@@ -141,6 +143,19 @@ class Driver:
         keys = self.screen("manual").ids.letters if char.isalpha() else self.screen("manual").ids.digits
         return next(button for button in keys.children if getattr(button, "key", None) == char)
 
+    def ergonomics(self) -> dict:
+        """Every visible button's size in mm, and where the screen's primary buttons sit (0 bottom, 1 top)."""
+        px_per_mm = Metrics.dpi / 25.4
+        buttons = [w for w in self.app.root.walk() if isinstance(w, Button) and w.opacity > 0 and not w.disabled and w.width > 2]
+        smallest = min(buttons, key=lambda b: min(b.width, b.height))
+        primary = [b for b in buttons if type(b).__name__ == "PrimaryButton"]
+        return {
+            "step": self.app.view.step,
+            "smallest_mm": round(min(smallest.width, smallest.height) / px_per_mm, 1),
+            "smallest_text": smallest.text,
+            "primary_heights": [round(b.to_window(*b.center)[1] / Window.height, 2) for b in primary],
+        }
+
     def texts_everywhere(self) -> list[str]:
         """The text of every widget: the window's tree (overlays too) and every screen, shown or not."""
         roots = list(Window.children) + list(self.app.root.ids.steps.screens)
@@ -156,15 +171,21 @@ class Driver:
 # --- scenarios ---------------------------------------------------------------------------------------
 
 
-def type_patient(d: Driver, family: str = "ROSSI", digits: str = "03031962"):
+def type_patient(d: Driver, family: str = "ROSSI", digits: str = "03031962", measure: bool = False):
     yield d.at("attract")
     yield 2
+    if measure:
+        report("ergonomics", **d.ergonomics())
     d.tap(d.screen("attract").ids.start)
     yield d.at("identify")
     yield 2
+    if measure:
+        report("ergonomics", **d.ergonomics())
     d.tap(d.screen("identify").ids.type_by_hand)
     yield d.at("manual")
     yield 2
+    if measure:
+        report("ergonomics", **d.ergonomics())
     for char in family:
         d.tap(d.key(char))
         yield 1
@@ -236,7 +257,7 @@ def language_switch(d: Driver):
 
 
 def idle_timeout(d: Driver):
-    yield from type_patient(d)
+    yield from type_patient(d, measure=True)
     report("typed", texts=[t for t in d.texts_everywhere() if any(m in t for m in PHI_MARKERS)])
     yield d.until(lambda: bool(d.app.view.idle_warning), "the idle warning")
     yield 2
