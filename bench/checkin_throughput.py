@@ -210,7 +210,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="checkin-bench-"))
     script = folder / "checkin.lua"
     script.write_text(WRK_SCRIPT)
-    print(f"# check-in throughput, {os.cpu_count()} CPUs, data in {folder}")
+    print(f"# check-in throughput, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, data in {folder}")
     baseline = sqlite_single_row_commits(folder, min(options.duration, 5.0))
     ceiling = load_generator_ceiling(script, min(options.duration, 5.0), max(levels))
     agent = start_agent(folder / "agent")
@@ -240,7 +240,8 @@ def main() -> int:
     for connections, result, errors, check in rows:
         print(f"{connections:6d}  {result['rate']:11,.0f}  {result['p50_us'] / 1000:7.2f}  {result['p99_us'] / 1000:7.2f}"
               f"  {result['max_us'] / 1000:7.1f}  {result['cpu_ms']:21.2f}  {errors:6d}  {check}")  # fmt: skip
-    print(f"\nagent exit status after SIGTERM: {exit_code}")
+    print(f"\nagent exit status after SIGTERM: {exit_code}; load average {os.getloadavg()[0]:.1f} at the end"
+          " (other processes on these cores skew every figure but the CPU time per check-in)")
     return 1 if failures or exit_code != 0 else 0
 
 
