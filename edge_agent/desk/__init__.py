@@ -10,8 +10,9 @@ if TYPE_CHECKING:
 
 def install(app: "FastAPI") -> None:
     """Add the staff API, the pages and their static files to the agent's app."""
-    from . import pages, routes
+    from . import pages, reprints, routes
 
     app.include_router(routes.router)
+    app.include_router(reprints.router)
     app.include_router(pages.router)
     app.mount(pages.STATIC_PATH, pages.static_files, name="desk-static")

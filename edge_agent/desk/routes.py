@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 from typing import Annotated, Any, AsyncIterator, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from .. import arrivals
 from ..events import Channel
-from . import audit, dead_letters, devices, stats
+from . import audit, dead_letters, devices, reprints, stats
 from .auth import StaffSession, require_admin, require_staff, staff_auth
 
 router = APIRouter(prefix="/api/v1")
@@ -229,15 +228,11 @@ async def reprint(checkin_id: str, body: ReprintBody, request: Request, staff: S
     agent = agent_of(request)
 
     def work(conn: sqlite3.Connection) -> dict:
-        ticket = _known(arrivals.queue_entry, conn, agent.store, checkin_id).ticket
-        request_id = conn.execute(
-            "INSERT INTO reprint_requests(checkin_id, kind, kiosk_id, printer, requested_by, requested_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (checkin_id, body.kind, body.kiosk_id, body.printer, staff.username, time.time()),
-        ).fetchone()[0]
-        audit.record(conn, staff.username, f"reprint.{body.kind}", checkin_id,
-                     {"kiosk_id": body.kiosk_id, "printer": body.printer, "request": request_id})
-        return {"request_id": request_id, "checkin_id": checkin_id, "ticket": ticket, **body.model_dump()}
+        row = conn.execute("SELECT ticket FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
+        if row is None:
+            raise HTTPException(404, "no such arrival")
+        return reprints.add(conn, checkin_id=checkin_id, ticket=row["ticket"], kind=body.kind, kiosk_id=body.kiosk_id,
+                            printer=body.printer, requested_by=staff.username)
 
     reprint_request = await agent.store.write(work)
     agent.events.staff.publish("reprint", reprint_request)

@@ -199,10 +199,13 @@ def test_flagged_changes_reprint_and_help(agent, kiosk, front_desk, admin):
     reprint = front_desk.post(f"/api/v1/queue/{checkin_id}/reprint",
                               {"kind": "ticket", "kiosk_id": "kiosk-1", "printer": "receipt"})
     assert reprint.status_code == 202 and reprint.json()["ticket"] == checked_in["ticket"]
-    with sqlite3.connect(agent.database, timeout=30) as conn:
-        assert conn.execute(
-            "SELECT kind, kiosk_id, printer, requested_by FROM reprint_requests WHERE checkin_id = ?", (checkin_id,)
-        ).fetchall() == [("ticket", "kiosk-1", "receipt", "frontdesk")]
+    pending = kiosk.http.get("/api/v1/kiosks/kiosk-1/reprints").json()["reprints"]
+    mine = [r for r in pending if r["checkin_id"] == checkin_id]
+    assert [(r["kind"], r["printer"], r["ticket"]) for r in mine] == [("ticket", "receipt", checked_in["ticket"])]
+    assert kiosk.http.get("/api/v1/kiosks/kiosk-2/reprints").status_code == 403  # only its own
+    assert front_desk.http.get("/api/v1/kiosks/kiosk-1/reprints").status_code == 401  # kiosks only
+    assert kiosk.http.post(f"/api/v1/kiosks/kiosk-1/reprints/{mine[0]['request_id']}/done").status_code == 204
+    assert all(r["checkin_id"] != checkin_id for r in kiosk.http.get("/api/v1/kiosks/kiosk-1/reprints").json()["reprints"])
 
     kiosk.ask_for_help()
     kiosks = front_desk.http.get("/api/v1/devices").json()["kiosks"]

@@ -1,0 +1,75 @@
+"""Reprint requests: the desk asks for a ticket or label to be printed again on a chosen kiosk printer.
+
+The desk stores a request (and publishes a `reprint` staff event); the kiosk that drives the printer
+collects its pending requests with its own token and reports each one done. Requests carry the
+ticket number and the check-in id, never patient details.
+
+    GET  /api/v1/kiosks/{kiosk_id}/reprints              (kiosk token) -> {"reprints": [...]}
+    POST /api/v1/kiosks/{kiosk_id}/reprints/{id}/done    (kiosk token) -> 204
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from ..auth import require_kiosk
+from . import audit
+
+router = APIRouter(prefix="/api/v1/kiosks")
+Kiosk = Annotated[str, Depends(require_kiosk)]
+
+
+def add(conn: sqlite3.Connection, *, checkin_id: str, ticket: str, kind: str, kiosk_id: str, printer: str,
+        requested_by: str) -> dict:  # fmt: skip
+    """Store a request (inside the caller's write, audited with it); returns it as the kiosk will see it."""
+    request_id = conn.execute(
+        "INSERT INTO reprint_requests(checkin_id, kind, kiosk_id, printer, requested_by, requested_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (checkin_id, kind, kiosk_id, printer, requested_by, time.time()),
+    ).fetchone()[0]
+    audit.record(conn, requested_by, f"reprint.{kind}", checkin_id,
+                 {"kiosk_id": kiosk_id, "printer": printer, "request": request_id})
+    return {"request_id": request_id, "checkin_id": checkin_id, "ticket": ticket, "kind": kind,
+            "kiosk_id": kiosk_id, "printer": printer}  # fmt: skip
+
+
+def _own_kiosk(request_kiosk: str, path_kiosk: str) -> None:
+    if request_kiosk != path_kiosk:
+        raise HTTPException(403, "a kiosk collects only its own reprints")
+
+
+@router.get("/{kiosk_id}/reprints")
+async def pending(kiosk_id: str, request: Request, kiosk: Kiosk) -> dict:
+    _own_kiosk(kiosk, kiosk_id)
+
+    def query(conn: sqlite3.Connection) -> list[dict]:
+        rows = conn.execute(
+            "SELECT r.id, r.checkin_id, a.ticket, r.kind, r.printer FROM reprint_requests r"
+            " JOIN arrivals a USING (checkin_id) WHERE r.kiosk_id = ? AND r.picked_up_at IS NULL ORDER BY r.id",
+            (kiosk_id,),
+        ).fetchall()
+        return [{"request_id": r["id"], "checkin_id": r["checkin_id"], "ticket": r["ticket"], "kind": r["kind"],
+                 "printer": r["printer"]} for r in rows]  # fmt: skip
+
+    return {"reprints": await request.app.state.agent.store.read(query)}
+
+
+@router.post("/{kiosk_id}/reprints/{request_id}/done", status_code=204)
+async def done(kiosk_id: str, request_id: int, request: Request, kiosk: Kiosk) -> Response:
+    _own_kiosk(kiosk, kiosk_id)
+
+    def work(conn: sqlite3.Connection) -> bool:
+        return conn.execute(
+            "UPDATE reprint_requests SET picked_up_at = ? WHERE id = ? AND kiosk_id = ? AND picked_up_at IS NULL",
+            (time.time(), request_id, kiosk_id),
+        ).rowcount == 1
+
+    agent = request.app.state.agent
+    if not await agent.store.write(work):
+        raise HTTPException(404, "no such pending reprint")
+    agent.events.staff.publish("reprint", {"request_id": request_id, "kiosk_id": kiosk_id, "done": True})
+    return Response(status_code=204)
