@@ -103,7 +103,8 @@ def test_full_check_in_by_touch_prints_a_ticket_that_is_in_the_agents_queue(tmp_
     [arrival] = arrivals(agent)
     assert (arrival["ticket"], arrival["kiosk_id"], arrival["status"]) == (done["ticket"], "kiosk-1", "waiting")
     assert arrival["appointment_id"].startswith("demo-")
-    assert len([e for e in scenario.events if e["event"] == "form_signed"]) >= 1
+    devices = [event["device"] for event in scenario.events if event["event"] == "form_signed"]
+    assert devices[0] == "pad" and set(devices[1:]) <= {"touch"}
     assert scenario.event("after")["phi"] == []
 
 

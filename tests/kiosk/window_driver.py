@@ -196,25 +196,31 @@ def type_patient(d: Driver, family: str = "ROSSI", digits: str = "03031962", mea
         yield 1
 
 
-def sign_forms(d: Driver):
+def sign_forms(d: Driver, first_on_pad: bool = False):
+    """Sign every form: with a finger on the screen, or the first one on the simulated signature pad."""
     while d.app.view.step == "forms":
         number = d.app.view.form_number
         yield 2
-        d.draw(d.screen("forms").ids.signature)
-        yield 2
-        d.tap(d.screen("forms").ids.sign)
+        if first_on_pad and number == 1:
+            d.lobby.command("sign", [])
+        else:
+            d.draw(d.screen("forms").ids.signature)
+            yield 2
+            d.tap(d.screen("forms").ids.sign)
         yield d.until(lambda: d.app.view.step != "forms" or d.app.view.form_number != number, "the next form")
-        report("form_signed", number=number, language=d.app.view.language)
+        consent = d.app.flow.session.consents[-1] if d.app.flow.session.consents else None
+        device = consent.signature.device if consent is not None and consent.signature else None
+        report("form_signed", number=number, language=d.app.view.language, device=device)
 
 
-def confirm_and_sign(d: Driver):
+def confirm_and_sign(d: Driver, first_on_pad: bool = False):
     yield d.at("confirm")
     yield 2
     confirm = d.screen("confirm").ids
     report("confirm", texts=[confirm.when.text, confirm.clinician.text, confirm.yes.text])
     d.tap(confirm.yes)
     yield d.until(lambda: d.app.view.step in ("forms", "done", "submitting"), "forms or done")
-    yield from sign_forms(d)
+    yield from sign_forms(d, first_on_pad)
     yield d.at("done")
     yield 2
 
@@ -222,7 +228,7 @@ def confirm_and_sign(d: Driver):
 def full_checkin(d: Driver):
     yield from type_patient(d)
     d.tap(d.screen("manual").ids.search)
-    yield from confirm_and_sign(d)
+    yield from confirm_and_sign(d, first_on_pad=True)
     done = d.screen("done").ids
     yield d.until(lambda: d.app.flow.ticket is not None and (d.app.flow.ticket.printed or d.app.flow.ticket.on_screen), "the printer's verdict")
     report("done", ticket=done.ticket.text, on_screen=d.app.flow.ticket.on_screen, printed=d.app.flow.ticket.printed,
