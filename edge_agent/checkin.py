@@ -92,6 +92,15 @@ def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None)
     return flags
 
 
+def arrival_time(request: CheckinRequest, now: dt.datetime | None = None) -> dt.datetime:
+    """Now, or for a check-in an offline kiosk spooled, when the patient really arrived (never in the
+    future: kiosk clocks drift)."""
+    now = now or dt.datetime.now(dt.UTC)
+    if request.offline is None or request.offline.spooled_at.tzinfo is None:
+        return now
+    return min(request.offline.spooled_at.astimezone(dt.UTC), now)
+
+
 def request_hash(request: CheckinRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
@@ -110,7 +119,7 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
     identity = appointment or request.patient
     patient_key = matching.patient_key(store.key, identity.family, identity.given, identity.birth_date)
     checkin_id = str(request.checkin_id)
-    arrived = dt.datetime.now(dt.UTC)
+    arrived = arrival_time(request)
     arrived_at = arrived.isoformat(timespec="milliseconds")
     day = arrivals.site_day(config.site.timezone, arrived)
     flags = flags_for(request, appointment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import uuid
 
 import httpx
@@ -157,14 +158,18 @@ def test_checkin_for_another_kiosk_id_is_refused(shared_agent: RunningAgent) -> 
 
 
 def test_flags_for_walk_in_with_new_insurance_offline(shared_agent: RunningAgent) -> None:
+    spooled_at = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=7)).isoformat(timespec="milliseconds")
     body = checkin_body(
         appointment_index=None,
         coverage={"payor": "Acme", "member_id": "Z1"},
-        offline={"kiosk_ticket": "K1-007", "spooled_at": "2026-01-01T10:00:00+00:00"},
+        offline={"kiosk_ticket": "K1-007", "spooled_at": spooled_at},
     )
     answer = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).json()
     assert answer["ticket"] == "K1-007"  # the ticket the offline kiosk already printed
     assert {"no_appointment", "insurance_changed", "offline_spool"} <= set(answer["flags"])
+    # The patient arrived when the kiosk spooled the check-in, not when it was forwarded.
+    assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ? AND arrived_at = ?",
+                      (body["checkin_id"], spooled_at)) == 1  # fmt: skip
 
 
 def test_identity_mismatch_is_flagged(shared_agent: RunningAgent) -> None:
