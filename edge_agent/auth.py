@@ -81,3 +81,9 @@ class KioskAuth:
 async def require_kiosk(request: Request) -> str:
     """FastAPI dependency (async: no thread hop): the authenticated kiosk's id."""
     return request.app.state.agent.kiosk_auth.authenticate(request)
+
+
+def require_same_kiosk(claimed: str, authenticated: str) -> None:
+    """A body that names a kiosk must name the one whose token came with it (403 otherwise)."""
+    if claimed != authenticated:
+        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from . import arrivals, matching
 from .appointments import ScheduledAppointment
+from .auth import require_same_kiosk
 from .consents.records import ConsentRecordError, insert_consents, validate_records
 from .contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
 from .problems import ProblemError
@@ -106,8 +107,7 @@ def request_hash(request: CheckinRequest) -> str:
 
 
 async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: CheckinRequest) -> CheckinOutcome:
-    if request.kiosk_id != kiosk_id:
-        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    require_same_kiosk(request.kiosk_id, kiosk_id)
     if request.consents:
         try:
             validate_records(request.consents, agent.consent_library, kiosk_id=kiosk_id)

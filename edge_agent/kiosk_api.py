@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from . import checkin, matching, reminder
 from .appointments import ScheduledAppointment
-from .auth import require_kiosk
+from .auth import require_kiosk, require_same_kiosk
 from .consents.due import forms_due_async
 from .contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
 from .events import sse_response
@@ -137,16 +137,14 @@ async def _body_within(request: Request, limit: int) -> bytes:
 
 @router.post("/kiosks/heartbeat", status_code=204)
 async def heartbeat(body: Heartbeat, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
-    if body.kiosk_id != kiosk_id:
-        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    require_same_kiosk(body.kiosk_id, kiosk_id)
     await _agent(request).record_heartbeat(body)
     return Response(status_code=204)
 
 
 @router.post("/help", status_code=202)
 async def help_request(body: HelpRequest, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
-    if body.kiosk_id != kiosk_id:
-        raise ProblemError(403, "wrong_kiosk", "kiosk_id does not match the kiosk token.", field="kiosk_id")
+    require_same_kiosk(body.kiosk_id, kiosk_id)
     await _agent(request).raise_help(body)
     log.info("help requested", extra={"kiosk_id": kiosk_id, "screen": body.screen})
     return Response(status_code=202)
