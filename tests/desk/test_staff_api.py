@@ -119,6 +119,13 @@ def test_failed_sign_in_then_lockout_refuses_even_the_right_password(agent, admi
         assert sign_in(http, username, password).status_code == 303
 
 
+def test_pages_speak_the_site_languages(agent):
+    with httpx.Client(base_url=agent.url, timeout=30) as http:
+        assert "Acceso de recepción" in http.get("/desk/login", headers={"Accept-Language": "es-MX,es;q=0.9"}).text
+        assert "Llamando a" in http.get("/board", params={"lang": "es"}).text
+        assert "Front desk sign-in" in http.get("/desk/login", headers={"Accept-Language": "fr-FR"}).text
+
+
 def test_sign_in_form_without_its_csrf_token_is_refused(agent):
     with httpx.Client(base_url=agent.url, timeout=30) as http:
         http.get("/desk/login")
