@@ -101,7 +101,7 @@ class KioskRoot(FloatLayout):
 
 class KioskApp(App):
     view: View = ObjectProperty(None, rebind=True)
-    theme: Theme = ObjectProperty(STANDARD)
+    theme: Theme = ObjectProperty(STANDARD, rebind=True)
     text_scale = NumericProperty(1.0)
     large_text = BooleanProperty(False)
     landscape = BooleanProperty(False)

@@ -116,6 +116,10 @@ def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, 
     assert (switched["search"], switched["step"]) == ("Buscar mi cita", "manual")
     assert "Sí, soy yo" in scenario.event("confirm")["texts"]
     espeak, _, voice, spoken = scenario.event("read_aloud")["command"]
+    large = scenario.event("large_text")
+    assert '"Check-in - Test Clinic"' in large["title"]  # the X window's name, as a window manager sees it
+    assert large["after"][0] >= 1.3 * large["before"][0] and large["after"][1] != large["before"][1]
+    assert large["label"] == "[b]Letra grande[/b]"  # the mode's state is said in words, not only colour
     assert (espeak, voice) == ("espeak-ng", "es") and "¿Es esta su cita?" in spoken and "Sí, soy yo" in spoken
     assert scenario.event("done")["title"] == "Su llegada está registrada"
     with sqlite3.connect(agent.current.store_path) as db:

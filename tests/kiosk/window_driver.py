@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -258,6 +259,13 @@ def language_switch(d: Driver):
     d.tap(d.app.root.ids.read_aloud)
     speech = d.app._speech
     report("read_aloud", command=list(speech.args) if speech else None)
+    yes = d.screen("confirm").ids.yes
+    normal = (yes.font_size, tuple(yes.background_color))
+    d.tap(d.app.root.ids.large_text)
+    yield 2
+    x_windows = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=10).stdout
+    report("large_text", title=x_windows, before=normal, after=(yes.font_size, tuple(yes.background_color)),
+           label=d.app.root.ids.large_text.text)  # fmt: skip
     yield from confirm_and_sign(d)
     report("done", ticket=d.screen("done").ids.ticket.text, title=d.screen("done").ids.title.text)
 
