@@ -8,12 +8,15 @@ forwarded oldest first with their original idempotency key and deleted only once
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -44,13 +47,15 @@ class Spool:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.ticket_prefix = ticket_prefix
         self._aead = AESGCM(_load_or_create_key(folder / "spool.key"))
+        self._lock = threading.RLock()  # the UI thread reads the depth while the backend thread writes
         self._db = sqlite3.connect(folder / "spool.db", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add(self, request: CheckinRequest, now: dt.datetime) -> CheckinResponse:
         """Keep a check-in for later and give it a ticket from the kiosk's range. Idempotent by checkin_id."""
@@ -67,26 +72,38 @@ class Spool:
         return _offline_answer(spooled)
 
     def pending(self) -> list[CheckinRequest]:
-        rows = self._db.execute("SELECT checkin_id, sealed FROM spooled WHERE problem IS NULL ORDER BY seq").fetchall()
+        rows = self._query("SELECT checkin_id, sealed FROM spooled WHERE problem IS NULL ORDER BY seq")
         return [self._unseal(checkin_id, sealed) for checkin_id, sealed in rows]
 
     def depth(self) -> int:
-        return self._db.execute("SELECT count(*) FROM spooled WHERE problem IS NULL").fetchone()[0]
+        return self._query("SELECT count(*) FROM spooled WHERE problem IS NULL")[0][0]
 
     def rejected_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM spooled WHERE problem IS NOT NULL").fetchone()[0]
+        return self._query("SELECT count(*) FROM spooled WHERE problem IS NOT NULL")[0][0]
 
     def delivered(self, checkin_id: uuid.UUID) -> None:
         """The agent has it: the patient's data leaves the kiosk."""
-        self._db.execute("DELETE FROM spooled WHERE checkin_id = ?", (str(checkin_id),))
+        self._query("DELETE FROM spooled WHERE checkin_id = ?", str(checkin_id))
 
     def rejected(self, checkin_id: uuid.UUID, problem: str) -> None:
-        self._db.execute("UPDATE spooled SET problem = ? WHERE checkin_id = ?", (problem[:500], str(checkin_id)))
+        self._query("UPDATE spooled SET problem = ? WHERE checkin_id = ?", problem[:500], str(checkin_id))
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _transaction(self):
-        return _Transaction(self._db)
+    def _query(self, sql: str, *parameters: object) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _find(self, checkin_id: uuid.UUID) -> CheckinRequest | None:
         row = self._db.execute("SELECT sealed FROM spooled WHERE checkin_id = ?", (str(checkin_id),)).fetchone()
@@ -105,17 +122,6 @@ class Spool:
     def _unseal(self, checkin_id: str, sealed: bytes) -> CheckinRequest:
         plain = self._aead.decrypt(sealed[:12], sealed[12:], checkin_id.encode())
         return CheckinRequest.model_validate_json(plain)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def _offline_answer(request: CheckinRequest) -> CheckinResponse:
