@@ -200,7 +200,9 @@ def admin(agent: AgentProcess) -> Iterator[Staff]:
     client.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
