@@ -146,7 +146,7 @@ class KioskApp(App):
             device_health=self._device_health,
             app_version=_installed_version(),
         )
-        self.title = self.catalogues.text(settings.default_language, "app.title") + f" - {site.site.name}"
+        self.title = self.catalogues.text(settings.default_language, "app.window_title", clinic=site.site.name)
         self.can_speak = shutil.which("espeak-ng") is not None
         self._speech: subprocess.Popen | None = None
         self._shown_form = 0

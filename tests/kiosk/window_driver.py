@@ -298,7 +298,8 @@ def staff_overlay(d: Driver):
     yield d.until(lambda: isinstance(Window.children[0], StaffOverlay), "the staff overlay")
     yield 2
     overlay = Window.children[0]
-    digits = {b.text: b for b in overlay.walk() if isinstance(b, Button) and b.text in list("0123456789") + ["OK"]}
+    digits = {b.text: b for b in overlay.walk() if isinstance(b, Button) and b.text in list("0123456789")}
+    digits["OK"] = overlay.ids.enter
     for char in "1111":
         d.tap(digits[char])
         yield 1
