@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +18,7 @@ from edge_agent.appointments import ScheduledAppointment
 from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
+from tests.agent.launcher import RunningAgent, start_agent
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,93 +184,53 @@ def enqueue(store: Store, payload: dict, patient_key: str | None = None) -> int:
     return store.write_sync(lambda conn: store.enqueue(conn, "checkin.v1", checkin_id, key, payload))
 
 
-def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, sig)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+class CentralAgent:
+    """The real edge agent (tests/agent/launcher.py) syncing to `central_url`; restartable on its data."""
 
-
-class AgentProcess:
-    """The real edge agent (`edge-agent serve`) as a process the test can SIGKILL and restart."""
-
-    def __init__(self, tmp_path: Path, central_url: str, **central):
-        self.port = free_port()
-        self.data = tmp_path / "agent"
-        self.log = tmp_path / "agent.log"
-        self.site_file = tmp_path / "site.toml"
-        settings = {
-            "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
-            "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
+    def __init__(self, folder: Path, central_url: str, **central):
+        self.folder = folder
+        self.settings = {
+            "central": {
+                "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
+                "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
+            },
+            "schedule": {"source": "central", "refresh_s": 5},
         }
-        central_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
-        self.site_file.write_text(
-            f'[site]\nid = "crash-site"\ntimezone = "UTC"\n\n'
-            f'[agent]\nlisten = "127.0.0.1:{self.port}"\ndata_dir = "{self.data}"\nadvertise = false\n\n'
-            f"[central]\n{central_lines}\n\n"
-            f'[schedule]\nsource = "central"\nrefresh_s = 5\n'
-        )
-        self.process: subprocess.Popen | None = None
-        self.token = ""
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "edge_agent.cli", *args, "--config", str(self.site_file)],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def enroll(self, kiosk_id: str = "kiosk-1") -> str:
-        output = self.cli("enroll-kiosk", kiosk_id)
-        self.token = next(line.split('"')[1] for line in output.splitlines() if line.startswith("token = "))
-        return self.token
+        self.running: RunningAgent | None = None
+        self.logs: list[str] = []  # of the processes before the current one
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "edge_agent.cli", "serve", "--config", str(self.site_file)],
-            cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-        )
-        wait_until(self._ready, 60, "the agent to answer /healthz")
-
-    def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"agent exited: {self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503)
-        except httpx.HTTPError:
-            return False
-
-    def health(self) -> dict:
-        return httpx.get(f"{self.url}/healthz", timeout=10).json()
+        port = self.running.port if self.running else None
+        self.running = start_agent(self.folder, port=port, **self.settings)
 
     def kill(self) -> None:
-        terminate(self.process, signal.SIGKILL)
+        self.running.stop(signal.SIGKILL)
+        self.logs.append(self.running.log_text())
 
     def stop(self) -> None:
-        if self.process is not None:
-            terminate(self.process)
+        if self.running is not None and self.running.process.poll() is None:
+            self.running.stop()
+            self.logs.append(self.running.log_text())
+
+    def all_logs(self) -> str:
+        current = self.running.log_text() if self.running and self.running.process.poll() is None else ""
+        return "\n".join([*self.logs, current])
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.running.base_url}/healthz", timeout=10).json()
 
     def post(self, path: str, body: dict, **headers: str) -> httpx.Response:
         return httpx.post(
-            f"{self.url}/api/v1/{path}", json=body, timeout=30,
-            headers={"Authorization": f"Bearer {self.token}", **headers},
+            f"{self.running.base_url}/api/v1/{path}", json=body, timeout=30, headers=self.running.headers(**headers)
         )
 
 
 @pytest.fixture
-def agent_factory(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
-    started: list[AgentProcess] = []
+def agent_factory(tmp_path: Path) -> Iterator[Callable[..., CentralAgent]]:
+    started: list[CentralAgent] = []
 
-    def make(central_url: str, **central) -> AgentProcess:
-        agent = AgentProcess(tmp_path, central_url, **central)
+    def make(central_url: str, **central) -> CentralAgent:
+        agent = CentralAgent(tmp_path / f"agent{len(started)}", central_url, **central)
         started.append(agent)
         return agent
 

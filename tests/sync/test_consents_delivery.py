@@ -20,7 +20,6 @@ def test_consents_reach_central_once_even_when_the_bundle_is_sent_again(sandbox,
     sandbox.seed(resources)
     patient = next(r for r in resources if r["id"] == "pat-1")
     agent = agent_factory(sandbox.url)
-    agent.enroll()
     agent.start()
     wait_until(lambda: agent.health()["schedule_appointments"] == 3, 30, "today's schedule")
 
@@ -50,7 +49,7 @@ def test_consents_reach_central_once_even_when_the_bundle_is_sent_again(sandbox,
     # The central system committed, but the agent never learnt it (say the answer was lost): the event
     # is still pending when the agent comes back, and the whole Bundle goes out again.
     agent.stop()
-    with sqlite3.connect(agent.data / "agent.db") as conn:
+    with sqlite3.connect(agent.running.store_path) as conn:
         assert conn.execute("UPDATE outbox SET status = 'pending', next_attempt_at = 0").rowcount == 1
     requests_before = sandbox.stats()["requests"].get("POST", 0)
     agent.start()
