@@ -116,7 +116,7 @@ class PtyPeer:
         self._master: int | None = None
         self._slave: int | None = None
         self._lock = threading.Lock()
-        self._running = threading.Event()
+        self._reader: tuple[threading.Thread, threading.Event] | None = None
 
     def start(self) -> None:
         master, slave = pty.openpty()
@@ -128,13 +128,23 @@ class PtyPeer:
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(os.ttyname(slave))
         temporary.replace(self.link)
-        self._running.set()
-        threading.Thread(target=self._read_loop, args=(master,), name=f"pty-peer-{self.link.name}", daemon=True).start()
+        stopping = threading.Event()
+        thread = threading.Thread(
+            target=self._read_loop, args=(master, stopping), name=f"pty-peer-{self.link.name}", daemon=True
+        )
+        self._reader = (thread, stopping)
+        thread.start()
 
     def stop(self) -> None:
         """Unplug: the driver's next read fails, and the path leads nowhere until `start()`."""
-        self._running.clear()
         self.link.unlink(missing_ok=True)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            # The reader must be gone before its descriptor is closed: the number is reused at once by
+            # the next open() anywhere in the process, and a stale reader would eat someone else's data.
+            thread, stopping = reader
+            stopping.set()
+            thread.join(timeout=5)
         with self._lock:
             master, slave, self._master, self._slave = self._master, self._slave, None, None
         for fd in (master, slave):
@@ -154,10 +164,10 @@ class PtyPeer:
                 written = os.write(self._master, view)
                 view = view[written:]
 
-    def _read_loop(self, master: int) -> None:
-        while self._running.is_set():
+    def _read_loop(self, master: int, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
-                ready, _, _ = select.select([master], [], [], 0.1)
+                ready, _, _ = select.select([master], [], [], 0.05)
                 if not ready:
                     continue
                 data = os.read(master, 4096)
