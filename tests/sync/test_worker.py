@@ -122,13 +122,14 @@ def test_transient_failures_are_retried_and_nothing_arrives_twice(store, sandbox
 @pytest.mark.parametrize("http_date", [False, True], ids=["seconds", "http-date"])
 def test_429_retry_after_is_honoured(store, sandbox, schedule, tmp_path, http_date):
     enqueue(store, checkin_payload(schedule[0]))
-    retry_after = email.utils.formatdate(time.time() + 2, usegmt=True) if http_date else "2"
+    # an HTTP date has one-second resolution and starts counting now, a delay when the 429 is sent
+    retry_after = email.utils.formatdate(time.time() + 4, usegmt=True) if http_date else "2"
     sandbox.fault("status", status=429, retry_after=retry_after, methods=["POST"])
 
     worker = worker_for(store, sandbox, tmp_path, max_backoff_s=0.1)  # jitter alone would retry at once
     took = asyncio.run(run_until(worker, store, drained))
 
-    assert took >= 1.0  # an HTTP date has one-second resolution
+    assert took >= 2.0
     assert worker.health.retried == 1 and sandbox.stats()["requests"]["POST"] == 2
 
 
