@@ -76,3 +76,23 @@ def test_patient_key_is_stable_across_spellings_and_keyed() -> None:
 
 def test_display_name_shows_first_name_and_initial_only() -> None:
     assert matching.display_name("García López", "María José") == "María G."
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúñüçàèâêôäöëïÁÉÍÓÚÑÜÇ"
+names = st.text(alphabet=LETTERS + " -'", min_size=1, max_size=30).filter(lambda n: any(c.isalpha() for c in n))
+
+
+@given(names)
+def test_a_name_matches_itself_however_it_is_typed(name: str) -> None:
+    for typed in (name, name.upper(), name.replace("-", " "), name.replace(" ", ""), name.replace("'", "")):
+        if matching.name_words(typed):
+            assert matching.family_matches(typed, name), typed
+    assert matching.given_matches(name[0] if name[0].isalpha() else "", name) or not name[0].isalpha()
+
+
+@given(names, names)
+def test_normalisation_is_stable(first: str, second: str) -> None:
+    assert matching.name_words(matching.normalise(first)) == matching.name_words(first)
+    assert matching.family_matches(first, second) == matching.family_matches(second, first)
