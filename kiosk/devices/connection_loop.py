@@ -11,6 +11,10 @@ from .base import Device, DeviceState
 RETRY_SECONDS = 0.5
 
 
+class MisconfiguredDevice(ValueError):
+    """The `[[kiosk.devices]]` entry cannot work as written; the message says why (shown by `kiosk doctor`)."""
+
+
 class ReconnectingDevice(Device):
     """A device served by one background thread that reconnects by itself.
 
@@ -46,7 +50,8 @@ class ReconnectingDevice(Device):
             try:
                 self._connect()
             except Exception as exc:  # noqa: BLE001 - any failure to connect means "not there yet"
-                self._set_status(DeviceState.OFFLINE, self._absent_reason(exc))
+                reason = str(exc) if isinstance(exc, MisconfiguredDevice) else self._absent_reason(exc)
+                self._set_status(DeviceState.OFFLINE, reason)
                 self._stopping.wait(self.retry_seconds)
                 continue
             try:

@@ -9,7 +9,7 @@ import time
 import serial
 
 from .base import DeviceState, DeviceStatus, Printed
-from .connection_loop import ReconnectingDevice
+from .connection_loop import MisconfiguredDevice, ReconnectingDevice
 from .zpl import HOST_STATUS_QUERY, LabelData, interpret_host_status, patient_label, wristband
 
 STATUS_POLL_S = 2.0
@@ -52,6 +52,8 @@ class LabelPrinter(ReconnectingDevice):
         return True
 
     def _connect(self) -> None:
+        if self.config.transport not in ("tcp", "serial"):
+            raise MisconfiguredDevice(f"label printers use transport tcp or serial, not {self.config.transport!r}")
         if self.config.transport == "tcp":
             link: socket.socket | serial.Serial = socket.create_connection(
                 (self.config.host or "127.0.0.1", self.config.tcp_port), timeout=3

@@ -15,7 +15,7 @@ from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
 
 from . import printer_status, ticket as ticket_layout
 from .base import DeviceState, DeviceStatus, Printed
-from .connection_loop import ReconnectingDevice
+from .connection_loop import MisconfiguredDevice, ReconnectingDevice
 from .printer_status import STATUS_UNKNOWN
 
 STATUS_POLL_S = 2.0
@@ -38,10 +38,12 @@ def build_escpos(config) -> Escpos:
             devfile=config.port, baudrate=config.baudrate, parity=config.parity, timeout=STATUS_ANSWER_TIMEOUT_S, dsrdtr=False
         )
     if config.transport == "usb":
-        return escpos_printers.Usb(idVendor=config.usb_vendor or 0, idProduct=config.usb_product or 0)
+        if config.usb_vendor is None or config.usb_product is None:
+            raise MisconfiguredDevice("a USB receipt printer needs usb_vendor and usb_product")
+        return escpos_printers.Usb(idVendor=config.usb_vendor, idProduct=config.usb_product)
     if config.transport == "file":
         return escpos_printers.File(devfile=config.port)
-    raise ValueError(f"receipt printers do not use transport {config.transport!r}")
+    raise MisconfiguredDevice(f"receipt printers do not use transport {config.transport!r}")
 
 
 class ReceiptPrinter(ReconnectingDevice):

@@ -7,7 +7,7 @@ from abc import abstractmethod
 import serial
 
 from .base import DeviceState
-from .connection_loop import ReconnectingDevice
+from .connection_loop import MisconfiguredDevice, ReconnectingDevice
 
 READ_TIMEOUT_S = 0.05
 
@@ -22,7 +22,7 @@ class SerialDevice(ReconnectingDevice):
 
     def _connect(self) -> None:
         if not self.config.port:
-            raise ValueError("no serial port configured")
+            raise MisconfiguredDevice("no serial port configured (port = ...)")
         self._port = serial.Serial(
             self.config.port,
             baudrate=self.config.baudrate,
@@ -48,7 +48,7 @@ class SerialDevice(ReconnectingDevice):
             port.close()
 
     def _absent_reason(self, exc: Exception) -> str:
-        return "not connected" if self.config.port else "no serial port configured"
+        return "not connected"
 
     def _lost_reason(self, exc: Exception) -> str:
         return "unplugged"

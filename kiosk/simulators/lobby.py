@@ -55,7 +55,7 @@ class SimulatedLobby:
         self.receipt_printer = SimulatedReceiptPrinter()
         self.label_printer = SimulatedLabelPrinter()
         self.card = VpcdClient()
-        self.pcscd: Pcscd | None = Pcscd() if with_card_reader and Pcscd.available() else None
+        self.pcscd: Pcscd | None = Pcscd(timeout_s=10) if with_card_reader and Pcscd.available() else None
         self.with_card_reader = with_card_reader
         self._control: socket.socket | None = None
         self._running = threading.Event()

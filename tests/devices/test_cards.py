@@ -145,6 +145,7 @@ def test_unknown_reader_is_offline_with_a_reason(pcscd, events):
         driver.close()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # pyscard's monitor threads die loudly
 def test_reader_going_away_and_coming_back_is_followed(pcscd, events, card_slot):
     """pcscd stopping takes the reader away (as unplugging the only reader does); cards read again after."""
     if pcscd.process is None:

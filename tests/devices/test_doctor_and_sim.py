@@ -115,3 +115,19 @@ def test_kiosk_sim_injects_events_into_the_running_drivers(lobby, events, tmp_pa
 def test_kiosk_sim_without_a_running_kiosk_says_so(tmp_path):
     result = kiosk("sim", "--data-dir", str(tmp_path), "sign")
     assert result.returncode == 2 and "no simulated kiosk is running" in result.stderr
+
+
+def test_doctor_names_configuration_mistakes(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[[kiosk.devices]]\nkind = "receipt_printer"\nname = "usb-printer"\ntransport = "usb"\n\n'
+        '[[kiosk.devices]]\nkind = "id_scanner"\nname = "scanner"\n',
+        encoding="utf-8",
+    )
+    result = kiosk("doctor", "--config", str(config), "--json")
+    assert result.returncode == 1
+    devices = {d["name"]: (d["state"], d["reason"]) for d in json.loads(result.stdout)["devices"]}
+    assert devices == {
+        "usb-printer": ("offline", "a USB receipt printer needs usb_vendor and usb_product"),
+        "scanner": ("offline", "no serial port configured (port = ...)"),
+    }
