@@ -103,6 +103,7 @@ class KioskApp(App):
     view: View = ObjectProperty(None, rebind=True)
     theme: Theme = ObjectProperty(STANDARD, rebind=True)
     text_scale = NumericProperty(1.0)
+    base_text_scale = NumericProperty(1.0)  # without the large-text factor: the bottom bar keeps its words whole
     large_text = BooleanProperty(False)
     landscape = BooleanProperty(False)
     can_speak = BooleanProperty(False)
@@ -257,7 +258,8 @@ class KioskApp(App):
     def _on_window_size(self, _window, size) -> None:
         width, height = size
         self.landscape = width > height
-        self.text_scale = max(0.55, min(width, height) / 1080) * (1.35 if self.large_text else 1.0)
+        self.base_text_scale = max(0.55, min(width, height) / 1080)
+        self.text_scale = self.base_text_scale * (1.35 if self.large_text else 1.0)
 
     # --- services the backend uses ---------------------------------------------------------------
 

@@ -109,6 +109,9 @@ def walk_through(app, orientation: str, out: Path):
         flow.start()
         flow.choose_language(language)
         yield from shot("identify")
+        app.toggle_large_text()
+        yield from shot("identify_large_text_high_contrast")
+        app.toggle_large_text()
         flow.type_by_hand()
         for char in "GARCÍA":
             flow.key(char)

@@ -50,7 +50,7 @@ class LanguageButtons(BoxLayout):
     def on_kv_post(self, _base_widget) -> None:
         app = App.get_running_app()
         for code, name in app.view.languages:
-            button = Factory.KioskButton(text=name)
+            button = Factory.BarButton(text=name)
             button.language = code
             button.bind(on_release=lambda button: app.act("choose_language", button.language))
             self.add_widget(button)
