@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import json
 import time
-from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
@@ -36,24 +34,24 @@ RESET = "reset"
 Snapshot = Callable[[], Awaitable[tuple[str, dict]]]  # -> (event type, data) describing the current state
 
 
-@dataclass(frozen=True, eq=False)
 class Event:
-    id: int
-    type: str
-    data: dict
+    """One event, kept as its encoded SSE frame: a ring of thousands of events is then thousands of
+    bytes objects, not of nested dicts for the garbage collector to walk."""
 
-    @functools.cached_property
-    def frame(self) -> bytes:
-        """One SSE frame: `id`, `event` and a one-line JSON `data` (encoded once, sent to every client)."""
-        payload = json.dumps(self.data, separators=(",", ":"), default=str)
-        return f"id: {self.id}\nevent: {self.type}\ndata: {payload}\n\n".encode()
+    __slots__ = ("id", "type", "frame")
+
+    def __init__(self, id: int, type: str, data: dict):
+        self.id = id
+        self.type = type
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        self.frame = f"id: {id}\nevent: {type}\ndata: {payload}\n\n".encode()
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.frame.partition(b"\ndata: ")[2])
 
     def encode(self) -> bytes:
         return self.frame
-
-
-class _Closed(Exception):
-    pass
 
 
 class Channel:
