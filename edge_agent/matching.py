@@ -65,6 +65,7 @@ def identity_matches(family: str, given: str, birth_date: dt.date, *, scheduled_
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the same scheduled patients are keyed again and again
 def patient_key(key: SiteKey, family: str, given: str, birth_date: dt.date) -> str:
     """The pseudonym that stands for a patient in the store (outbox order, consents already signed).
 
