@@ -145,7 +145,9 @@ def test_unknown_reader_is_offline_with_a_reason(pcscd, events):
         driver.close()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # pyscard's monitor threads die loudly
+# pyscard's monitor threads and connection destructors complain loudly when pcscd goes away.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_reader_going_away_and_coming_back_is_followed(pcscd, events, card_slot):
     """pcscd stopping takes the reader away (as unplugging the only reader does); cards read again after."""
     if pcscd.process is None:
