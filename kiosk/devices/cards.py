@@ -25,7 +25,7 @@ READER_CHECK_S = 1.0
 NOT_SUPPORTED = "card.not_supported"
 REMOVED_TOO_SOON = "card.removed_too_soon"
 UNREADABLE = "card.unreadable"
-CARD_KINDS = (("egk", egk.read), ("eid", eid.read))
+CARD_READERS = (egk.read, eid.read)
 
 
 class _CardObserver(CardObserver):
@@ -46,7 +46,7 @@ class _ReaderObserver(ReaderObserver):
 
 def read_identity(transmit) -> tuple[Identity | None, str]:
     """Try each card kind in turn: (identity, "") or (None, message key)."""
-    for _kind, read in CARD_KINDS:
+    for read in CARD_READERS:
         try:
             return read(transmit), ""
         except CardError as exc:
