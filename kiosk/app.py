@@ -196,6 +196,17 @@ class KioskApp(App):
             return
         self._run(lambda: self.flow.sign(signature))
 
+    def clear_signatures(self) -> None:
+        """'Clear' on the forms screen: the ink on screen and anything half-drawn on the pad."""
+        self._clear_ink()
+        self.act("clear_signature")
+
+    def _clear_ink(self) -> None:
+        self.root.clear_signature()
+        for device in self.devices:
+            if device.kind == "signature_pad":
+                device.clear()
+
     def toggle_large_text(self) -> None:
         self.large_text = not self.large_text
         self.theme = HIGH_CONTRAST if self.large_text else STANDARD
@@ -249,7 +260,7 @@ class KioskApp(App):
             manager.current = view.step
         if view.form_number != self._shown_form:  # a new form, or none: fresh ink
             self._shown_form = view.form_number
-            self.root.clear_signature()
+            self._clear_ink()
         self.root.show_overlays(view)
 
     def _on_any_touch(self, _window, _touch) -> None:

@@ -103,9 +103,11 @@ def test_full_check_in_by_touch_prints_a_ticket_that_is_in_the_agents_queue(tmp_
     [arrival] = arrivals(agent)
     assert (arrival["ticket"], arrival["kiosk_id"], arrival["status"]) == (done["ticket"], "kiosk-1", "waiting")
     assert arrival["appointment_id"].startswith("demo-")
+    cleared = scenario.event("cleared")
+    assert cleared == {**cleared, "notice": "Please sign in the box first.", "ink": 0, "strokes": 0, "still_on_form": 2}
     devices = [event["device"] for event in scenario.events if event["event"] == "form_signed"]
     assert devices[0] == "pad" and set(devices[1:]) <= {"touch"}
-    assert scenario.event("after")["phi"] == []
+    assert scenario.event("after") == {**scenario.event("after"), "phi": [], "signature_ink": 0}
 
 
 def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, agent):

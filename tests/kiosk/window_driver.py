@@ -44,6 +44,7 @@ window.configure(SITE.kiosk.orientation, windowed=True, size=SIZE)
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.graphics import Line  # noqa: E402
 from kivy.metrics import Metrics  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
@@ -204,6 +205,20 @@ def sign_forms(d: Driver, first_on_pad: bool = False):
         yield 2
         if first_on_pad and number == 1:
             d.lobby.command("sign", [])
+        elif first_on_pad and number == 2:
+            forms = d.screen("forms").ids
+            d.tap(forms.sign)  # nothing drawn yet
+            yield 2
+            unsigned = forms.notice.text
+            d.draw(forms.signature)
+            yield 2
+            d.tap(forms.clear_ink)
+            yield 2
+            report("cleared", notice=unsigned, ink=len([i for i in forms.signature.canvas.children if isinstance(i, Line)]), strokes=d.app.flow.session.signature_strokes,
+                   still_on_form=d.app.view.form_number)  # fmt: skip
+            d.draw(forms.signature)
+            yield 2
+            d.tap(forms.sign)
         else:
             d.draw(d.screen("forms").ids.signature)
             yield 2
@@ -239,7 +254,8 @@ def full_checkin(d: Driver):
     d.tap(done.finish)
     yield d.at("attract")
     yield 2
-    report("after", phi=[t for t in d.texts_everywhere() if any(m in t for m in PHI_MARKERS)])
+    report("after", phi=[t for t in d.texts_everywhere() if any(m in t for m in PHI_MARKERS)],
+           signature_ink=len([i for i in d.screen("forms").ids.signature.canvas.children if isinstance(i, Line)]))  # fmt: skip
 
 
 def language_switch(d: Driver):
@@ -278,8 +294,7 @@ def idle_timeout(d: Driver):
     report("warning", texts=[w.text for w in Window.children[0].walk() if getattr(w, "text", "")])
     yield d.at("attract")
     yield 2
-    report("after", phi=[t for t in d.texts_everywhere() if any(m in t for m in PHI_MARKERS)],
-           signature_ink=len(d.screen("forms").ids.signature.canvas.children))  # fmt: skip
+    report("after", phi=[t for t in d.texts_everywhere() if any(m in t for m in PHI_MARKERS)])
 
 
 def printer_out_of_paper(d: Driver):
