@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import socket
 
+import ifaddr
 from zeroconf import InterfaceChoice, IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
@@ -20,14 +20,26 @@ from .contract import API_VERSION, SERVICE_TYPE
 log = logging.getLogger(__name__)
 
 
+def announced_addresses(host: str) -> list[bytes]:
+    """The listen address; for 0.0.0.0 / ::, every non-loopback address of that family on this machine."""
+    address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    if not address.is_unspecified:
+        return [address.packed]
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            value = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            candidate = ipaddress.ip_address(value.split("%")[0])
+            if candidate.version == address.version and not candidate.is_loopback and not candidate.is_link_local:
+                found.append(candidate.packed)
+    return found
+
+
 def service_info(config: SiteConfig, port: int, tls_fingerprint: str) -> AsyncServiceInfo:
-    host = "127.0.0.1" if config.agent.host == "localhost" else config.agent.host
-    address = ipaddress.ip_address(host)
-    addresses = [] if address.is_unspecified else [address.packed]
     return AsyncServiceInfo(
         SERVICE_TYPE,
         f"{config.site.id}.{SERVICE_TYPE}",
-        addresses=addresses or [socket.inet_aton("127.0.0.1")],
+        addresses=announced_addresses(config.agent.host),
         port=port,
         properties={"site": config.site.id, "api": API_VERSION, "tls": "1" if config.uses_tls else "0",
                     "fp": tls_fingerprint},
