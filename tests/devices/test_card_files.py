@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import struct
 
+from hypothesis import given, settings, strategies as st
+
+from kiosk.devices import egk
 from kiosk.devices.cards import NOT_SUPPORTED, UNREADABLE, read_identity
 from kiosk.devices.eid import birth_date, parse_tlv
 from kiosk.simulators.virtual_card import EGK_AID, egk_card, eid_card, other_card
@@ -45,3 +48,18 @@ def test_eid_tlv_and_birth_dates_in_every_card_language():
     for text, month in (("15 JUIL 1985", 7), ("15.MEI.1985", 5), ("15 MÄR 1985", 3), ("15 AUG 1985", 8)):
         assert birth_date(text).month == month
     assert birth_date("15 XYZ 1985") is None and birth_date("") is None
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.binary(max_size=300))
+def test_tlv_parser_survives_any_bytes(data):
+    assert isinstance(parse_tlv(data), dict)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.binary(max_size=300))
+def test_health_card_xml_either_reads_or_is_called_unreadable(data):
+    try:
+        egk.identity_from_xml(data)
+    except egk.CardDataError:
+        pass
