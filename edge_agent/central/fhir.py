@@ -57,10 +57,21 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
 
 
+def is_transaction_response(response: httpx.Response) -> bool:
+    """A 2xx counts only with a transaction-response Bundle: a proxy's 200 page is not a delivery."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("resourceType") == "Bundle" and body.get("type") == "transaction-response"
+
+
 def classify(response: httpx.Response) -> Delivery:
     status = response.status_code
     if 200 <= status < 300:
-        return Delivery.delivered()
+        if is_transaction_response(response):
+            return Delivery.delivered()
+        return Delivery.retry(f"HTTP {status} without a transaction-response")
     if status in RETRYABLE_STATUS or status >= 500:
         return Delivery.retry(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after")))
     return Delivery.rejected(f"HTTP {status}", response.text[:20000])

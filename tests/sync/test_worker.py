@@ -8,10 +8,11 @@ import email.utils
 import json
 import time
 
+import httpx
 import pytest
 
 from edge_agent.central import connector_for
-from edge_agent.central.fhir import retry_after_seconds
+from edge_agent.central.fhir import classify, retry_after_seconds
 from edge_agent.store import Store
 from edge_agent.sync import IDLE_CHECK_S, SyncWorker, backoff_s
 from tools.central_seed import day_schedule
@@ -224,3 +225,12 @@ def test_retry_after_parses_seconds_and_http_dates():
     assert retry_after_seconds(email.utils.formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
     assert retry_after_seconds(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_a_2xx_that_is_not_a_transaction_response_is_not_taken_for_a_delivery():
+    page = httpx.Response(200, text="<html>proxy login</html>", headers={"content-type": "text/html"})
+    assert classify(page).outcome == "retry"
+    answer = httpx.Response(200, json={"resourceType": "Bundle", "type": "transaction-response", "entry": []})
+    assert classify(answer).outcome == "delivered"
+    refused = httpx.Response(409, json={"resourceType": "OperationOutcome"})
+    assert (classify(refused).outcome, classify(refused).server_outcome) == ("rejected", refused.text)
