@@ -27,7 +27,8 @@ def checkin(agent, **overrides) -> dict:
     return response.json()
 
 
-def board_events(agent, count: int, last_event_id: str | None = None, during=None) -> list:
+def board_events(agent, until, last_event_id: str | None = None, during=None, most: int = 10) -> list:
+    """Board events from one connection, until `until(event)` holds (at most `most` events)."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     events = []
     with httpx.Client(base_url=agent.base_url, timeout=httpx.Timeout(30, read=20)) as client:
@@ -37,25 +38,33 @@ def board_events(agent, count: int, last_event_id: str | None = None, during=Non
                 during()
             for event in read_events(response):
                 events.append(event)
-                if len(events) >= count:
+                if until(event) or len(events) >= most:
                     break
     return events
 
 
+def waiting(*numbers: int):
+    return lambda event: event.data.get("waiting") == [f"A-{n:03d}" for n in numbers]
+
+
+def assert_consecutive(events: list, after: str) -> None:
+    """Each event's id follows the previous one's: nothing was lost or repeated in between."""
+    assert [int(e.id) for e in events] == list(range(int(after) + 1, int(after) + 1 + len(events)))
+
+
 def test_board_stream_resumes_after_last_event_id_without_loss_or_repeats(launch_agent) -> None:
     agent = launch_agent()
-    checkin(agent)
-    time.sleep(0.5)  # its board event is out
-    snapshot, live = board_events(agent, 2, during=lambda: checkin(agent))
-    assert snapshot.event == "board" and snapshot.data["waiting"] == ["A-001"]  # a new client starts from now
-    assert live.event == "board" and live.data["waiting"] == ["A-001", "A-002"] and int(live.id) == int(snapshot.id) + 1
-    for _ in range(3):  # while no client is connected; each in its own board burst
+    first = board_events(agent, waiting(1), during=lambda: checkin(agent))
+    assert first[0].event == "board"  # a new client starts from a snapshot of the present
+    assert first[-1].data["waiting"] == ["A-001"]
+    assert_consecutive(first[1:], first[0].id)
+    for _ in range(3):  # while no client is connected
         checkin(agent)
-        time.sleep(0.4)
-    resumed = board_events(agent, 3, last_event_id=live.id)
-    assert [int(e.id) for e in resumed] == [int(live.id) + n for n in (1, 2, 3)]
-    assert resumed[-1].data["waiting"] == ["A-001", "A-002", "A-003", "A-004", "A-005"]
-    stale = board_events(agent, 1, last_event_id="12")
+        time.sleep(0.3)
+    resumed = board_events(agent, waiting(1, 2, 3, 4), last_event_id=first[-1].id)
+    assert resumed[-1].data["waiting"] == ["A-001", "A-002", "A-003", "A-004"]
+    assert_consecutive(resumed, first[-1].id)
+    stale = board_events(agent, lambda e: True, last_event_id="12")
     assert stale[0].event == "reset"
 
 
