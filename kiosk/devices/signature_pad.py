@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -10,7 +11,9 @@ from .pen_packets import PenPacketDecoder, PenSample
 from .serial_device import SerialDevice
 from .signature import SignatureBuilder
 
-COMPLETE_AFTER_IDLE_S = 1.5
+# Serial pads have no "done" button: the signature is complete when the pen has rested this long (long
+# enough for the pause between given and family name), or at once when the app calls `finish()`.
+COMPLETE_AFTER_IDLE_S = 2.5
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,46 @@ class SignaturePad(SerialDevice):
         self._builder = SignatureBuilder(self.geometry.width_mm, self.geometry.height_mm, "pad")
         self._started_at = 0.0
         self._last_sample_at = 0.0
+        self._ink = threading.Lock()  # the driver thread draws, the app clears or finishes
 
     def clear(self) -> None:
         """Forget anything drawn so far (the patient pressed "clear", or a new form starts)."""
+        with self._ink:
+            self._builder.clear()
+
+    @property
+    def strokes_drawn(self) -> int:
+        """Strokes on the pad not yet delivered (0: nothing to clear or finish)."""
+        with self._ink:
+            return 0 if self._builder.empty else len(self._builder.build().strokes)
+
+    @property
+    def pen_resting(self) -> bool:
+        with self._ink:
+            return not self._builder.pen_down
+
+    def finish(self) -> bool:
+        """The patient pressed "done": deliver what is on the pad now. False when nothing was drawn."""
+        with self._ink:
+            return self._deliver()
+
+    def _deliver(self) -> bool:
+        if self._builder.empty:
+            return False
+        signature = self._builder.build()
         self._builder.clear()
+        self._emit(SignatureCaptured(self.name, signature))
+        return True
 
     def _on_connected(self) -> None:
         self._decoder.reset()
-        self._builder.clear()
+        self.clear()
 
     def _on_bytes(self, chunk: bytes) -> None:
-        now = self._clock()
+        with self._ink:
+            self._take(chunk, self._clock())
+
+    def _take(self, chunk: bytes, now: float) -> None:
         for sample in self._decoder.feed(chunk):
             if self._builder.empty and not sample.pen_down:
                 continue
@@ -70,7 +102,5 @@ class SignaturePad(SerialDevice):
             self._builder.add(x_mm, y_mm, round((now - self._started_at) * 1000), sample.pen_down)
             self._last_sample_at = now
         idle = now - self._last_sample_at
-        if not self._builder.empty and not self._builder.pen_down and idle >= self.complete_after_idle_s:
-            signature = self._builder.build()
-            self._builder.clear()
-            self._emit(SignatureCaptured(self.name, signature))
+        if not self._builder.pen_down and idle >= self.complete_after_idle_s:
+            self._deliver()

@@ -17,6 +17,8 @@ from kiosk.devices.signature import SignatureBuilder, SignatureRefused, ink_leng
 from kiosk.devices.signature_pad import PAD_MODELS, SignaturePad
 from kiosk.simulators.serial_emitters import SimulatedSignaturePad, sample_signature_samples
 
+from .conftest import wait_until
+
 
 @pytest.fixture
 def pad(tmp_path, events):
@@ -119,3 +121,18 @@ def test_pen_packets_round_trip_after_noise(samples, noise):
     expected = [PenSample(x, y, down) for x, y, down in samples]
     decoded = PenPacketDecoder().feed(bytes(b & 0x7F for b in noise) + b"".join(encode(s) for s in expected))
     assert decoded == expected
+
+
+def test_finish_delivers_at_once_and_clear_forgets(pad, events):
+    sim, driver = pad
+    driver.complete_after_idle_s = 30  # only `finish()` can complete it now
+    samples = sample_signature_samples()
+    sim.send(samples[:40])
+    wait_until(lambda: driver.strokes_drawn == 1)
+    driver.clear()
+    assert not driver.finish()  # cleared: nothing to deliver
+    sim.send(samples)
+    wait_until(lambda: driver.strokes_drawn == 3 and driver.pen_resting)
+    assert driver.finish()
+    event = events.wait_for(lambda e: isinstance(e, SignatureCaptured))
+    assert len(event.signature.strokes) == 3
