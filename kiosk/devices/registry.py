@@ -14,7 +14,7 @@ For the app:
 `open_devices` returns drivers already opened (each connects and reconnects in the background; read
 `device.status`). Find one with `find_device(devices, "receipt_printer")`; the receipt printer has
 `print_ticket(Ticket)`, the label printer `print_label(LabelData)` / `print_wristband(LabelData)`, the
-signature pad `clear()`. While the lobby runs, `kiosk sim COMMAND` (or `lobby.command(...)`) injects
+signature pad `clear()` and `finish()` (deliver now; otherwise a 2.5 s pen rest completes a signature). While the lobby runs, `kiosk sim COMMAND` (or `lobby.command(...)`) injects
 scans, cards, printer faults and signatures.
 """
 
