@@ -102,15 +102,20 @@ async def create_checkin(request: Request) -> Response:
     started = time.perf_counter()
     agent = _agent(request)
     kiosk_id = agent.kiosk_auth.authenticate(request)
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key or len(key) > 200:
-        raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
-    raw = await _body_within(request, MAX_CHECKIN_BYTES)
     try:
-        body = CheckinRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        raise invalid_input(exc.errors())
-    outcome = await checkin.submit(agent, kiosk_id, key, body)
+        key = request.headers.get("idempotency-key", "").strip()
+        if not key or len(key) > 200:
+            raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
+        raw = await _body_within(request, MAX_CHECKIN_BYTES)
+        try:
+            body = CheckinRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            raise invalid_input(exc.errors())
+        outcome = await checkin.submit(agent, kiosk_id, key, body)
+    except ProblemError as problem:
+        agent.metrics.inc("checkin_checkins_refused_total", "Check-ins refused, by error", error=problem.problem.error)
+        log.info("checkin refused", extra={"kiosk_id": kiosk_id, "code": problem.problem.error})
+        raise
     if outcome.replayed:
         return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
     agent.metrics.inc("checkin_checkins_total", "Check-ins stored")

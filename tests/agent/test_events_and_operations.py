@@ -72,8 +72,10 @@ def test_health_metrics_and_status_cli(launch_agent) -> None:
     agent = launch_agent()
     checkin(agent)
     with agent.client() as client:
+        client.post("/api/v1/checkins", json=checkin_body(), headers=agent.headers())  # no Idempotency-Key
         health = client.get("/healthz").json()
         metrics = client.get("/metrics")
+    assert 'checkin_checkins_refused_total{error="idempotency_key_required"} 1\n' in metrics.text
     assert health["status"] == "ok" and health["store"] == "ok" and health["central"] == "none"
     assert health["outbox_depth"] == 1 and health["oldest_pending_age_s"] >= 0
     assert metrics.headers["content-type"].startswith("text/plain")
