@@ -18,6 +18,14 @@ from .ansible_run import ANSIBLE_DIR, DEMO_VAULT_PASSWORD, EXAMPLE_INVENTORY, VE
 AGENTS = [host for host in example_hosts() if "-agent" in host]
 KIOSKS = [host for host in example_hosts() if "-kiosk-" in host]
 PLAYBOOKS = ["site.yml", "upgrade.yml"]
+AGENT_ADDRESSES = {"north": "10.20.0.5:8470", "south": "10.30.0.5:8470"}  # lobby_agent_address in the example
+KIOSK_DROP_INS = {
+    "etc/pam.d/lobby-kiosk": "pam/lobby-kiosk",
+    "etc/udev/rules.d/70-lobby-kiosk.rules": "udev/70-lobby-kiosk.rules",
+    "etc/systemd/logind.conf.d/50-lobby-kiosk.conf": "logind/50-lobby-kiosk.conf",
+    "etc/systemd/journald.conf.d/50-lobby-checkin.conf": "journald/50-lobby-checkin.conf",
+    "etc/tmpfiles.d/lobby-kiosk.conf": "tmpfiles/lobby-kiosk.conf",
+}
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess:
@@ -72,6 +80,7 @@ def test_each_site_gets_its_own_agent_config_that_passes_check_config(deployment
     assert done.returncode == 0 and done.stdout.strip() == f"{site_toml}: ok", done.stdout + done.stderr
     site = tomllib.loads(site_toml.read_text())
     assert site["site"]["id"] == site_of(host)
+    assert site["agent"]["listen"] == AGENT_ADDRESSES[site_of(host)]  # the LAN address its kiosks use
     assert site["agent"]["data_dir"] == str(root / "var/lib/edge-agent/store")
     assert site["central"]["auth_token"].startswith("demo-")  # from the vault
     assert (root / "var/lib/edge-agent/keys/site.key").stat().st_size == 32
@@ -95,6 +104,7 @@ def test_each_kiosk_is_enrolled_with_its_own_sites_agent(deployment: Deployment,
     assert done.returncode == 0, done.stdout + done.stderr
     kiosk = tomllib.loads(kiosk_toml.read_text())["kiosk"]
     assert kiosk["id"] == host.split(".")[0]
+    assert kiosk["agent_url"] == f"https://{AGENT_ADDRESSES[site_of(host)]}"
     (agent,) = [a for a in AGENTS if site_of(a) == site_of(host)]
     store = deployment.root(agent) / "var/lib/edge-agent/store/agent.db"
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
@@ -104,7 +114,8 @@ def test_each_kiosk_is_enrolled_with_its_own_sites_agent(deployment: Deployment,
     # The token was never printed by either run.
     assert all(kiosk["token"] not in run.output for run in deployment.runs)
     assert (root / "etc/systemd/system/kiosk-session.service").exists()
-    assert (root / "etc/udev/rules.d/70-lobby-kiosk.rules").exists()
+    for target, source in KIOSK_DROP_INS.items():
+        assert (root / target).read_bytes() == (deployment.sources / "deploy" / source).read_bytes(), target
 
 
 def test_ticket_prefixes_are_unique_within_a_site(deployment: Deployment) -> None:

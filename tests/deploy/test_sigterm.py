@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ BURST_TIMEOUT_S = 120
 def test_sigterm_during_a_burst_loses_no_answered_checkin(tmp_path: Path) -> None:
     agent = start_agent(tmp_path)
     answered: list[str] = []
+    answered_at: list[float] = []
     refused = []
     lock = threading.Lock()
     enough = threading.Event()
@@ -38,6 +40,7 @@ def test_sigterm_during_a_burst_loses_no_answered_checkin(tmp_path: Path) -> Non
                 with lock:
                     if 200 <= response.status_code < 300:
                         answered.append(body["checkin_id"])
+                        answered_at.append(time.monotonic())
                     else:
                         refused.append(response.status_code)
                     if len(answered) >= ANSWERED_BEFORE_SIGTERM:
@@ -49,6 +52,7 @@ def test_sigterm_during_a_burst_loses_no_answered_checkin(tmp_path: Path) -> Non
         for thread in threads:
             thread.start()
         assert enough.wait(BURST_TIMEOUT_S), f"only {len(answered)} check-ins answered"
+        signalled_at = time.monotonic()
         assert agent.stop(signal.SIGTERM, timeout=30) == 0, agent.log_text()[-3000:]
         for thread in threads:
             thread.join(30)
@@ -59,6 +63,8 @@ def test_sigterm_during_a_burst_loses_no_answered_checkin(tmp_path: Path) -> Non
             stored = {row[0] for row in conn.execute("SELECT checkin_id FROM arrivals")}
             in_outbox = {row[0] for row in conn.execute("SELECT aggregate_id FROM outbox")}
         assert len(answered) >= ANSWERED_BEFORE_SIGTERM
+        drained = sum(1 for at in answered_at if at > signalled_at)
+        assert drained > 0, "no request was in flight at SIGTERM: the test proved nothing"
         assert set(answered) <= stored, f"{len(set(answered) - stored)} answered check-ins lost"
         assert set(answered) <= in_outbox
         assert 500 not in refused, refused  # a drained request is answered or refused, never half-done
