@@ -44,11 +44,13 @@ class FrameSplitter:
         return [frame for frame in frames if frame]
 
     def _frame_end(self) -> tuple[int, int] | None:
-        if self._suffix:
+        aamva = _looks_like_aamva(self._buffer)
+        # A CR/LF-only suffix cannot be told from the separators inside AAMVA text: silence ends those.
+        if self._suffix and not (aamva and not self._suffix.strip(b"\r\n")):
             index = self._buffer.find(self._suffix)
             if index >= 0:
                 return index + len(self._suffix), index
-        if _looks_like_aamva(self._buffer):
+        if aamva:
             return None
         for index, byte in enumerate(self._buffer):
             if byte in (0x0D, 0x0A):

@@ -16,6 +16,7 @@ from kiosk.devices.scanner import IdScanner
 from kiosk.simulators.serial_emitters import SimulatedScanner
 
 SAMPLE = (Path(__file__).parent / "aamva_samples" / "v10_us_dl.txt").read_text(encoding="utf-8")
+CRLF_SAMPLE = (Path(__file__).parent / "aamva_samples" / "broken_crlf.txt").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -73,14 +74,15 @@ def test_frames_split_across_reads_are_joined(scanner_pair, events):
     assert scans(events) == ["PART-ONE-PART-TWO"]
 
 
-def test_aamva_barcode_with_inner_line_breaks_arrives_whole(scanner_pair, events):
-    sim, _ = scanner_pair(suffix="")
-    data = SAMPLE.encode()
+@pytest.mark.parametrize("suffix, sample", [("", SAMPLE), ("\r\n", CRLF_SAMPLE), ("#END#", CRLF_SAMPLE)])
+def test_aamva_barcode_with_inner_line_breaks_arrives_whole(scanner_pair, events, suffix, sample):
+    sim, _ = scanner_pair(suffix=suffix)
+    data = sample.encode()
     sim.send_raw(data[:100])
     time.sleep(0.08)
-    sim.send_raw(data[100:] + b"\r\n")
+    sim.send_raw(data[100:] + (suffix or "\r\n").encode())
     event = events.wait_for(lambda e: isinstance(e, Scanned))
-    assert parse(event.text).identity.family_name == parse(SAMPLE).identity.family_name
+    assert parse(event.text).identity == parse(sample).identity
     assert parse(event.text).problems == []
     assert len(scans(events)) == 1
 
