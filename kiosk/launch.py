@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 from edge_agent.config import SiteConfig
 
@@ -20,10 +21,15 @@ def run(site: SiteConfig, *, simulate: bool = False, windowed: bool = False, siz
         # `kiosk sim COMMAND --config FILE` finds the lobby's control socket under the kiosk's data folder.
         device_configs, lobby = start_simulated_lobby(site.kiosk.spool_dir)
         print(f"simulated devices: kiosk sim --data-dir {site.kiosk.spool_dir} COMMAND", flush=True)
+    from kivy.clock import Clock
+
     from .app import KioskApp
 
+    app = KioskApp(site, device_configs=device_configs)
+    # systemd stops the kiosk with SIGTERM: close devices and simulators as on a normal exit.
+    signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
     try:
-        KioskApp(site, device_configs=device_configs).run()
+        app.run()
     finally:
         if lobby is not None:
             lobby.stop()
