@@ -258,8 +258,9 @@ class KioskApp(App):
         manager = self.root.ids.steps
         if manager.current != view.step:
             manager.current = view.step
-        if view.form_number != self._shown_form:  # a new form, or none: fresh ink
+        if view.form_number != self._shown_form:  # a new form, or none: read from the top, fresh ink
             self._shown_form = view.form_number
+            self.root.ids.steps.get_screen(Step.FORMS.value).ids.scroller.scroll_y = 1
             self._clear_ink()
         self.root.show_overlays(view)
 
