@@ -1,10 +1,13 @@
-"""Schema migrations from the first released schema: a version-1 database with data in every table is
-opened by the current code, which brings it to the newest version with every row intact."""
+"""Schema migrations from every earlier schema: a database with data in every table of the first schema,
+left at each earlier version, is opened by the current code, which brings it to the newest version with
+every row intact."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store, _statements, migrations
@@ -42,6 +45,20 @@ def first_schema_database(path: Path, key: SiteKey) -> None:
     conn.close()
 
 
+def upgrade_to(path: Path, version: int) -> None:
+    """Apply the shipped migrations up to `version`, as that release's agent left the database."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, _name, sql in migrations()[1:]:
+        if number > version:
+            break
+        conn.execute("BEGIN")
+        for statement in _statements(sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    conn.close()
+
+
 def table_rows(path: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(path)
     try:
@@ -51,10 +68,15 @@ def table_rows(path: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-def test_first_schema_upgrades_to_latest_with_data_intact(tmp_path: Path) -> None:
+EARLIER_VERSIONS = [number for number, _name, _sql in migrations()[:-1]]
+
+
+@pytest.mark.parametrize("version", EARLIER_VERSIONS)
+def test_earlier_schema_upgrades_to_latest_with_data_intact(tmp_path: Path, version: int) -> None:
     key = SiteKey.load_or_create(tmp_path / "site.key")
     path = tmp_path / "agent.db"
     first_schema_database(path, key)
+    upgrade_to(path, version)
     before = table_rows(path)
 
     store = Store(path, key)
