@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Union
 
@@ -607,7 +608,7 @@ class Flow:
                 document_id=form.document_id,
                 version=form.version,
                 language=language,
-                text_sha256=form.sha256[language],
+                text_sha256=hashlib.sha256(form.text[language].encode("utf-8")).hexdigest(),  # what was shown
                 decision=decision,
                 signature=signature,
                 signed_at=self._now(),

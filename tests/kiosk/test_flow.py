@@ -195,6 +195,16 @@ def test_forms_signed_and_declined_in_the_language_shown(flow):
     assert submit.request.language == "es" and submit.request.checkin_id == flow.session.checkin_id
 
 
+def test_the_record_hashes_the_text_the_patient_was_shown_not_the_agents_claim(flow):
+    shown = form("privacy")
+    claimed = shown.model_copy(update={"sha256": {"en": "0" * 64, "es": "0" * 64}})
+    scan_to_confirm(flow, matched(forms=[claimed]))
+    flow.confirm()
+    [submit] = flow.sign(SIGNATURE)
+    [record] = submit.request.consents
+    assert record.text_sha256 == hashlib.sha256(shown.text["en"].encode("utf-8")).hexdigest() != "0" * 64
+
+
 def test_signature_from_the_pad_signs_the_current_form(flow):
     scan_to_confirm(flow, matched(forms=[form("privacy")]))
     flow.confirm()
