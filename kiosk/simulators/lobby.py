@@ -22,7 +22,7 @@ from pathlib import Path
 from edge_agent.config import DeviceConfig
 
 from .label_printer import SimulatedLabelPrinter
-from .pcscd import VIRTUAL_READER, Pcscd
+from .pcscd import Pcscd, virtual_reader, vpcd_port
 from .receipt_printer import CONDITIONS, SimulatedReceiptPrinter
 from .serial_emitters import SimulatedScanner, SimulatedSignaturePad
 from .virtual_card import CARDS, VpcdClient
@@ -47,14 +47,16 @@ def control_socket_path(data_dir: Path) -> Path:
 
 
 class SimulatedLobby:
-    def __init__(self, data_dir: Path, with_card_reader: bool = True):
+    def __init__(self, data_dir: Path, with_card_reader: bool = True, card_slot: int = 0):
+        """`card_slot`: which of vpcd's virtual readers (0 or 1) holds the simulated cards."""
         self.directory = Path(data_dir) / SIMULATOR_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
         self.scanner = SimulatedScanner(self.directory / "scanner.tty", suffix=SCANNER_SUFFIX)
         self.pad = SimulatedSignaturePad(self.directory / "signature-pad.tty")
         self.receipt_printer = SimulatedReceiptPrinter()
         self.label_printer = SimulatedLabelPrinter()
-        self.card = VpcdClient()
+        self.card = VpcdClient(port=vpcd_port(card_slot))
+        self.card_reader = virtual_reader(card_slot)
         self.pcscd: Pcscd | None = Pcscd(timeout_s=10) if with_card_reader and Pcscd.available() else None
         self.with_card_reader = with_card_reader
         self._control: socket.socket | None = None
@@ -107,7 +109,7 @@ class SimulatedLobby:
                                                                 # reject re-opening with odd parity
         ]
         if self.with_card_reader:
-            devices.insert(1, DeviceConfig(kind="card_reader", name="card-reader", transport="pcsc", reader=VIRTUAL_READER))
+            devices.insert(1, DeviceConfig(kind="card_reader", name="card-reader", transport="pcsc", reader=self.card_reader))
         return devices
 
     def site_toml(self) -> str:

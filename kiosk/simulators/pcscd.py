@@ -12,6 +12,15 @@ from kiosk.devices.connection_loop import wait_until
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VIRTUAL_READER = "Virtual PCD 00 00"
+FIRST_VPCD_PORT = 35963  # vpcd slot n: reader "Virtual PCD 00 0n", virtual card on port 35963 + n
+
+
+def virtual_reader(slot: int) -> str:
+    return f"Virtual PCD 00 {slot:02d}"
+
+
+def vpcd_port(slot: int) -> int:
+    return FIRST_VPCD_PORT + slot
 RESTART_AFTER_S = 4.0
 
 

@@ -12,6 +12,9 @@ from kiosk.devices.base import DeviceEvent, DeviceState, StatusChanged
 from kiosk.simulators.pcscd import Pcscd
 
 WAIT_S = 10.0
+# Tests hold their virtual cards in vpcd's second slot, so a `kiosk run --simulate` (slot 0) running on
+# the same machine does not swap cards under them.
+CARD_SLOT = 1
 
 
 class EventLog:

@@ -12,10 +12,12 @@ from edge_agent.config import DeviceConfig
 from kiosk.devices import apdu, eid
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState
 from kiosk.devices.cards import CardReader, close_connection
-from kiosk.simulators.pcscd import VIRTUAL_READER
+from kiosk.simulators.pcscd import virtual_reader, vpcd_port
 from kiosk.simulators.virtual_card import EGK_AID, VpcdClient, egk_card, eid_card, other_card
 
-from .conftest import wait_until
+from .conftest import CARD_SLOT, wait_until
+
+VIRTUAL_READER = virtual_reader(CARD_SLOT)
 
 pytestmark = pytest.mark.pcsc
 
@@ -39,7 +41,7 @@ def settle(present: bool) -> None:
 
 @pytest.fixture
 def card_slot(pcscd):
-    client = VpcdClient()
+    client = VpcdClient(port=vpcd_port(CARD_SLOT))
     settle(False)
     yield client
     client.remove()

@@ -13,6 +13,8 @@ from kiosk.devices.base import CardInserted, DeviceState, Scanned, SignatureCapt
 from kiosk.devices.registry import close_devices, find_device, open_devices
 from kiosk.simulators.lobby import SimulatedLobby
 
+from .conftest import CARD_SLOT
+
 SAMPLE = Path(__file__).parent / "aamva_samples" / "v10_us_dl.txt"
 
 
@@ -23,7 +25,7 @@ def kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 @pytest.fixture
 def lobby(tmp_path, pcscd):
     data_dir = tmp_path / "kiosk-data"
-    with SimulatedLobby(data_dir) as running:
+    with SimulatedLobby(data_dir, card_slot=CARD_SLOT) as running:
         config = data_dir / "site.toml"
         config.write_text(running.site_toml(), encoding="utf-8")
         running.config_file = config
