@@ -3,11 +3,9 @@ building it from pen samples, refusing signatures too slight to mean anything, r
 
 from __future__ import annotations
 
-import io
 import math
 
-from PIL import Image, ImageDraw
-
+from edge_agent.consents.signature_image import signature_png
 from edge_agent.contract import PenPoint, Signature, Stroke
 
 MIN_INK_MM = 20.0  # total pen travel; a full name is usually well over 60 mm
@@ -90,22 +88,9 @@ def require_acceptable(signature: Signature) -> Signature:
     return signature
 
 
-def render_png(signature: Signature, px_per_mm: float = 8.0, line_mm: float = 0.5) -> bytes:
-    width = max(1, round(signature.width_mm * px_per_mm))
-    height = max(1, round(signature.height_mm * px_per_mm))
-    image = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(image)
-    line_px = max(1, round(line_mm * px_per_mm))
-    for stroke in signature.strokes:
-        xy = [(p.x_mm * px_per_mm, p.y_mm * px_per_mm) for p in stroke.points]
-        if len(xy) == 1:
-            x, y = xy[0]
-            draw.ellipse((x - line_px / 2, y - line_px / 2, x + line_px / 2, y + line_px / 2), fill=0)
-        else:
-            draw.line(xy, fill=0, width=line_px, joint="curve")
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+def render_png(signature: Signature, px_per_mm: int = 8) -> bytes:
+    """The signature as a PNG, drawn exactly as the agent draws it into consent records."""
+    return signature_png(signature, pixels_per_mm=px_per_mm)
 
 
 def render_svg(signature: Signature, line_mm: float = 0.5) -> str:

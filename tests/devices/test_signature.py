@@ -98,7 +98,7 @@ def test_touch_builder_makes_the_same_model():
 
 def test_png_and_svg_render_the_strokes():
     signature = signature_of([(10, 10), (90, 20)], [(10, 25), (50, 5)])
-    image = Image.open(io.BytesIO(render_png(signature, px_per_mm=4)))
+    image = Image.open(io.BytesIO(render_png(signature, px_per_mm=4))).convert("L")
     assert image.size == (400, 120)
     assert image.getpixel((200, 60)) < 128  # ink along the first stroke (50 mm, 15 mm)
     assert image.getpixel((390, 5)) == 255
