@@ -12,12 +12,11 @@ from kiosk.devices.signature_pad import DEFAULT_MODEL, PAD_MODELS
 from .transports import PtyPeer
 
 
-class SimulatedScanner:
-    """Sends decoded barcodes the way a USB-CDC scanner does: the text, then the configured suffix."""
+class SerialEmitter:
+    """A device at the far end of a pseudo-terminal that only writes (unplug = stop, replug = start)."""
 
-    def __init__(self, link: Path, suffix: str = "\r\n"):
+    def __init__(self, link: Path):
         self.transport = PtyPeer(link)
-        self.suffix = suffix
 
     @property
     def link(self) -> Path:
@@ -29,11 +28,19 @@ class SimulatedScanner:
     def stop(self) -> None:
         self.transport.stop()
 
-    def scan(self, text: str) -> None:
-        self.transport.write(text.encode("utf-8") + self.suffix.encode("latin-1"))
-
     def send_raw(self, data: bytes) -> None:
         self.transport.write(data)
+
+
+class SimulatedScanner(SerialEmitter):
+    """Sends decoded barcodes the way a USB-CDC scanner does: the text, then the configured suffix."""
+
+    def __init__(self, link: Path, suffix: str = "\r\n"):
+        super().__init__(link)
+        self.suffix = suffix
+
+    def scan(self, text: str) -> None:
+        self.transport.write(text.encode("utf-8") + self.suffix.encode("latin-1"))
 
 
 def sample_signature_samples(model: str = DEFAULT_MODEL) -> list[PenSample]:
@@ -51,20 +58,12 @@ def sample_signature_samples(model: str = DEFAULT_MODEL) -> list[PenSample]:
     return samples
 
 
-class SimulatedSignaturePad:
+class SimulatedSignaturePad(SerialEmitter):
+    """Sends Topaz-style 5-byte pen packets."""
+
     def __init__(self, link: Path, model: str = DEFAULT_MODEL):
-        self.transport = PtyPeer(link)
+        super().__init__(link)
         self.model = model
-
-    @property
-    def link(self) -> Path:
-        return self.transport.link
-
-    def start(self) -> None:
-        self.transport.start()
-
-    def stop(self) -> None:
-        self.transport.stop()
 
     def send(self, samples: list[PenSample], interval_s: float = 0.0) -> None:
         for sample in samples:
@@ -75,6 +74,3 @@ class SimulatedSignaturePad:
     def sign(self) -> None:
         """Draw the sample signature, then rest the pen (the pad sends pen-up packets while idle)."""
         self.send(sample_signature_samples(self.model), interval_s=0.002)
-
-    def send_raw(self, data: bytes) -> None:
-        self.transport.write(data)
