@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,15 +28,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import free_port, stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 EDGE_AGENT = [sys.executable, "-m", "edge_agent.cli"]
 START_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _toml_value(value: object) -> str:
@@ -121,14 +116,7 @@ class RunningAgent:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Signal the agent and wait for it; SIGKILL if it does not exit in time. Returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return stop_process(self.process, sig, timeout)
 
 
 def today_demo_appointment_id(index: int = 1, tz: str = "UTC") -> str:

@@ -16,7 +16,8 @@ from edge_agent import backup
 from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
-from tests.agent.launcher import REPO, RunningAgent, free_port, site_toml, start_agent
+from tests.agent.launcher import REPO, RunningAgent, site_toml, start_agent
+from tests.processes import free_port
 from tests.sync.conftest import IDENTIFIER_SYSTEM, Sandbox, wait_until
 from tests.sync.test_crash import checkin_request
 from tools.central_seed import day_schedule

@@ -141,7 +141,7 @@ def test_failed_upgrade_is_backed_up_rolled_back_and_stops_the_rollout(deploymen
     agent runs in a test root, and the check is pointed at a closed port): the agent is backed up first,
     the new release is installed, the failed check puts the old release back, and the site's kiosk is
     never touched."""
-    from tests.conftest import free_port
+    from tests.processes import free_port
 
     newer = build_wheel(snapshot_sources(tmp_path / "newer-sources"), tmp_path / "newer", version="0.1.1.dev7")
     agent, kiosk = deployment.root(AGENTS[1]), deployment.root(KIOSKS[-1])

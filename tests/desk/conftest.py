@@ -19,7 +19,7 @@ import pytest
 
 from edge_agent.appointments import ScheduledAppointment
 from edge_agent.schedule import demo_appointments
-from tests.conftest import free_port
+from tests.processes import free_port, stop_process
 from tests.sync.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,13 +100,8 @@ class AgentProcess:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process:
+            stop_process(self.process, timeout=15)
         self.process = None
 
 

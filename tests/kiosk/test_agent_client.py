@@ -49,7 +49,7 @@ def test_plain_http_is_refused_off_loopback():
 
 
 def test_nobody_listening_is_unreachable(tmp_path):
-    from tests.conftest import free_port
+    from tests.processes import free_port
 
     with pytest.raises(AgentUnreachable):
         AgentClient(f"http://127.0.0.1:{free_port()}", "token", timeout_s=2).board()

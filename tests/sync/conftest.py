@@ -19,7 +19,7 @@ from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 from tests.agent.launcher import RunningAgent, start_agent
-from tests.conftest import free_port
+from tests.processes import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 IDENTIFIER_SYSTEM = "urn:test-site"
@@ -63,13 +63,8 @@ class Sandbox:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process:
+            stop_process(self.process, timeout=10)
         self.process = None
 
     def control(self, method: str, path: str, **kwargs) -> dict:
