@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 SILENCE_S = 0.3
+# A scanner sends a whole barcode in one burst. AAMVA text whose last byte is a line break is almost
+# always complete (compliant barcodes end with CR, scanners append CR/LF), so a short pause ends it.
+AAMVA_END_PAUSE_S = 0.12
 MAX_FRAME_BYTES = 64 * 1024  # an AAMVA barcode is under 3 KB; anything longer is noise
 
 
@@ -15,9 +18,13 @@ class FrameSplitter:
     the text so far is an AAMVA header: those frames end with the scanner's suffix or with silence.
     """
 
-    def __init__(self, suffix: str = "", silence_s: float = SILENCE_S, clock=time.monotonic):
+    def __init__(
+        self, suffix: str = "", silence_s: float = SILENCE_S, aamva_end_pause_s: float = AAMVA_END_PAUSE_S,
+        clock=time.monotonic,
+    ):
         self._suffix = suffix.encode("latin-1", "replace") if suffix else b""
         self._silence_s = silence_s
+        self._aamva_end_pause_s = aamva_end_pause_s
         self._clock = clock
         self._buffer = bytearray()
         self._last_byte_at = 0.0
@@ -28,7 +35,7 @@ class FrameSplitter:
     def feed(self, chunk: bytes) -> list[str]:
         frames: list[str] = []
         if not chunk:
-            if self._buffer and self._clock() - self._last_byte_at >= self._silence_s:
+            if self._buffer and self._clock() - self._last_byte_at >= self._pause_that_ends_frame():
                 frames.append(self._take(len(self._buffer)))
             return [frame for frame in frames if frame]
         self._last_byte_at = self._clock()
@@ -42,6 +49,11 @@ class FrameSplitter:
         if len(self._buffer) > MAX_FRAME_BYTES:
             self._buffer.clear()
         return [frame for frame in frames if frame]
+
+    def _pause_that_ends_frame(self) -> float:
+        if self._buffer[-1:] in (b"\r", b"\n") and _looks_like_aamva(self._buffer):
+            return self._aamva_end_pause_s
+        return self._silence_s
 
     def _frame_end(self) -> tuple[int, int] | None:
         aamva = _looks_like_aamva(self._buffer)

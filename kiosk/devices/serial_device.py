@@ -9,7 +9,7 @@ import serial
 from .base import DeviceState
 from .connection_loop import MisconfiguredDevice, ReconnectingDevice
 
-READ_TIMEOUT_S = 0.05
+READ_TIMEOUT_S = 0.02
 
 
 class SerialDevice(ReconnectingDevice):

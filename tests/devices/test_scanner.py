@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from edge_agent.config import DeviceConfig
 from kiosk.devices.aamva import parse
 from kiosk.devices.base import DeviceState, Scanned
-from kiosk.devices.framing import FrameSplitter
+from kiosk.devices.framing import AAMVA_END_PAUSE_S, SILENCE_S, FrameSplitter
 from kiosk.devices.scanner import IdScanner
 from kiosk.simulators.serial_emitters import SimulatedScanner
 
@@ -79,7 +79,7 @@ def test_aamva_barcode_with_inner_line_breaks_arrives_whole(scanner_pair, events
     sim, _ = scanner_pair(suffix=suffix)
     data = sample.encode()
     sim.send_raw(data[:100])
-    time.sleep(0.08)
+    time.sleep(0.05)  # longer than one serial read (20 ms), shorter than the pause that ends an AAMVA frame
     sim.send_raw(data[100:] + (suffix or "\r\n").encode())
     event = events.wait_for(lambda e: isinstance(e, Scanned))
     assert parse(event.text).identity == parse(sample).identity
@@ -116,3 +116,24 @@ def test_frame_splitter_never_crashes_and_never_returns_terminators(chunks, suff
     for chunk in chunks + [b"", b""]:
         frames += splitter.feed(chunk)
     assert all(frame and not frame.startswith(("\r", "\n")) and not frame.endswith(("\r", "\n")) for frame in frames)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_aamva_text_ending_in_a_line_break_ends_after_a_short_pause_anything_else_after_silence():
+    clock = FakeClock()
+    complete, partial = FrameSplitter(clock=clock), FrameSplitter(clock=clock)
+    assert complete.feed(SAMPLE.encode()) == [] and partial.feed(SAMPLE.encode().rstrip(b"\r\n")[:-5]) == []
+    clock.now = AAMVA_END_PAUSE_S - 0.01
+    assert complete.feed(b"") == [] and partial.feed(b"") == []
+    clock.now = AAMVA_END_PAUSE_S
+    [frame] = complete.feed(b"")
+    assert parse(frame).problems == [] and partial.feed(b"") == []
+    clock.now = SILENCE_S
+    assert len(partial.feed(b"")) == 1
