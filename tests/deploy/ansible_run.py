@@ -56,7 +56,7 @@ def ansible_env(home: Path, ansible_dir: Path = ANSIBLE_DIR) -> dict[str, str]:
     }
 
 
-SNAPSHOT = ("pyproject.toml", "README.md", "edge_agent", "kiosk", "config", "deploy", "docs/readme-deploy.md")
+SNAPSHOT = ("pyproject.toml", "README.md", "edge_agent", "kiosk", "config", "deploy")
 
 
 def snapshot_sources(destination: Path) -> Path:
