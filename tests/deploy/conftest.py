@@ -1,4 +1,4 @@
-"""Fixtures of the deploy tests (the helpers and the test-only shortcuts are in ansible_run.py)."""
+"""Fixtures of the deploy tests (the helpers and the test-only shortcuts are in tools/deploy_rehearsal.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from .ansible_run import Deployment, build_wheel, run_playbook, snapshot_sources
+from tools.deploy_rehearsal import Deployment, build_wheel, run_playbook, snapshot_sources
 
 
 @pytest.fixture(scope="session")

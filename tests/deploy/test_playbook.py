@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .ansible_run import ANSIBLE_DIR, DEMO_VAULT_PASSWORD, EXAMPLE_INVENTORY, VENV_BIN, Deployment, ansible_env, build_wheel, example_hosts, snapshot_sources
+from tools.deploy_rehearsal import ANSIBLE_DIR, DEMO_VAULT_PASSWORD, EXAMPLE_INVENTORY, VENV_BIN, Deployment, ansible_env, build_wheel, example_hosts, snapshot_sources
 
 AGENTS = [host for host in example_hosts() if "-agent" in host]
 KIOSKS = [host for host in example_hosts() if "-kiosk-" in host]

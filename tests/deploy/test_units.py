@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from .ansible_run import Deployment, example_hosts
+from tools.deploy_rehearsal import Deployment, example_hosts
 
 UNITS = [(host, "edge-agent.service") for host in example_hosts() if "-agent" in host] + [
     (host, "kiosk-session.service") for host in example_hosts() if "-kiosk-" in host

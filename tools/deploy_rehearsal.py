@@ -1,4 +1,8 @@
-"""Running the deploy playbooks for real in tests: the project's wheel, and playbook runs into temporary roots.
+"""A rehearsal of the deploy playbooks on this machine: the project's wheel, and playbook runs into folders.
+
+    .venv/bin/python -m tools.deploy_rehearsal /tmp/rehearsal    # site.yml twice over the two-site example
+
+The deploy tests use the same functions.
 
 The playbook runs for real against localhost (connection local), each inventory host of the shipped
 two-site example inventory installed into its own folder (`lobby_root`), so nothing on this machine
@@ -25,7 +29,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ANSIBLE_DIR = REPO / "deploy" / "ansible"
 VENV_BIN = Path(sys.executable).parent
 DEMO_VAULT_PASSWORD = ANSIBLE_DIR / "demo-vault-password.txt"
@@ -150,3 +154,34 @@ def shortcut_vars(base: Path, wheel: Path) -> dict:
         "lobby_package_no_deps": True,
         "lobby_package_extra_site_packages": [sysconfig.get_paths()["purelib"]],
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="run site.yml twice over the two-site example inventory into FOLDER")
+    parser.add_argument("folder", type=Path)
+    base = parser.parse_args(argv).folder.resolve()
+    if base.exists() and any(base.iterdir()):
+        parser.error(f"{base} is not empty")
+    base.mkdir(parents=True, exist_ok=True)
+    sources = snapshot_sources(base / "sources")
+    wheel = build_wheel(sources, base / "wheel")
+    for number in (1, 2):
+        run = run_playbook(base, sources, wheel, "site.yml")
+        print(f"site.yml run {number}: exit {run.returncode}")
+        for host, counters in run.recap().items():
+            print(f"  {host:28} changed={counters.get('changed', 0)} failed={counters.get('failed', 0)}")
+        if run.returncode != 0:
+            print(run.output[-4000:])
+            return 1
+    print(f"\nEach host is installed under {base / 'roots'}/<host>; for example:")
+    for host in example_hosts():
+        for rendered in ("etc/edge-agent/site.toml", "etc/lobby-kiosk/kiosk.toml"):
+            if (base / "roots" / short(host) / rendered).exists():
+                print(f"  {short(host):14} {rendered}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
