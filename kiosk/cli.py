@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from edge_agent import config as site_config
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate", action="store_true", help="simulated scanner, card reader, printers and signature pad")
     run.add_argument("--windowed", action="store_true", help="an ordinary window instead of fullscreen")
     run.add_argument("--size", metavar="WxH", type=_window_size, help="window size with --windowed, e.g. 1080x1920")
+    run.add_argument("--autopilot", metavar="N", type=int, default=0, help="a scripted patient walks N demo patients through (with --simulate)")
+    run.add_argument("--screenshots", metavar="DIR", type=Path, help="with --autopilot: a PNG of each screen the first patient sees")
     _ = command
     return parser
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from pathlib import Path
 
 from edge_agent.config import SiteConfig
 
 from . import window
 
 
-def run(site: SiteConfig, *, simulate: bool = False, windowed: bool = False, size: tuple[int, int] | None = None) -> int:
+def run(site: SiteConfig, *, simulate: bool = False, windowed: bool = False, size: tuple[int, int] | None = None,
+        autopilot: int = 0, screenshots: Path | None = None) -> int:
+    """`autopilot` > 0: that many scripted demo patients check in (needs `simulate`), photographed into `screenshots`."""
     window.configure(site.kiosk.orientation, windowed, size)
     lobby = None
     device_configs = None
@@ -26,14 +29,28 @@ def run(site: SiteConfig, *, simulate: bool = False, windowed: bool = False, siz
     from .app import KioskApp
 
     app = KioskApp(site, device_configs=device_configs)
+    # Kivy holds its event handlers weakly: the driver lives as long as this call.
+    pilot = start_autopilot(app, lobby, autopilot, screenshots) if autopilot else None
     # systemd stops the kiosk with SIGTERM: close devices and simulators as on a normal exit.
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
     try:
         app.run()
     finally:
+        del pilot
         if lobby is not None:
             lobby.stop()
     return 0
+
+
+def start_autopilot(app, lobby, patients: int, screenshots: Path | None):
+    from .autopilot import Driver, demo_patients
+
+    def report(event: str, **details) -> None:
+        if event == "failed":
+            print(f"autopilot: stopped at step {details['step']}: {details['why']}", flush=True)
+
+    driver = Driver(app, lambda driver: demo_patients(driver, patients), lobby=lobby, screenshots=screenshots, report=report)
+    return driver.start_on_first_frame()
 
 
 def parse_size(value: str) -> tuple[int, int]:
@@ -45,4 +62,7 @@ def parse_size(value: str) -> tuple[int, int]:
 
 def main(args: argparse.Namespace, site: SiteConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return run(site, simulate=args.simulate, windowed=args.windowed, size=args.size)
+    if args.autopilot and not args.simulate:
+        raise SystemExit("kiosk run: --autopilot needs --simulate (the scripted patient uses the simulated devices)")
+    return run(site, simulate=args.simulate, windowed=args.windowed, size=args.size, autopilot=args.autopilot,
+               screenshots=args.screenshots)

@@ -46,6 +46,8 @@ class Demo:
         self.agent_url = f"http://127.0.0.1:{AGENT_PORT}"
         self.central_url = f"http://127.0.0.1:{CENTRAL_PORT}"
         self.logs = DEMO_DIR / "logs"
+        self.kiosk_log_read = 0
+        self.central_said = ""
 
     # --- processes -------------------------------------------------------------------------------
 
@@ -169,8 +171,8 @@ Lobby check-in demo is running (everything on 127.0.0.1; data and logs in {DEMO_
             print("  Kiosk                 the 'Check-in' window. Scan a licence or insert a card with the simulators:")
         else:
             print(
-                "  Kiosk                 no display found: the kiosk runs on a virtual display (Xvfb) and a scripted\n"
-                f"                        patient checks in; screenshots of each screen go to {(DEMO_DIR / 'screens').relative_to(REPO)}/.\n"
+                "  Kiosk                 no display found: the kiosk runs on a virtual display (Xvfb) and scripted\n"
+                f"                        patients check in; screenshots of each screen go to {(DEMO_DIR / 'screens').relative_to(REPO)}/.\n"
                 "                        Inject device events yourself with:"
             )
         print(
@@ -188,10 +190,28 @@ Lobby check-in demo is running (everything on 127.0.0.1; data and logs in {DEMO_
         except (httpx.HTTPError, ValueError):
             return
         tickets = set(board.get("waiting", [])) | {call["ticket"] for call in board.get("now_calling", [])}
+        held = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.get("resources", counts).items()) if kind in ("Encounter", "Consent", "Provenance"))
         for ticket in sorted(tickets - seen):
             seen.add(ticket)
-            held = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.get("resources", counts).items()) if kind in ("Encounter", "Consent", "Provenance"))
             print(f"[{time.strftime('%H:%M:%S')}] ticket {ticket} is in the queue; central system holds: {held or 'nothing yet'}", flush=True)
+            self.central_said = held
+        if held != self.central_said:  # deliveries reach central a moment after the ticket
+            print(f"[{time.strftime('%H:%M:%S')}] central system now holds: {held}", flush=True)
+            self.central_said = held
+
+    def relay_autopilot(self) -> None:
+        """The scripted patient's progress lines (no patient data in them) from the kiosk's log."""
+        log = self.logs / "kiosk.log"
+        if not log.exists():
+            return
+        with log.open("rb") as file:
+            file.seek(self.kiosk_log_read)
+            new = file.read()
+        complete = new[: new.rfind(b"\n") + 1]
+        self.kiosk_log_read += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if line.startswith("autopilot:"):
+                print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
 def has_display() -> bool:
@@ -279,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         seen: set[str] = set()
         deadline = None if args.stop_after is None else time.monotonic() + args.stop_after
         while deadline is None or time.monotonic() < deadline:
+            demo.relay_autopilot()
             demo.report_progress(seen)
             if kiosk is not None and kiosk.poll() is not None:
                 print(f"The kiosk has stopped (exit {kiosk.returncode}); the agent and pages keep running. Log: {demo.logs / 'kiosk.log'}")

@@ -185,3 +185,20 @@ def test_agent_killed_mid_session_then_restarted_gets_the_spooled_check_in_once(
     assert arrival["appointment_id"].startswith("demo-")
     with sqlite3.connect(agent.current.store_path) as db:
         assert db.execute("SELECT count(*) FROM consents WHERE checkin_id = ?", (arrival["checkin_id"],)).fetchone()[0] >= 1
+
+
+def test_demo_autopilot_checks_a_scanned_patient_in_and_photographs_each_screen(tmp_path, agent):
+    scenario = Scenario(tmp_path, "demo_patient", agent)
+    scenario.run()
+    checked_in = scenario.event("checked_in")
+    [arrival] = arrivals(agent)
+    assert (arrival["ticket"], arrival["identity_source"]) == (checked_in["ticket"], "aamva")
+    assert arrival["appointment_id"].startswith("demo-")
+    devices = [event["device"] for event in scenario.events if event["event"] == "form_signed"]
+    assert devices[0] == "pad" and set(devices[1:]) == {"touch"}
+    said = [line for line in scenario.log_path.read_text(errors="replace").splitlines() if line.startswith("autopilot:")]
+    assert said[0] == f"autopilot: patient 1 checked in, ticket {checked_in['ticket']}"
+    assert not any(marker in line for line in said for marker in ("Rossi", "ROSSI", "Giulia", "1962"))
+    shots = sorted(path.name for path in (scenario.workdir / "screens").glob("*.png"))
+    assert [name[3:].removesuffix("0001.png") for name in shots] == ["attract", "confirm", "review", "forms", "done", "ticket"]
+    assert all((scenario.workdir / "screens" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in shots)

@@ -1,10 +1,11 @@
-"""Run the real kiosk app in this process and drive it with synthetic touches (one scenario per process).
+"""Run the real kiosk app in this process and drive it with the autopilot's synthetic touches (one scenario per process).
 
     python tests/kiosk/window_driver.py SCENARIO WORKDIR
 
 WORKDIR holds `site.toml` (the kiosk's config). The driver starts the simulated lobby (real drivers
 against simulators speaking the wire protocols), runs the app, starts the scenario from the first
-`Window.on_flip`, taps at `widget.to_window(*widget.center)`, and writes `events.jsonl` (one JSON object
+`Window.on_flip` (kiosk/autopilot.py: the stepping, tapping and reusable steps; screenshots go to
+WORKDIR/screens), and writes `events.jsonl` (one JSON object
 per line: milestones and findings) for the test to read. The test can hand it commands by creating
 files in WORKDIR (`proceed-<name>`). A watchdog stops a hung app.
 """
@@ -17,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,104 +46,20 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.graphics import Line  # noqa: E402
 from kivy.metrics import Metrics  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
-from kivy.uix.widget import Widget  # noqa: E402
 
+from kiosk import autopilot  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.screens.overlays import StaffOverlay  # noqa: E402
 from kiosk.simulators.lobby import SimulatedLobby  # noqa: E402
 
 
-class Driver:
-    """Runs a scenario generator one step per frame. A scenario yields a condition (callable) to wait
-    for, or an int number of frames to let pass (layout settles on the next frame)."""
-
-    def __init__(self, app: KioskApp, lobby: SimulatedLobby, scenario):
-        self.app, self.lobby = app, lobby
-        self._scenario = scenario(self)
-        self._waiting = None
-        self._deadline = 0.0
-        self._frames = 0
-        self.failed = False
-
-    def first_frame(self, *_args) -> None:
-        Window.unbind(on_flip=self.first_frame)
-        report("first_frame")
-        Clock.schedule_interval(self._step, 0)
-
-    def _step(self, _dt) -> None:
-        if self._frames > 0:
-            self._frames -= 1
-            return
-        if self._waiting is not None:
-            if not self._waiting():
-                if time.monotonic() > self._deadline:
-                    self.fail(f"timed out waiting for {getattr(self._waiting, 'description', self._waiting)} at step {self.app.flow.step.value}")
-                return
-            self._waiting = None
-        try:
-            wanted = next(self._scenario)
-        except StopIteration:
-            report("finished")
-            self.stop()
-            return
-        except Exception:
-            self.fail(traceback.format_exc())
-            return
-        if isinstance(wanted, int):
-            self._frames = wanted
-        else:
-            self._waiting, self._deadline = wanted, time.monotonic() + STEP_TIMEOUT_S
-
-    def fail(self, why: str) -> None:
-        self.failed = True
-        report("failed", why=why, step=self.app.flow.step.value)
-        self.stop()
-
-    def stop(self) -> None:
-        Clock.unschedule(self._step)
-        self.app.stop()
-
-    # --- helpers for scenarios -------------------------------------------------------------------
-
-    def screen(self, name: str):
-        return self.app.root.ids.steps.get_screen(name)
-
-    def tap(self, widget: Widget) -> None:
-        assert widget.get_root_window() is not None, f"{widget} is not on screen"
-        assert not widget.disabled and widget.opacity > 0, f"{widget} is hidden or disabled"
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
-
-    def draw(self, area: Widget) -> None:
-        """A signature: one zigzag stroke across most of the area."""
-        x0, y0 = area.to_window(area.x, area.y)
-        points = [(x0 + area.width * (0.1 + 0.08 * i), y0 + area.height * (0.3 if i % 2 else 0.7)) for i in range(11)]
-        touch = UnitTestTouch(*points[0])
-        touch.touch_down()
-        for x, y in points[1:]:
-            touch.touch_move(x, y)
-        touch.touch_up()
-
-    def at(self, step: str):
-        condition = lambda: self.app.view.step == step and self.app.root.ids.steps.current == step  # noqa: E731
-        condition.description = f"step {step}"
-        return condition
-
-    def until(self, condition, description: str):
-        condition.description = description
-        return condition
+class Driver(autopilot.Driver):
+    """The autopilot's driver, with what only the tests look at."""
 
     def proceed(self, name: str):
         """Wait for the test to create `proceed-<name>` in WORKDIR."""
         return self.until(lambda: (WORKDIR / f"proceed-{name}").exists(), f"the test's go-ahead {name!r}")
-
-    def key(self, char: str) -> Widget:
-        keys = self.screen("manual").ids.letters if char.isalpha() else self.screen("manual").ids.digits
-        return next(button for button in keys.children if getattr(button, "key", None) == char)
 
     def ergonomics(self) -> dict:
         """Every visible button's size in mm, and where the screen's primary buttons sit (0 bottom, 1 top)."""
@@ -174,71 +90,32 @@ class Driver:
 
 
 def type_patient(d: Driver, family: str = "ROSSI", digits: str = "03031962", measure: bool = False):
-    yield d.at("attract")
-    yield 2
-    if measure:
-        report("ergonomics", **d.ergonomics())
-    d.tap(d.screen("attract").ids.start)
-    yield d.at("identify")
-    yield 2
-    if measure:
-        report("ergonomics", **d.ergonomics())
-    d.tap(d.screen("identify").ids.type_by_hand)
-    yield d.at("manual")
-    yield 2
-    if measure:
-        report("ergonomics", **d.ergonomics())
-    for char in family:
-        d.tap(d.key(char))
-        yield 1
-    d.tap(d.screen("manual").ids.birth)
-    yield 2
-    for char in digits:
-        d.tap(d.key(char))
-        yield 1
+    on_screen = (lambda: report("ergonomics", **d.ergonomics())) if measure else (lambda: None)
+    yield from autopilot.type_patient(d, family, digits, on_screen)
 
 
-def sign_forms(d: Driver, first_on_pad: bool = False):
-    """Sign every form: with a finger on the screen, or the first one on the simulated signature pad."""
-    while d.app.view.step == "forms":
-        number = d.app.view.form_number
-        yield 2
-        if first_on_pad and number == 1:
-            d.lobby.command("sign", [])
-        elif first_on_pad and number == 2:
-            forms = d.screen("forms").ids
-            d.tap(forms.sign)  # nothing drawn yet
-            yield 2
-            unsigned = forms.notice.text
-            d.draw(forms.signature)
-            yield 2
-            d.tap(forms.clear_ink)
-            yield 2
-            report("cleared", notice=unsigned, ink=len([i for i in forms.signature.canvas.children if isinstance(i, Line)]), strokes=d.app.flow.session.signature_strokes,
-                   still_on_form=d.app.view.form_number)  # fmt: skip
-            d.draw(forms.signature)
-            yield 2
-            d.tap(forms.sign)
-        else:
-            d.draw(d.screen("forms").ids.signature)
-            yield 2
-            d.tap(d.screen("forms").ids.sign)
-        yield d.until(lambda: d.app.view.step != "forms" or d.app.view.form_number != number, "the next form")
-        consent = d.app.flow.session.consents[-1] if d.app.flow.session.consents else None
-        device = consent.signature.device if consent is not None and consent.signature else None
-        report("form_signed", number=number, language=d.app.view.language, device=device)
+def pad_then_clear_ink(d: Driver, number: int):
+    """Form 1 on the pad; form 2: 'sign' with nothing drawn, draw, clear, draw again, sign; others by finger."""
+    if number != 2:
+        yield from autopilot.sign_first_on_pad(d, number)
+        return
+    forms = d.screen("forms").ids
+    d.tap(forms.sign)  # nothing drawn yet
+    yield 2
+    unsigned = forms.notice.text
+    d.draw(forms.signature)
+    yield 2
+    d.tap(forms.clear_ink)
+    yield 2
+    report("cleared", notice=unsigned, ink=len([i for i in forms.signature.canvas.children if isinstance(i, Line)]), strokes=d.app.flow.session.signature_strokes,
+           still_on_form=d.app.view.form_number)  # fmt: skip
+    d.draw(forms.signature)
+    yield 2
+    d.tap(forms.sign)
 
 
 def confirm_and_sign(d: Driver, first_on_pad: bool = False):
-    yield d.at("confirm")
-    yield 2
-    confirm = d.screen("confirm").ids
-    report("confirm", texts=[confirm.when.text, confirm.clinician.text, confirm.yes.text])
-    d.tap(confirm.yes)
-    yield d.until(lambda: d.app.view.step in ("forms", "done", "submitting"), "forms or done")
-    yield from sign_forms(d, first_on_pad)
-    yield d.at("done")
-    yield 2
+    yield from autopilot.confirm_and_sign(d, pad_then_clear_ink if first_on_pad else autopilot.sign_by_finger)
 
 
 def full_checkin(d: Driver):
@@ -305,8 +182,7 @@ def printer_out_of_paper(d: Driver):
 
 def staff_overlay(d: Driver):
     """Long press in the top-left corner, a wrong PIN, then the right one: the device states."""
-    corner = UnitTestTouch(5, Window.height - 5)
-    corner.touch_down()
+    corner = d.press(5, Window.height - 5)
     pressed = time.monotonic()
     yield d.until(lambda: time.monotonic() - pressed > 2.3, "a long press")
     corner.touch_up()
@@ -343,12 +219,18 @@ def agent_killed(d: Driver):
     yield d.proceed("finish")
 
 
+def demo_patient(d: Driver):
+    """The demo's scripted patient, once: a scanned licence, the pad, the forms, the ticket."""
+    yield from autopilot.demo_patients(d, 1, pause_s=0.5)
+
+
 SCENARIOS = {
     "full_checkin": full_checkin,
     "language_switch": language_switch,
     "idle_timeout": idle_timeout,
     "printer_out_of_paper": printer_out_of_paper,
     "agent_killed": agent_killed,
+    "demo_patient": demo_patient,
 }
 
 
@@ -357,8 +239,8 @@ def main() -> int:
     lobby = SimulatedLobby(lobby_dir, with_card_reader=False).start()
     try:
         app = KioskApp(SITE, device_configs=lobby.devices)
-        driver = Driver(app, lobby, SCENARIOS[SCENARIO])
-        Window.bind(on_flip=driver.first_frame)
+        driver = Driver(app, SCENARIOS[SCENARIO], lobby=lobby, screenshots=WORKDIR / "screens", report=report,
+                        quit_when_done=True, step_timeout_s=STEP_TIMEOUT_S).start_on_first_frame()  # fmt: skip
         Clock.schedule_once(lambda _dt: driver.fail("watchdog"), WATCHDOG_S)
         report("starting", scenario=SCENARIO)
         app.run()

@@ -1,0 +1,302 @@
+"""A scripted patient: drives the running kiosk app with synthetic touches, as a person at the screen would.
+
+    kiosk run --simulate --windowed --autopilot 3 --screenshots DIR
+
+A scenario is a generator that takes the `Driver` and yields what to wait for: a condition (a callable,
+named with `driver.until` or `driver.at`) or a number of frames to let pass (layout settles on the next
+frame). The driver starts it from the window's first frame and steps it once per frame; it taps at
+`widget.to_window(*widget.center)`, so a touch goes through the same widget tree a finger's would.
+Import only after `kiosk.window.configure(...)`: importing Kivy's window creates it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Iterator
+
+from kivy.base import EventLoop
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
+from kivy.uix.widget import Widget
+
+from edge_agent.schedule import DEMO_PATIENTS
+
+from .simulators.licence import licence_text
+
+log = logging.getLogger("kiosk.autopilot")
+STEP_TIMEOUT_S = 30.0
+PAUSE_BETWEEN_PATIENTS_S = 4.0
+# Demo patients with one unambiguous match and a family name of plain letters (the keyboard has no accents).
+DEMO_WALK = ("Rossi", "Okafor", "Haddad", "Johnson", "Tanaka", "Kowalski", "Schmidt", "Dubois")
+
+Condition = Callable[[], bool]
+Scenario = Iterator["Condition | int"]
+
+
+class SyntheticTouch(MotionEvent):
+    """One finger on the window, at window coordinates; dispatched through Kivy's event loop."""
+
+    def __init__(self, x: float, y: float):
+        super().__init__("autopilot", 99, self._relative(x, y), is_touch=True, type_id="touch")
+        self.profile = ["pos"]
+
+    @staticmethod
+    def _relative(x: float, y: float) -> dict:
+        return {"x": x / (Window.width - 1.0), "y": y / (Window.height - 1.0)}
+
+    def depack(self, args: dict) -> None:
+        self.sx, self.sy = args["x"], args["y"]
+        super().depack(args)
+
+    def touch_down(self) -> None:
+        EventLoop.post_dispatch_input("begin", self)
+
+    def touch_move(self, x: float, y: float) -> None:
+        self.move(self._relative(x, y))
+        EventLoop.post_dispatch_input("update", self)
+
+    def touch_up(self) -> None:
+        EventLoop.post_dispatch_input("end", self)
+
+
+class Driver:
+    """Runs a scenario one step per frame from the window's first frame.
+
+    `report(event, **details)` hears the milestones (first_frame, finished, failed) and what scenarios
+    report; `quit_when_done` stops the app when the scenario ends (tests), else the app keeps running.
+    """
+
+    def __init__(self, app, scenario: Callable[["Driver"], Scenario], *, lobby=None, screenshots: Path | None = None,
+                 report: Callable[..., None] | None = None, quit_when_done: bool = False,
+                 step_timeout_s: float = STEP_TIMEOUT_S):  # fmt: skip
+        self.app, self.lobby = app, lobby
+        self.screenshots = screenshots
+        self.report = report or (lambda event, **_details: log.info("autopilot: %s", event))
+        self.quit_when_done = quit_when_done
+        self.step_timeout_s = step_timeout_s
+        self.failed = False
+        self._scenario = scenario(self)
+        self._waiting: Condition | None = None
+        self._deadline = 0.0
+        self._frames = 0
+        self._shots = 0
+
+    def start_on_first_frame(self) -> "Driver":
+        Window.bind(on_flip=self._first_frame)
+        return self
+
+    def _first_frame(self, *_args) -> None:
+        Window.unbind(on_flip=self._first_frame)
+        self.report("first_frame")
+        Clock.schedule_interval(self._step, 0)
+
+    def _step(self, _dt) -> None:
+        if self._frames > 0:
+            self._frames -= 1
+            return
+        if self._waiting is not None:
+            if not self._waiting():
+                if time.monotonic() > self._deadline:
+                    self.fail(f"timed out waiting for {getattr(self._waiting, 'description', self._waiting)} at step {self.app.flow.step.value}")
+                return
+            self._waiting = None
+        try:
+            wanted = next(self._scenario)
+        except StopIteration:
+            self.report("finished")
+            self.stop()
+            return
+        except Exception:
+            self.fail(traceback.format_exc())
+            return
+        if isinstance(wanted, int):
+            self._frames = wanted
+        else:
+            self._waiting, self._deadline = wanted, time.monotonic() + self.step_timeout_s
+
+    def fail(self, why: str) -> None:
+        self.failed = True
+        self.report("failed", why=why, step=self.app.flow.step.value)
+        self.stop()
+
+    def stop(self) -> None:
+        Clock.unschedule(self._step)
+        if self.quit_when_done:
+            self.app.stop()
+
+    # --- what scenarios use ------------------------------------------------------------------------
+
+    def screen(self, name: str):
+        return self.app.root.ids.steps.get_screen(name)
+
+    def tap(self, widget: Widget) -> None:
+        assert widget.get_root_window() is not None, f"{widget} is not on screen"
+        assert not widget.disabled and widget.opacity > 0, f"{widget} is hidden or disabled"
+        touch = SyntheticTouch(*widget.to_window(*widget.center))
+        touch.touch_down()
+        touch.touch_up()
+
+    def press(self, x: float, y: float) -> SyntheticTouch:
+        """A finger put down at window coordinates and left there: the caller lifts it."""
+        touch = SyntheticTouch(x, y)
+        touch.touch_down()
+        return touch
+
+    def draw(self, area: Widget) -> None:
+        """A signature: one zigzag stroke across most of the area."""
+        x0, y0 = area.to_window(area.x, area.y)
+        points = [(x0 + area.width * (0.1 + 0.08 * i), y0 + area.height * (0.3 if i % 2 else 0.7)) for i in range(11)]
+        touch = self.press(*points[0])
+        for x, y in points[1:]:
+            touch.touch_move(x, y)
+        touch.touch_up()
+
+    def at(self, step: str) -> Condition:
+        return self.until(lambda: self.app.view.step == step and self.app.root.ids.steps.current == step, f"step {step}")
+
+    def until(self, condition: Condition, description: str) -> Condition:
+        condition.description = description
+        return condition
+
+    def pause(self, seconds: float) -> Condition:
+        end = time.monotonic() + seconds
+        return self.until(lambda: time.monotonic() >= end, f"a pause of {seconds} s")
+
+    def key(self, char: str) -> Widget:
+        keys = self.screen("manual").ids.letters if char.isalpha() else self.screen("manual").ids.digits
+        return next(button for button in keys.children if getattr(button, "key", None) == char)
+
+    def snapshot(self, name: str) -> Path | None:
+        """A PNG of the window as shown now, when screenshots were asked for; returns where it went."""
+        if self.screenshots is None:
+            return None
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        self._shots += 1
+        return Path(Window.screenshot(name=str(self.screenshots / f"{self._shots:02d}-{name}.png")))
+
+    def birth_digits(self, birth: dt.date) -> str:
+        """A birth date as the patient types it in the current language's date order."""
+        order = self.app.catalogues.locale(self.app.flow.language).date_order
+        parts = {"D": f"{birth.day:02d}", "M": f"{birth.month:02d}", "Y": f"{birth.year:04d}"}
+        return "".join(parts[letter] for letter in order)
+
+
+# --- reusable steps ----------------------------------------------------------------------------------
+
+
+def settle(d: Driver, step: str, snapshot: bool = False) -> Scenario:
+    """Wait for a step's screen, let its layout settle, and photograph it when asked."""
+    yield d.at(step)
+    yield 2
+    if snapshot:
+        d.snapshot(step)
+
+
+def type_patient(d: Driver, family: str, digits: str, on_screen: Callable[[], None] = lambda: None,
+                 snapshots: bool = False) -> Scenario:  # fmt: skip
+    """From the attract screen: start, choose typing, type the family name and the birth date digits.
+    `on_screen` runs on each of the three screens once it has settled."""
+    yield from settle(d, "attract", snapshots)
+    on_screen()
+    d.tap(d.screen("attract").ids.start)
+    yield from settle(d, "identify", snapshots)
+    on_screen()
+    d.tap(d.screen("identify").ids.type_by_hand)
+    yield from settle(d, "manual")
+    on_screen()
+    for char in family:
+        d.tap(d.key(char))
+        yield 1
+    d.tap(d.screen("manual").ids.birth)
+    yield 2
+    for char in digits:
+        d.tap(d.key(char))
+        yield 1
+    if snapshots:
+        d.snapshot("manual")
+
+
+def sign_by_finger(d: Driver, _number: int) -> Scenario:
+    forms = d.screen("forms").ids
+    d.draw(forms.signature)
+    yield 2
+    d.tap(forms.sign)
+
+
+def sign_first_on_pad(d: Driver, number: int) -> Scenario:
+    """The first form on the simulated signature pad, the others with a finger on the screen."""
+    if number == 1:
+        d.lobby.command("sign", [])
+    else:
+        yield from sign_by_finger(d, number)
+
+
+def sign_forms(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by_finger, snapshots: bool = False) -> Scenario:
+    """Sign every form, each the way `sign_form` does it; reports `form_signed` for each."""
+    while d.app.view.step == "forms":
+        number = d.app.view.form_number
+        yield 2
+        if snapshots and number == 1:
+            d.snapshot("forms")
+        yield from sign_form(d, number)
+        yield d.until(lambda: d.app.view.step != "forms" or d.app.view.form_number != number, "the next form")
+        consent = d.app.flow.session.consents[-1] if d.app.flow.session.consents else None
+        device = consent.signature.device if consent is not None and consent.signature else None
+        d.report("form_signed", number=number, language=d.app.view.language, device=device)
+
+
+def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by_finger,
+                     snapshots: bool = False) -> Scenario:  # fmt: skip
+    """'Yes, that's me', keep the details on file if asked, sign every form, and arrive at the ticket."""
+    yield from settle(d, "confirm", snapshots)
+    confirm = d.screen("confirm").ids
+    d.report("confirm", texts=[confirm.when.text, confirm.clinician.text, confirm.yes.text])
+    d.tap(confirm.yes)
+    yield d.until(lambda: d.app.view.step in ("review", "forms", "done", "submitting"), "review, forms or done")
+    if d.app.view.step == "review":
+        yield from settle(d, "review", snapshots)
+        d.tap(d.screen("review").ids.continue_)
+        yield d.until(lambda: d.app.view.step in ("forms", "done", "submitting"), "forms or done")
+    yield from sign_forms(d, sign_form, snapshots)
+    yield from settle(d, "done", snapshots)
+
+
+# --- the demo -----------------------------------------------------------------------------------------
+
+
+def demo_patients(d: Driver, count: int, pause_s: float = PAUSE_BETWEEN_PATIENTS_S) -> Scenario:
+    """`count` patients of the demo schedule check in one after another, `pause_s` apart so that a viewer
+    can follow: the first scans a driver's licence and signs on the pad, the others type their name and
+    birth date and sign with a finger. Reports `checked_in` for each."""
+    people = {family: (given, dt.date.fromisoformat(born)) for family, given, born in DEMO_PATIENTS}
+    walk = DEMO_WALK[:count]
+    if count > len(walk):
+        print(f"autopilot: the demo schedule has {len(walk)} patients to walk; walking those", flush=True)
+    for number, family in enumerate(walk, start=1):
+        given, birth = people[family]
+        first = number == 1
+        if first:
+            yield from settle(d, "attract", snapshot=True)
+            d.lobby.command("scan", [licence_text(family, given, birth)])
+        else:
+            yield from type_patient(d, family.upper(), d.birth_digits(birth))
+            d.tap(d.screen("manual").ids.search)
+        yield from confirm_and_sign(d, sign_first_on_pad if first else sign_by_finger, snapshots=first)
+        yield d.until(lambda: d.app.flow.ticket is not None and (d.app.flow.ticket.printed or d.app.flow.ticket.on_screen),
+                      "the printer's verdict")  # fmt: skip
+        if first:
+            d.snapshot("ticket")
+        ticket = d.app.flow.ticket.ticket
+        print(f"autopilot: patient {number} checked in, ticket {ticket}", flush=True)
+        d.report("checked_in", patient=number, ticket=ticket)
+        yield d.pause(pause_s / 2)
+        d.tap(d.screen("done").ids.finish)
+        yield from settle(d, "attract")
+        yield d.pause(pause_s)
+    photos = f"; screens of the first patient in {d.screenshots}" if d.screenshots else ""
+    print(f"autopilot: {len(walk)} patients checked in{photos}; the kiosk stays on its welcome screen", flush=True)
