@@ -177,7 +177,9 @@ class Driver:
             return None
         self.screenshots.mkdir(parents=True, exist_ok=True)
         self._shots += 1
-        return Path(Window.screenshot(name=str(self.screenshots / f"{self._shots:02d}-{name}.png")))
+        wanted = self.screenshots / f"{self._shots:02d}-{name}.png"
+        taken = Path(Window.screenshot(name=str(wanted)))  # Kivy numbers the name: 01-attract0001.png
+        return taken.replace(wanted)
 
     def birth_digits(self, birth: dt.date) -> str:
         """A birth date as the patient types it in the current language's date order."""

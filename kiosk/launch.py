@@ -62,6 +62,8 @@ def parse_size(value: str) -> tuple[int, int]:
 
 def main(args: argparse.Namespace, site: SiteConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.autopilot < 0:
+        raise SystemExit("kiosk run: --autopilot takes a number of patients (0 or more)")
     if args.autopilot and not args.simulate:
         raise SystemExit("kiosk run: --autopilot needs --simulate (the scripted patient uses the simulated devices)")
     return run(site, simulate=args.simulate, windowed=args.windowed, size=args.size, autopilot=args.autopilot,

@@ -200,5 +200,5 @@ def test_demo_autopilot_checks_a_scanned_patient_in_and_photographs_each_screen(
     assert said[0] == f"autopilot: patient 1 checked in, ticket {checked_in['ticket']}"
     assert not any(marker in line for line in said for marker in ("Rossi", "ROSSI", "Giulia", "1962"))
     shots = sorted(path.name for path in (scenario.workdir / "screens").glob("*.png"))
-    assert [name[3:].removesuffix("0001.png") for name in shots] == ["attract", "confirm", "review", "forms", "done", "ticket"]
+    assert shots == ["01-attract.png", "02-confirm.png", "03-review.png", "04-forms.png", "05-done.png", "06-ticket.png"]
     assert all((scenario.workdir / "screens" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in shots)
