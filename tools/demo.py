@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from edge_agent.appointments import ScheduledAppointment  # noqa: E402
 from edge_agent.schedule import demo_appointments  # noqa: E402
+from kiosk.simulators.licence import licence_text  # noqa: E402
 
 DEMO_DIR = REPO / "data" / "demo"
 AGENT_PORT, CENTRAL_PORT = 8470, 8480
@@ -175,9 +176,13 @@ Lobby check-in demo is running (everything on 127.0.0.1; data and logs in {DEMO_
                 f"                        patients check in; screenshots of each screen go to {(DEMO_DIR / 'screens').relative_to(REPO)}/.\n"
                 "                        Inject device events yourself with:"
             )
+        licence = DEMO_DIR / "licence-johnson.txt"
+        licence.write_text(licence_text("JOHNSON", "ROBERT", dt.date(1944, 2, 29)), encoding="utf-8")
+        sim = f".venv/bin/kiosk sim --data-dir {(DEMO_DIR / 'kiosk').relative_to(REPO)}"
         print(
-            f"                        .venv/bin/kiosk sim --data-dir {(DEMO_DIR / 'kiosk').relative_to(REPO)} scan @tests/devices/aamva_samples/<file>\n"
-            f"                        .venv/bin/kiosk sim --data-dir {(DEMO_DIR / 'kiosk').relative_to(REPO)} insert-card egk | remove-card | printer paper-out\n"
+            f"                        {sim} scan @{licence.relative_to(REPO)}   (a scheduled patient's licence)\n"
+            f"                        {sim} insert-card egk | remove-card | printer paper-out | sign\n"
+            "                        or type a scheduled patient: Rossi, born 03/03/1962; Okafor, born 10/10/1995\n"
             "\nPress Ctrl-C to stop.\n",
             flush=True,
         )
