@@ -107,7 +107,8 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         fields["ticket_on_screen"] = ticket.on_screen
         if not ticket.offline:
             fields["ticket_position"] = text("done.position", position=catalogues.number(language, ticket.position))
-            fields["ticket_wait"] = text("done.wait", minutes=catalogues.number(language, ticket.estimated_wait_min))
+            minutes = ticket.estimated_wait_min
+            fields["ticket_wait"] = text("done.wait", minutes=catalogues.number(language, minutes)) if minutes else text("done.wait_short")
         instructions = [text("done.on_screen") if ticket.on_screen else text("done.take")]
         if ticket.offline:
             instructions.append(text("done.offline"))

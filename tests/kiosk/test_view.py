@@ -75,6 +75,18 @@ def test_ticket_large_on_screen_without_a_printer_in_the_patients_numbers(flow, 
     assert "impresora no funciona" in shown.ticket_instruction
 
 
+def test_a_wait_under_a_minute_is_said_in_words_not_as_zero_minutes(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched())
+    flow.confirm()
+    flow.review_done()
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-001", position=1, estimated_wait_min=0), offline=False)
+    assert view(flow, catalogues).ticket_wait == "You will be called shortly."
+    flow.choose_language("es")
+    assert view(flow, catalogues).ticket_wait == "Le llamaremos en breve."
+
+
 def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
     flow.start()
     flow.device_event(CardInserted("reader", CARD))
