@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Iterator
+
 import pytest
 
 from tests.processes import free_port
+from tests.sandbox import Sandbox
 
 
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """The central FHIR server of the tests: tools/fhir_sandbox as a real uvicorn process."""
+    server = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from .helpers import GARCIA, checkin_body, count_rows
+from .helpers import checkin_body, count_rows
 from .launcher import RunningAgent
 
 

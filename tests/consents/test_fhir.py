@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
-from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -17,22 +15,12 @@ from fhir.resources.R4B.provenance import Provenance
 from edge_agent.consents.due import decisions_from_fhir, policy_uri
 from edge_agent.consents.fhir import consent_entries, consent_identifier_system
 from edge_agent.consents.verify import verify_pdf
-from tests.sync.conftest import Sandbox
 
 from .conftest import record_for, store_consents
 
 SYSTEM = "urn:consents-test"
 PATIENT_REF = "Patient/p-100"
 
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    server = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 from tests.agent.launcher import REPO, RunningAgent, site_toml, start_agent
 from tests.processes import free_port
-from tests.sync.conftest import IDENTIFIER_SYSTEM, Sandbox, wait_until
+from tests.sandbox import Sandbox, wait_until
+from tests.sync.conftest import IDENTIFIER_SYSTEM
 from tests.sync.test_crash import checkin_request
 from tools.central_seed import day_schedule
 
@@ -52,15 +53,6 @@ def edge_agent_cli(*args: str) -> subprocess.CompletedProcess:
         env={**os.environ, "EDGE_AGENT_BACKUP_PASSPHRASE": PASSPHRASE},
     )  # fmt: skip
 
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    server = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_restore_on_a_new_box_delivers_the_remaining_outbox_exactly_once(tmp_path: Path, sandbox: Sandbox) -> None:

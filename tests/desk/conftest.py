@@ -20,7 +20,7 @@ import pytest
 from edge_agent.appointments import ScheduledAppointment
 from edge_agent.schedule import demo_appointments
 from tests.processes import free_port, stop_process
-from tests.sync.conftest import wait_until
+from tests.sandbox import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_ID = "desk-test"

@@ -123,7 +123,7 @@ def test_the_board_and_the_dashboard_reconnect_by_themselves_after_the_agent_res
 @pytest.fixture
 def central_agent(tmp_path):
     """An agent delivering to the FHIR sandbox (the agent-sync helper's central-system stand-in)."""
-    from tests.sync.conftest import Sandbox
+    from tests.sandbox import Sandbox
 
     sandbox = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
     sandbox.start()

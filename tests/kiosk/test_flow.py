@@ -9,19 +9,12 @@ import uuid
 import pytest
 
 from edge_agent.contract import (
-    Address,
-    AppointmentMatch,
     CheckinResponse,
     CoverageInfo,
-    Demographics,
-    FormDue,
     LookupResponse,
-    PenPoint,
     Signature,
-    Stroke,
 )
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
-from kiosk.devices.identity import Identity
 from tests.kiosk.samples import CARD, MARIA, SIGNATURE, TODAY, Clock, form, matched
 from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, birth_date_from_digits
 

@@ -12,7 +12,8 @@ from edge_agent.consents.documents import ConsentLibrary
 from tests.consents.conftest import record_for
 from tools.central_seed import day_schedule
 
-from .conftest import IDENTIFIER_SYSTEM, wait_until
+from tests.sandbox import wait_until
+from .conftest import IDENTIFIER_SYSTEM
 
 
 def test_consents_reach_central_once_even_when_the_bundle_is_sent_again(sandbox, agent_factory):

@@ -8,7 +8,8 @@ import uuid
 
 from tools.central_seed import day_schedule
 
-from .conftest import IDENTIFIER_SYSTEM, wait_until
+from tests.sandbox import wait_until
+from .conftest import IDENTIFIER_SYSTEM
 
 BACKLOG = 300
 KILLS = 3

@@ -17,7 +17,8 @@ from edge_agent.store import Store
 from edge_agent.sync import IDLE_CHECK_S, SyncWorker, backoff_s
 from tools.central_seed import day_schedule
 
-from .conftest import IDENTIFIER_SYSTEM, checkin_payload, enqueue, site_config, wait_until
+from tests.sandbox import wait_until
+from .conftest import IDENTIFIER_SYSTEM, checkin_payload, enqueue, site_config
 
 ENCOUNTERS = f"{IDENTIFIER_SYSTEM}/checkin"
 
