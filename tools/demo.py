@@ -61,10 +61,11 @@ class Demo:
         return process
 
     def stop_all(self) -> None:
-        for _name, process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+        """One at a time, newest first: the kiosk closes its simulators (and pcscd) while its display lives."""
         for name, process in reversed(self.processes):
+            if process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
