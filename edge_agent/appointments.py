@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .contract import CoverageInfo, Demographics
+
+
+@dataclass(frozen=True)
+class PriorDecision:
+    """A consent decision already on record for a patient (here, or at the central system)."""
+
+    document_id: str
+    version: str
+    decision: Literal["accepted", "declined"]
+    signed_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -22,3 +33,5 @@ class ScheduledAppointment:
     coverage: CoverageInfo | None = None
     new_patient: bool = False
     mrn: str = ""
+    # The patient's consent decisions the central system holds (signed at another site, say).
+    central_consents: tuple[PriorDecision, ...] = ()

@@ -65,6 +65,7 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
     forms = await forms_due_async(
         agent.store, agent.consent_library, patient_key, new_patient=appointment.new_patient,
         birth_date=appointment.birth_date, today=agent.schedule.today(),
+        central=lambda: appointment.central_consents,
     )  # fmt: skip
     return LookupResponse(
         outcome="matched",

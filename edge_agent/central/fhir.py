@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
+from ..consents.due import decisions_from_fhir
 from ..contract import Address, CoverageInfo, Demographics
 from ..fhir_bundle import CHECKIN_EVENT, CheckinBundle, CheckinSystems, bundle_json
 from ..store import OutboxItem, Store
@@ -145,24 +146,21 @@ class FhirConnector:
     # --- schedule --------------------------------------------------------------------------------
 
     async def fetch_schedule(self, day: dt.date) -> list[ScheduledAppointment]:
-        params = {
-            "date": day.isoformat(),
-            "_include": "Appointment:patient",
-            "_revinclude:iterate": "Coverage:beneficiary",
-        }
+        schedule = [("date", day.isoformat()), ("_include", "Appointment:patient")]
+        on_file = [("_revinclude:iterate", "Coverage:beneficiary"), ("_revinclude:iterate", "Consent:patient")]
         try:
-            resources = await self._search_all("Appointment", params)
+            resources = await self._search_all("Appointment", schedule + on_file)
         except ScheduleUnavailable as first_failure:
             if "HTTP 400" not in str(first_failure):
                 raise
-            params.pop("_revinclude:iterate")  # a server without Coverage support: schedule without it
-            resources = await self._search_all("Appointment", params)
+            # A server that cannot add Coverage and Consent: the schedule without them.
+            resources = await self._search_all("Appointment", schedule)
         return schedule_from_resources(resources)
 
-    async def _search_all(self, resource_type: str, params: dict) -> list[dict]:
+    async def _search_all(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
         resources: list[dict] = []
         url: str = resource_type
-        query: dict | None = params
+        query: list[tuple[str, str]] | None = params
         for _page in range(MAX_PAGES):
             try:
                 response = await self.client.get(url, params=query)
@@ -240,6 +238,10 @@ def schedule_from_resources(resources: list[dict]) -> list[ScheduledAppointment]
         for r in resources
         if r["resourceType"] == "Coverage" and r.get("status", "active") == "active"
     }
+    consents_of: dict[str, list[dict]] = {}
+    for consent in resources:
+        if consent["resourceType"] == "Consent":
+            consents_of.setdefault(consent.get("patient", {}).get("reference", ""), []).append(consent)
     schedule = []
     for appointment in resources:
         if appointment["resourceType"] != "Appointment" or appointment.get("status") in SKIPPED_APPOINTMENT_STATUS:
@@ -265,6 +267,7 @@ def schedule_from_resources(resources: list[dict]) -> list[ScheduledAppointment]
                 coverage=_coverage_info(coverage) if coverage else None,
                 new_patient='"new' in appointment_type,
                 mrn=_mrn(patient),
+                central_consents=tuple(decisions_from_fhir(consents_of.get(patient_ref, []))),
             )
         )
     return sorted(schedule, key=lambda a: a.start)

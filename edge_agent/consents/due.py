@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable
 
+from ..appointments import PriorDecision
 from ..contract import FormDue
 from ..store import Store
 from .documents import ConsentDocument, ConsentLibrary
@@ -30,14 +30,6 @@ log = logging.getLogger(__name__)
 
 ADULT_AGE = 18
 POLICY_URN_PREFIX = "urn:lobby-checkin:consent-document:"
-
-
-@dataclass(frozen=True)
-class PriorDecision:
-    document_id: str
-    version: str
-    decision: Literal["accepted", "declined"]
-    signed_at: dt.datetime
 
 
 # The central connector's hook: the patient's decisions held by the central system. It may raise

@@ -13,6 +13,9 @@ import jsonpatch
 from .outcomes import FhirError, validated, validated_bundle
 from .storage import ResourceStore
 
+# `_revinclude` targets the sandbox serves: resources that point at a matched or included Patient.
+PATIENT_REVINCLUDES = ("Coverage:beneficiary", "Consent:patient")
+
 
 def _references(value: Any, resolved: dict[str, str]) -> Any:
     """Rewrite `reference` values that name a fullUrl of this transaction to the stored Type/id."""
@@ -119,14 +122,15 @@ class FhirServer:
                             kind, _, ident = target.partition("/")
                             if kind == "Patient" and (patient := self.store.read("Patient", ident)):
                                 included[f"Patient/{ident}"] = patient
+            patient_refs = {key for key in included} | {
+                f"Patient/{m['id']}" for m in matches if m["resourceType"] == "Patient"
+            }
             for name, value in params:
-                if name in ("_revinclude", "_revinclude:iterate") and value == "Coverage:beneficiary":
-                    patient_refs = {key for key in included} | {
-                        f"Patient/{m['id']}" for m in matches if m["resourceType"] == "Patient"
-                    }
-                    for coverage in self.store.all_of("Coverage"):
-                        if coverage.get("beneficiary", {}).get("reference") in patient_refs:
-                            included[f"Coverage/{coverage['id']}"] = coverage
+                if name in ("_revinclude", "_revinclude:iterate") and value in PATIENT_REVINCLUDES:
+                    kind, field = value.split(":")
+                    for resource in self.store.all_of(kind):
+                        if resource.get(field, {}).get("reference") in patient_refs:
+                            included[f"{kind}/{resource['id']}"] = resource
         entries = [
             {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
             for r in matches
