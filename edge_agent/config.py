@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -18,8 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_CONFIG = "CHECKIN_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONSENTS_DIR = REPO_ROOT / "config" / "consents"
-DEFAULT_TRANSLATIONS_DIR = REPO_ROOT / "config" / "translations"
+
+
+def _shipped(folder: str) -> Path:
+    """config/<folder> of a source checkout, else the copy an installed wheel put in <prefix>/share."""
+    checkout = REPO_ROOT / "config" / folder
+    installed = Path(sys.prefix) / "share" / "lobby-checkin" / folder
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+DEFAULT_CONSENTS_DIR = _shipped("consents")
+DEFAULT_TRANSLATIONS_DIR = _shipped("translations")
 
 
 class ConfigError(Exception):
