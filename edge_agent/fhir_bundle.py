@@ -1,4 +1,5 @@
-"""One check-in as a FHIR R4 transaction Bundle, every resource validated with `fhir.resources.R4B`.
+"""One check-in, or one accepted patient update, as a FHIR R4 transaction Bundle, every resource validated
+with `fhir.resources.R4B`.
 
 The Bundle is safe to replay: the Appointment changes with an idempotent JSON Patch (`replace
 /status arrived`), and everything created carries a client-assigned business identifier derived from
@@ -26,6 +27,7 @@ from fhir.resources.R4B.bundle import Bundle
 from .contract import CheckinRequest
 
 CHECKIN_EVENT = "checkin.v1"
+PATIENT_UPDATE_EVENT = "patient_update.v1"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 ARRIVED_PATCH = [{"op": "replace", "path": "/status", "value": "arrived"}]
@@ -97,10 +99,22 @@ def _address(demographics: dict | None) -> list[dict]:
 
 def _telecom(demographics: dict | None) -> list[dict]:
     demographics = demographics or {}
-    return [
-        {"system": "phone", "value": demographics.get("phone", "")},
-        {"system": "email", "value": demographics.get("email", "")},
-    ]
+    return [{"system": system, "value": demographics[system]} for system in ("phone", "email") if demographics.get(system)]
+
+
+def json_patch_binary(operations: list[dict]) -> dict:
+    """A Binary carrying a JSON Patch, the body of a PATCH entry in a transaction Bundle (validated)."""
+    return validated(
+        {
+            "resourceType": "Binary",
+            "contentType": "application/json-patch+json",
+            "data": base64.b64encode(json.dumps(operations).encode()).decode(),
+        }
+    )
+
+
+def patch_entry(reference: str, operations: list[dict]) -> dict:
+    return {"resource": json_patch_binary(operations), "request": {"method": "PATCH", "url": reference}}
 
 
 class CheckinBundle:
@@ -151,12 +165,7 @@ class CheckinBundle:
         self.entries.append(entry)
 
     def _appointment_arrived(self) -> None:
-        patch = {
-            "resourceType": "Binary",
-            "contentType": "application/json-patch+json",
-            "data": base64.b64encode(json.dumps(ARRIVED_PATCH).encode()).decode(),
-        }
-        self._add(patch, "PATCH", f"Appointment/{self.appointment['appointment_id']}")
+        self.entries.append(patch_entry(f"Appointment/{self.appointment['appointment_id']}", ARRIVED_PATCH))
 
     def _walk_in_patient(self) -> None:
         """No appointment matched: a provisional Patient the front desk links or merges at central."""
@@ -239,6 +248,22 @@ class CheckinBundle:
 def checkin_bundle(payload: dict, identifier_system: str, consent_entries: Iterable[dict] = ()) -> dict:
     """The validated transaction Bundle for one `checkin.v1` payload."""
     return CheckinBundle(payload, CheckinSystems(identifier_system)).build(consent_entries)
+
+
+def patient_update_bundle(payload: dict) -> dict:
+    """The validated transaction for one `patient_update.v1` payload: a JSON Patch of the central Patient's
+    address and telecom. `add` replaces a member that exists, so a replay leaves the Patient as it was."""
+    demographics = payload["demographics"] or {}
+    changes = {
+        "address": _compact(_address(demographics)) if demographics.get("address") else None,
+        "telecom": _telecom(demographics) or None,
+    }
+    changes = {member: value for member, value in changes.items() if value}
+    if not changes:
+        raise ValueError("a patient update without an address, phone or email")
+    validated({"resourceType": "Patient", **changes})
+    operations = [{"op": "add", "path": f"/{member}", "value": value} for member, value in changes.items()]
+    return validated_transaction([patch_entry(f"Patient/{payload['patient_id']}", operations)])
 
 
 def bundle_json(bundle: dict) -> bytes:

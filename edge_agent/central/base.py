@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -35,6 +36,13 @@ class Delivery:
     @classmethod
     def rejected(cls, reason: str, server_outcome: str) -> "Delivery":
         return cls("rejected", reason, None, server_outcome)
+
+
+def local_outcome(diagnostics: str) -> str:
+    """An OperationOutcome of our own, for an event the agent itself cannot turn into a valid message."""
+    return json.dumps(
+        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": diagnostics}]}
+    )
 
 
 class ScheduleUnavailable(Exception):

@@ -16,9 +16,16 @@ from ..appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..consents.due import decisions_from_fhir
 from ..contract import Address, CoverageInfo, Demographics
-from ..fhir_bundle import CHECKIN_EVENT, CheckinBundle, CheckinSystems, bundle_json
+from ..fhir_bundle import (
+    CHECKIN_EVENT,
+    PATIENT_UPDATE_EVENT,
+    CheckinBundle,
+    CheckinSystems,
+    bundle_json,
+    patient_update_bundle,
+)
 from ..store import OutboxItem, Store
-from .base import Delivery, ScheduleUnavailable
+from .base import Delivery, ScheduleUnavailable, local_outcome
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +51,6 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def local_outcome(diagnostics: str) -> str:
-    """An OperationOutcome of our own, for a check-in the agent itself cannot turn into valid FHIR."""
-    return json.dumps(
-        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": diagnostics}]}
-    )
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -105,10 +105,14 @@ class FhirConnector:
 
     def bundle_for(self, item: OutboxItem) -> bytes:
         """The transaction for one event (blocking: reads and may render consent PDFs)."""
-        if item.event_type != CHECKIN_EVENT:
+        builders = {CHECKIN_EVENT: self.checkin_bundle, PATIENT_UPDATE_EVENT: patient_update_bundle}
+        if item.event_type not in builders:
             raise ValueError(f"event type {item.event_type!r} has no FHIR mapping")
-        bundle = CheckinBundle(item.payload, CheckinSystems(self.identifier_system))
-        consent_ids = item.payload.get("consent_ids") or []
+        return bundle_json(builders[item.event_type](item.payload))
+
+    def checkin_bundle(self, payload: dict) -> dict:
+        bundle = CheckinBundle(payload, CheckinSystems(self.identifier_system))
+        consent_ids = payload.get("consent_ids") or []
         consents: list[dict] = []
         if consent_ids:
             if self.store is None:
@@ -116,7 +120,7 @@ class FhirConnector:
             from ..consents.fhir import consent_entries
 
             consents = consent_entries(self.store, consent_ids, bundle.patient_reference, self.identifier_system)
-        return bundle_json(bundle.build(consents))
+        return bundle.build(consents)
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:

@@ -20,9 +20,9 @@ from hl7.mllp import open_hl7_connection
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..contract import CheckinRequest
-from ..fhir_bundle import CHECKIN_EVENT
+from ..fhir_bundle import CHECKIN_EVENT, PATIENT_UPDATE_EVENT
 from ..store import OutboxItem
-from .base import Delivery, ScheduleUnavailable
+from .base import Delivery, ScheduleUnavailable, local_outcome
 
 SEPARATORS = "|^~\\&"
 ACCEPTED, ERRORS, REJECTED = {"AA", "CA"}, {"AE", "CE"}, {"AR", "CR"}
@@ -95,8 +95,12 @@ class Hl7v2Connector:
             return await asyncio.wait_for(open_hl7_connection(self.host, self.port, encoding="utf-8"), self.timeout_s)
 
     async def deliver(self, item: OutboxItem) -> Delivery:
+        if item.event_type == PATIENT_UPDATE_EVENT:
+            # An ADT^A08 needs the patient's name and birth date, which an accepted change does not carry.
+            return Delivery.rejected("unsupported event", local_outcome(
+                "HL7 v2 patient updates are not supported: enter the accepted address/phone at the central system"))
         if item.event_type != CHECKIN_EVENT:
-            return Delivery.rejected("unmappable event", f"event type {item.event_type} has no HL7 v2 mapping")
+            return Delivery.rejected("unmappable event", local_outcome(f"event type {item.event_type} has no HL7 v2 mapping"))
         try:
             message = hl7.parse(adt_a04(item.payload, self.sending_facility))
         except (ValueError, KeyError, TypeError) as exc:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from typing import Annotated, Any, AsyncIterator, Literal
+from typing import Annotated, Any, AsyncIterator, Callable, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from .. import arrivals
+from .. import arrivals, patient_updates
 from ..events import Channel
 from . import audit, dead_letters, devices, reprints, stats
 from .auth import StaffSession, require_admin, require_staff, staff_auth
@@ -191,9 +191,15 @@ async def undo(request: Request, staff: Staff) -> dict:
     return {"checkin_id": change.checkin_id, "ticket": change.ticket, "status": change.to_status, "room": change.room}
 
 
-async def _clear_flag(request: Request, staff: StaffSession, checkin_id: str, flag: str, action: str) -> dict:
-    """Clear one flag of an arrival (audited with `action`) and publish the arrival's new state."""
+async def _clear_flag(
+    request: Request, staff: StaffSession, checkin_id: str, flag: str, action: str,
+    follow_up: Callable[[sqlite3.Connection], dict] | None = None,
+) -> dict:  # fmt: skip
+    """Clear one flag of an arrival (audited with `action`) and publish the arrival's new state.
+
+    `follow_up` runs in the same transaction; what it returns goes into the audit entry and the answer."""
     agent = agent_of(request)
+    outcome: dict = {}
 
     def work(conn: sqlite3.Connection) -> arrivals.QueueEntry:
         row = conn.execute("SELECT flags FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
@@ -204,13 +210,14 @@ async def _clear_flag(request: Request, staff: StaffSession, checkin_id: str, fl
             raise HTTPException(409, f"this arrival has no {flag.replace('_', ' ')} flag")
         flags.remove(flag)
         conn.execute("UPDATE arrivals SET flags = ? WHERE checkin_id = ?", (json.dumps(flags), checkin_id))
-        audit.record(conn, staff.username, action, checkin_id)
+        outcome.update(follow_up(conn) if follow_up else {})
+        audit.record(conn, staff.username, action, checkin_id, outcome or None)
         return arrivals.queue_entry(conn, agent.store, checkin_id)
 
     entry = await agent.store.write(work)
     data = _entry_json(entry)
     agent.events.staff.publish("arrival", data)
-    return data
+    return {**data, **outcome}
 
 
 @router.post("/queue/{checkin_id}/changes/{kind}/{decision}")
@@ -218,8 +225,15 @@ async def decide_change(
     checkin_id: str, kind: Literal["insurance", "demographics"], decision: Literal["accept", "dismiss"],
     request: Request, staff: Staff,
 ) -> dict:  # fmt: skip
-    """Accept or dismiss a demographic / insurance change the kiosk read from an ID or card."""
-    return await _clear_flag(request, staff, checkin_id, CHANGE_FLAGS[kind], f"change.{kind}.{decision}")
+    """Accept or dismiss a demographic / insurance change the kiosk read from an ID or card. An accepted
+    demographics change is queued for the central Patient (`central_update` in the answer says whether)."""
+    store = agent_of(request).store
+
+    def send_to_central(conn: sqlite3.Connection) -> dict:
+        return {"central_update": patient_updates.enqueue_accepted_demographics(conn, store, checkin_id)}
+
+    follow_up = send_to_central if (kind, decision) == ("demographics", "accept") else None
+    return await _clear_flag(request, staff, checkin_id, CHANGE_FLAGS[kind], f"change.{kind}.{decision}", follow_up)
 
 
 @router.post("/queue/{checkin_id}/reprint", status_code=202)
