@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import signal
 import uuid
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from edge_agent.appointments import ScheduledAppointment
+from edge_agent.central import connector_for
 from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
@@ -32,6 +34,19 @@ def site_config(data_dir: Path, central_url: str, **central):
             },
         }
     )
+
+
+def pull_schedule(central_url: str, data_dir: Path, day: dt.date) -> list[ScheduledAppointment]:
+    """Today's schedule from the central server, through the real FHIR connector."""
+    connector = connector_for(site_config(data_dir, central_url))
+
+    async def pull() -> list[ScheduledAppointment]:
+        try:
+            return await connector.fetch_schedule(day)
+        finally:
+            await connector.aclose()
+
+    return asyncio.run(pull())
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
@@ -10,25 +9,16 @@ import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from edge_agent.central.fhir import FhirConnector
 from edge_agent.fhir_bundle import checkin_bundle, checkin_bundle_json
 from tools.central_seed import day_schedule
 
-from .conftest import IDENTIFIER_SYSTEM, checkin_payload, site_config
+from .conftest import IDENTIFIER_SYSTEM, checkin_payload, pull_schedule
 
 
 @pytest.fixture
 def schedule(sandbox, tmp_path):
     sandbox.seed(day_schedule(dt.date.today(), 6))
-    connector = FhirConnector(site_config(tmp_path / "agent", sandbox.url).central)
-
-    async def pull():
-        try:
-            return await connector.fetch_schedule(dt.date.today())
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(pull())
+    return pull_schedule(sandbox.url, tmp_path / "agent", dt.date.today())
 
 
 def entries_by_type(bundle: Bundle) -> dict[str, dict]:

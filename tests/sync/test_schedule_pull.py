@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import pytest
 
 from edge_agent.appointments import PriorDecision
-from edge_agent.central import ScheduleUnavailable, connector_for
+from edge_agent.central import ScheduleUnavailable
 from edge_agent.config import DEFAULT_CONSENTS_DIR
 from edge_agent.consents.documents import ConsentLibrary
 from edge_agent.consents.due import policy_uri
 from tests.sandbox import wait_until
 from tools.central_seed import day_schedule
 
-from .conftest import site_config
-
-
-def pull(sandbox_url: str, tmp_path, day: dt.date):
-    connector = connector_for(site_config(tmp_path / "agent", sandbox_url))
-
-    async def run():
-        try:
-            return await connector.fetch_schedule(day)
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(run())
+from .conftest import pull_schedule
 
 
 def test_schedule_pull_maps_patients_and_coverage(sandbox, tmp_path):
@@ -40,7 +27,7 @@ def test_schedule_pull_maps_patients_and_coverage(sandbox, tmp_path):
     sandbox.seed(resources + cancelled + [other_day])
     by_id = {f"{r['resourceType']}/{r['id']}": r for r in resources}
 
-    schedule = pull(sandbox.url, tmp_path, today)
+    schedule = pull_schedule(sandbox.url, tmp_path / "agent", today)
 
     assert [a.appointment_id for a in schedule] == [f"appt-{n}" for n in range(6)]  # by start, cancelled left out
     for n, appointment in enumerate(schedule):
@@ -63,7 +50,7 @@ def test_schedule_pull_maps_patients_and_coverage(sandbox, tmp_path):
 def test_a_server_without_coverage_search_still_gives_the_schedule(sandbox, tmp_path):
     sandbox.seed(day_schedule(dt.date.today(), 3))
     sandbox.fault("status", status=400, diagnostics="_revinclude not supported", methods=["GET"])
-    schedule = pull(sandbox.url, tmp_path, dt.date.today())
+    schedule = pull_schedule(sandbox.url, tmp_path / "agent", dt.date.today())
     assert len(schedule) == 3 and all(a.coverage is None for a in schedule)
 
 
@@ -72,12 +59,12 @@ def test_schedule_unavailable_when_central_fails(sandbox, tmp_path, fault):
     sandbox.seed(day_schedule(dt.date.today(), 3))
     sandbox.fault(**fault, methods=["GET"])
     with pytest.raises(ScheduleUnavailable):
-        pull(sandbox.url, tmp_path, dt.date.today())
+        pull_schedule(sandbox.url, tmp_path / "agent", dt.date.today())
 
 
 def test_schedule_unavailable_when_central_is_down(tmp_path):
     with pytest.raises(ScheduleUnavailable):
-        pull("http://127.0.0.1:9", tmp_path, dt.date.today())
+        pull_schedule("http://127.0.0.1:9", tmp_path / "agent", dt.date.today())
 
 
 def central_consent(patient_id: str, document_id: str, version: str, status: str, when: dt.datetime) -> dict:
@@ -98,7 +85,7 @@ def test_consents_held_at_central_come_with_the_schedule(sandbox, tmp_path):
         central_consent("pat-1", "consent-to-treat", "2025.1", "active", when),
         central_consent("pat-1", "telehealth", "2024.3", "rejected", when),
     ])  # fmt: skip
-    by_patient = {a.patient_id: a for a in pull(sandbox.url, tmp_path, today)}
+    by_patient = {a.patient_id: a for a in pull_schedule(sandbox.url, tmp_path / "agent", today)}
     assert set(by_patient["pat-1"].central_consents) == {
         PriorDecision("consent-to-treat", "2025.1", "accepted", when),
         PriorDecision("telehealth", "2024.3", "declined", when),

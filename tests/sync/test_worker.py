@@ -18,7 +18,7 @@ from edge_agent.sync import IDLE_CHECK_S, SyncWorker, backoff_s
 from tools.central_seed import day_schedule
 
 from tests.sandbox import wait_until
-from .conftest import IDENTIFIER_SYSTEM, checkin_payload, enqueue, site_config
+from .conftest import IDENTIFIER_SYSTEM, checkin_payload, enqueue, pull_schedule, site_config
 
 ENCOUNTERS = f"{IDENTIFIER_SYSTEM}/checkin"
 
@@ -26,15 +26,7 @@ ENCOUNTERS = f"{IDENTIFIER_SYSTEM}/checkin"
 @pytest.fixture
 def schedule(sandbox, tmp_path):
     sandbox.seed(day_schedule(dt.date.today(), 12))
-    connector = connector_for(site_config(tmp_path / "agent", sandbox.url))
-
-    async def pull():
-        try:
-            return await connector.fetch_schedule(dt.date.today())
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(pull())
+    return pull_schedule(sandbox.url, tmp_path / "agent", dt.date.today())
 
 
 async def run_until(worker: SyncWorker, store: Store, condition, timeout: float = 30.0) -> float:
