@@ -26,7 +26,7 @@ from edge_agent.consents.due import decisions_on_file, due_documents, forms_due
 from edge_agent.consents.pdf import render_pdf, render_sealed_pdf
 from edge_agent.consents.records import insert_consents, read_signed
 from edge_agent.consents.verify import verify_pdf
-from edge_agent.contract import ConsentRecord, PatientIdentity, PenPoint, Signature, Stroke
+from lobby_core.contract import ConsentRecord, PatientIdentity, PenPoint, Signature, Stroke
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 

@@ -25,7 +25,7 @@ from .config import SiteConfig
 from .consents.archive import StoreArchive
 from .consents.documents import ConsentLibrary
 from .discovery import Advertisement
-from .contract import BoardState, Heartbeat, HelpRequest
+from lobby_core.contract import BoardState, Heartbeat, HelpRequest
 from .events import EventBus
 from .keys import SiteKey
 from .observability import Metrics

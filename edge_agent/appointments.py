@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .contract import CoverageInfo, Demographics
+from lobby_core.contract import CoverageInfo, Demographics
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .contract import BoardCall, BoardState
+from lobby_core.contract import BoardCall, BoardState
 
 if TYPE_CHECKING:
     from .store import Store

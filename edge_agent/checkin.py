@@ -22,7 +22,7 @@ from . import arrivals, matching
 from .appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .consents.records import ConsentRecordError, insert_consents, validate_records
-from .contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
+from lobby_core.contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
 from .problems import ProblemError
 
 if TYPE_CHECKING:

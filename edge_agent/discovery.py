@@ -15,7 +15,7 @@ from zeroconf import InterfaceChoice, IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from .config import SiteConfig
-from .contract import API_VERSION, SERVICE_TYPE
+from lobby_core.contract import API_VERSION, SERVICE_TYPE
 
 log = logging.getLogger(__name__)
 

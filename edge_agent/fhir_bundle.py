@@ -24,7 +24,7 @@ from typing import Any, Iterable
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from .contract import CheckinRequest
+from lobby_core.contract import CheckinRequest
 
 CHECKIN_EVENT = "checkin.v1"
 PATIENT_UPDATE_EVENT = "patient_update.v1"

@@ -1,6 +1,6 @@
 """The kiosk API: lookup, check-in, heartbeat, help, and the public lobby board.
 
-Bodies are the models of edge_agent/contract.py. Every kiosk route needs `Authorization: Bearer
+Bodies are the models of lobby_core/contract.py. Every kiosk route needs `Authorization: Bearer
 <kiosk token>`; the board is public (tickets only).
 """
 
@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from . import checkin, matching, reminder
+from lobby_core import reminder
+
+from . import checkin, matching
 from .appointments import ScheduledAppointment
 from .auth import require_kiosk, require_same_kiosk
 from .consents.due import forms_due_async
-from .contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
+from lobby_core.contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
 from .events import sse_response
 from .problems import ProblemError, invalid_input
 from .ratelimit import RateLimiter

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .contract import Problem
+from lobby_core.contract import Problem
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from . import matching
 from .appointments import ScheduledAppointment
-from .contract import Address, CoverageInfo, Demographics
+from lobby_core.contract import Address, CoverageInfo, Demographics
 from .store import Store
 
 log = logging.getLogger(__name__)

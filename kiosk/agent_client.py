@@ -1,4 +1,4 @@
-"""The kiosk's side of the kiosk API (edge_agent/contract.py): finding the agent and talking to it.
+"""The kiosk's side of the kiosk API (lobby_core/contract.py): finding the agent and talking to it.
 
 The kiosk trusts only the agent it was enrolled with: over HTTPS the agent's certificate must have the
 SHA-256 fingerprint pinned at enrollment, whatever zeroconf announces; plain HTTP is accepted only on
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel
 
-from edge_agent.contract import (
+from lobby_core.contract import (
     SERVICE_TYPE,
     BoardState,
     CheckinRequest,

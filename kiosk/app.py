@@ -21,7 +21,7 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition
 
 from edge_agent.config import DeviceConfig, SiteConfig
-from edge_agent.contract import DeviceHealth
+from lobby_core.contract import DeviceHealth
 
 from . import screens
 from .agent_client import AgentClient, discover, is_loopback

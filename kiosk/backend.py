@@ -13,7 +13,7 @@ import queue
 import threading
 from typing import Callable
 
-from edge_agent.contract import CheckinRequest, DeviceHealth, Heartbeat, HelpRequest
+from lobby_core.contract import CheckinRequest, DeviceHealth, Heartbeat, HelpRequest
 
 from .agent_client import AgentClient, AgentRefused, AgentUnreachable
 from .flow import Effect, Flow, Lookup, PrintTicket, ReportHealth, RequestHelp, SubmitCheckin

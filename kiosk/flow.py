@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Union
 
-from edge_agent.contract import (
+from lobby_core.contract import (
     Address,
     BoardState,
     CheckinRequest,

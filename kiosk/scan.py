@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edge_agent import reminder
+from lobby_core import reminder
 
 from .devices import aamva
 from .devices.identity import Identity

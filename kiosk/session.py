@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
-from edge_agent.contract import CheckinResponse, ConsentRecord, LookupResponse
+from lobby_core.contract import CheckinResponse, ConsentRecord, LookupResponse
 
 from .devices.identity import Identity
 

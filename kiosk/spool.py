@@ -20,7 +20,7 @@ from typing import Iterator
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from edge_agent.contract import CheckinRequest, CheckinResponse, OfflineSpool
+from lobby_core.contract import CheckinRequest, CheckinResponse, OfflineSpool
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled (

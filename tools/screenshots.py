@@ -80,7 +80,7 @@ def walk_through(app, orientation: str, out: Path):
     """Put the flow in each state, let a few frames draw, save the window. Yields seconds to wait."""
     from kivy.core.window import Window
 
-    from edge_agent.contract import BoardCall, BoardState, CheckinResponse, LookupResponse
+    from lobby_core.contract import BoardCall, BoardState, CheckinResponse, LookupResponse
     from kiosk.devices.base import CardInserted
 
     flow = app.flow
@@ -166,7 +166,7 @@ def sample_identity():
 
 
 def sample_lookup():
-    from edge_agent.contract import Address, AppointmentMatch, CoverageInfo, Demographics, FormDue, LookupResponse
+    from lobby_core.contract import Address, AppointmentMatch, CoverageInfo, Demographics, FormDue, LookupResponse
 
     texts = {
         "en": "Notice of privacy practices\n\n" + "This notice describes how medical information about you may be used and disclosed, and how you can get access to it. " * 12,
@@ -183,7 +183,7 @@ def sample_lookup():
 
 
 def sample_signature():
-    from edge_agent.contract import PenPoint, Signature, Stroke
+    from lobby_core.contract import PenPoint, Signature, Stroke
 
     points = [PenPoint(x_mm=5 + 10 * i, y_mm=10 + (15 if i % 2 else 0), t_ms=40 * i) for i in range(10)]
     return Signature(width_mm=120, height_mm=40, strokes=[Stroke(points=points)], device="touch")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..consents.due import decisions_from_fhir
-from ..contract import Address, CoverageInfo, Demographics
+from lobby_core.contract import Address, CoverageInfo, Demographics
 from ..fhir_bundle import (
     CHECKIN_EVENT,
     PATIENT_UPDATE_EVENT,

@@ -19,7 +19,7 @@ from hl7.mllp import open_hl7_connection
 
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
-from ..contract import CheckinRequest
+from lobby_core.contract import CheckinRequest
 from ..fhir_bundle import CHECKIN_EVENT, PATIENT_UPDATE_EVENT
 from ..store import OutboxItem
 from .base import Delivery, ScheduleUnavailable, local_outcome

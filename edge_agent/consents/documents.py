@@ -21,7 +21,7 @@ from typing import Annotated, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..contract import FormDue
+from lobby_core.contract import FormDue
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import sqlite3
 from typing import Callable, Iterable
 
 from ..appointments import PriorDecision
-from ..contract import FormDue
+from lobby_core.contract import FormDue
 from ..store import Store
 from .documents import ConsentDocument, ConsentLibrary
 

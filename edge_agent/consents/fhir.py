@@ -25,7 +25,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from ..store import Store
 from .due import policy_uri
 from .records import SignedConsent, read_signed, sealed_pdf
-from .signature_image import signature_png
+from lobby_core.signature_image import signature_png
 
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 CONSENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/consentcategorycodes"

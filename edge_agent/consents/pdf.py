@@ -26,7 +26,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ..config import DEFAULT_TRANSLATIONS_DIR
-from ..contract import Signature
+from lobby_core.contract import Signature
 from ..keys import SiteKey
 from .records import SignedConsent
 from .seal import seal

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..contract import ConsentRecord, PatientIdentity, Signature
+from lobby_core.contract import ConsentRecord, PatientIdentity, Signature
 from ..store import Store
 from .documents import ConsentLibrary
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 from edge_agent.config import DeviceConfig
-from edge_agent.contract import DeviceHealth, Signature
+from lobby_core.contract import DeviceHealth, Signature
 
 from .identity import Identity
 

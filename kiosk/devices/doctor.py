@@ -6,7 +6,7 @@ import json
 import time
 
 from edge_agent.config import SiteConfig
-from edge_agent.contract import DeviceHealth
+from lobby_core.contract import DeviceHealth
 
 from .base import DeviceState
 from .registry import close_devices, open_devices

@@ -1,12 +1,12 @@
-"""The one signature model (edge_agent.contract.Signature: strokes of points in millimetres) and its uses:
+"""The one signature model (lobby_core.contract.Signature: strokes of points in millimetres) and its uses:
 building it from pen samples, refusing signatures too slight to mean anything, rendering PNG and SVG."""
 
 from __future__ import annotations
 
 import math
 
-from edge_agent.consents.signature_image import signature_png
-from edge_agent.contract import PenPoint, Signature, Stroke
+from lobby_core.signature_image import signature_png
+from lobby_core.contract import PenPoint, Signature, Stroke
 
 MIN_INK_MM = 20.0  # total pen travel; a full name is usually well over 60 mm
 MIN_EXTENT_MM = 8.0  # a dot or a short tick is not a signature

@@ -9,7 +9,7 @@ from kivy.graphics import Color, Line
 from kivy.metrics import Metrics
 from kivy.uix.widget import Widget
 
-from edge_agent.contract import Signature
+from lobby_core.contract import Signature
 
 from ..devices.signature import SignatureBuilder, SignatureRefused, require_acceptable
 

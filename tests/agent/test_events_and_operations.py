@@ -13,7 +13,7 @@ import httpx
 from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from edge_agent.contract import SERVICE_TYPE
+from lobby_core.contract import SERVICE_TYPE
 
 from .helpers import checkin_body, count_rows
 from .sse import read_events

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edge_agent import reminder
+from lobby_core import reminder
 
 from .launcher import today_demo_appointment_id
 

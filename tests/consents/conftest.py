@@ -14,7 +14,7 @@ import pytest
 from edge_agent.config import DEFAULT_CONSENTS_DIR
 from edge_agent.consents.documents import ConsentLibrary
 from edge_agent.consents.records import insert_consents
-from edge_agent.contract import ConsentRecord, PatientIdentity, PenPoint, Signature, Stroke
+from lobby_core.contract import ConsentRecord, PatientIdentity, PenPoint, Signature, Stroke
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from edge_agent.consents.records import ConsentRecordError, consent_id_for, read_signed, validate_records
-from edge_agent.contract import PenPoint, Signature, Stroke
+from lobby_core.contract import PenPoint, Signature, Stroke
 
 from .conftest import KIOSK, PATIENT, record_for, store_consents
 

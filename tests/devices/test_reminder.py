@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from edge_agent import reminder
+from lobby_core import reminder
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from edge_agent.config import DeviceConfig
-from edge_agent.contract import PenPoint, Signature, Stroke
+from lobby_core.contract import PenPoint, Signature, Stroke
 from kiosk.devices.base import DeviceState, SignatureCaptured
 from kiosk.devices.pen_packets import PenPacketDecoder, PenSample, encode
 from kiosk.devices.signature import SignatureBuilder, SignatureRefused, ink_length_mm, render_png, render_svg, require_acceptable

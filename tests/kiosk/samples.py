@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from edge_agent.contract import (
+from lobby_core.contract import (
     Address,
     AppointmentMatch,
     Demographics,

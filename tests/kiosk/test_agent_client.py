@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.contract import Heartbeat
+from lobby_core.contract import Heartbeat
 from kiosk.agent_client import AgentClient, AgentRefused, AgentUnreachable, discover
 from tests.agent.launcher import start_agent
 

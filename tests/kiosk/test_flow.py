@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from edge_agent.contract import (
+from lobby_core.contract import (
     CheckinResponse,
     CoverageInfo,
     LookupResponse,

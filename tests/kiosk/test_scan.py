@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from edge_agent import reminder
+from lobby_core import reminder
 from kiosk.devices.base import Scanned
 from kiosk.flow import Flow, FlowSettings, ReminderScanned, ScanRefused, Step
 from kiosk.scan import ScanReader

@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 import uuid
 
-from edge_agent.contract import CheckinRequest, PatientIdentity
+from lobby_core.contract import CheckinRequest, PatientIdentity
 from kiosk.spool import Spool
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)

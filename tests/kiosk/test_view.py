@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
-from edge_agent.contract import BoardCall, BoardState, CheckinResponse
+from lobby_core.contract import BoardCall, BoardState, CheckinResponse
 from kiosk.devices.base import CardInserted, DeviceState, DeviceStatus, StatusChanged
 from kiosk.flow import Flow, FlowSettings
 from kiosk.i18n import Catalogues

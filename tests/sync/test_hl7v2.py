@@ -11,7 +11,7 @@ import hl7
 from edge_agent.appointments import ScheduledAppointment
 from edge_agent.central import connector_for
 from edge_agent.central.hl7v2 import adt_a04, control_id
-from edge_agent.contract import CoverageInfo
+from lobby_core.contract import CoverageInfo
 from edge_agent.sync import SyncWorker
 from tools.mllp_sandbox import MllpReceiver
 

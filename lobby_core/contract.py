@@ -1,7 +1,7 @@
 """The kiosk API's wire contract: every body the kiosk and the agent exchange, in one module.
 
-The kiosk imports this module (and nothing else from `edge_agent`), so it must stay free of server
-dependencies. Changing a model here changes the API: bump API_VERSION for anything incompatible.
+Both apps import it, so it must stay free of either side's dependencies. Changing a model here
+changes the API: bump API_VERSION for anything incompatible.
 """
 
 from __future__ import annotations

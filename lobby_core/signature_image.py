@@ -6,7 +6,7 @@ import io
 
 from PIL import Image, ImageDraw
 
-from ..contract import Signature
+from .contract import Signature
 
 PIXELS_PER_MM = 4
 INK = (11, 31, 77)
