@@ -37,6 +37,13 @@ class DeviceStatus:
         return self.state in (DeviceState.ONLINE, DeviceState.DEGRADED)
 
 
+STATUS_UNKNOWN = DeviceStatus(DeviceState.UNKNOWN, "status unknown")
+
+
+class MisconfiguredDevice(ValueError):
+    """The `[[kiosk.devices]]` entry cannot work as written; the message says why (shown by `kiosk doctor`)."""
+
+
 @dataclass(frozen=True)
 class StatusChanged:
     device: str

@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import threading
+import time
 from abc import abstractmethod
 from typing import Callable
 
-from .base import Device, DeviceState
+from .base import Device, DeviceState, MisconfiguredDevice
 
-RETRY_SECONDS = 0.5
+FIRST_RETRY_S = 0.5
+LONGEST_RETRY_S = 4.0
 
 
-class MisconfiguredDevice(ValueError):
-    """The `[[kiosk.devices]]` entry cannot work as written; the message says why (shown by `kiosk doctor`)."""
+class Backoff:
+    """Retry delays that double from `first` up to `longest`, back to `first` after a success."""
+
+    def __init__(self, first: float = FIRST_RETRY_S, longest: float = LONGEST_RETRY_S):
+        self.first, self.longest = first, longest
+        self._next = first
+
+    def next_delay(self) -> float:
+        delay, self._next = self._next, min(self.longest, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
 
 
 class ReconnectingDevice(Device):
-    """A device served by one background thread that reconnects by itself.
+    """A device served by one background thread that reconnects by itself, backing off while it is absent.
 
     Subclasses implement `_connect()` (raise OSError-like errors when the device is absent), `_serve()`
     (return or raise when the connection is lost; check `self._stopping` often) and `_disconnect()`.
     """
 
-    retry_seconds: float = RETRY_SECONDS
+    first_retry_s: float = FIRST_RETRY_S
+    longest_retry_s: float = LONGEST_RETRY_S
 
     def __init__(self, config, on_event):
         super().__init__(config, on_event)
@@ -46,14 +60,17 @@ class ReconnectingDevice(Device):
         self._set_status(DeviceState.OFFLINE, "closed")
 
     def _run(self) -> None:
+        backoff = Backoff(self.first_retry_s, self.longest_retry_s)
         while not self._stopping.is_set():
             try:
                 self._connect()
             except Exception as exc:  # noqa: BLE001 - any failure to connect means "not there yet"
                 reason = str(exc) if isinstance(exc, MisconfiguredDevice) else self._absent_reason(exc)
                 self._set_status(DeviceState.OFFLINE, reason)
-                self._stopping.wait(self.retry_seconds)
+                self._disconnect_quietly()
+                self._stopping.wait(backoff.next_delay())
                 continue
+            backoff.reset()
             try:
                 self._serve()
             except Exception as exc:  # noqa: BLE001 - a lost device surfaces as many error types
@@ -61,7 +78,7 @@ class ReconnectingDevice(Device):
                     self._set_status(DeviceState.OFFLINE, self._lost_reason(exc))
             finally:
                 self._disconnect_quietly()
-            self._stopping.wait(self.retry_seconds)
+            self._stopping.wait(backoff.next_delay())
 
     def _disconnect_quietly(self) -> None:
         try:
@@ -87,8 +104,6 @@ class ReconnectingDevice(Device):
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     """Poll `condition` until it is true or `timeout` seconds have passed; return its last value."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         if condition():

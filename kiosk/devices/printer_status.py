@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from .base import DeviceState, DeviceStatus
+from .base import STATUS_UNKNOWN, DeviceState, DeviceStatus
 
 DLE_EOT = b"\x10\x04"
 PRINTER, OFFLINE_CAUSE, ERRORS, PAPER = 1, 2, 3, 4
 QUERIES = (PRINTER, OFFLINE_CAUSE, ERRORS, PAPER)
-STATUS_UNKNOWN = DeviceStatus(DeviceState.UNKNOWN, "status unknown")
 
 
 def _valid(byte: int | None) -> bool:

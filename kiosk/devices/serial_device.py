@@ -1,51 +1,41 @@
-"""A reconnecting serial-port device (USB-CDC scanners, signature pads) on top of pyserial."""
+"""A reconnecting device that only talks (USB-CDC scanners, signature pads): bytes in, events out."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 
-import serial
-
 from .base import DeviceState
-from .connection_loop import MisconfiguredDevice, ReconnectingDevice
+from .connection_loop import ReconnectingDevice
+from .transports import Transport, transport_for
 
 READ_TIMEOUT_S = 0.02
 
 
 class SerialDevice(ReconnectingDevice):
-    bytesize = serial.EIGHTBITS
-    stopbits = serial.STOPBITS_ONE
+    accepted_transports = ("serial",)
 
     def __init__(self, config, on_event):
         super().__init__(config, on_event)
-        self._port: serial.Serial | None = None
+        self._transport: Transport | None = None
 
     def _connect(self) -> None:
-        if not self.config.port:
-            raise MisconfiguredDevice("no serial port configured (port = ...)")
-        self._port = serial.Serial(
-            self.config.port,
-            baudrate=self.config.baudrate,
-            parity=self.config.parity,
-            bytesize=self.bytesize,
-            stopbits=self.stopbits,
-            timeout=READ_TIMEOUT_S,
-        )
-        self._port.reset_input_buffer()
+        transport = transport_for(self.config, self.accepted_transports)
+        transport.open()
+        self._transport = transport
+        transport.discard_input()
         self._on_connected()
         self._set_status(DeviceState.ONLINE)
 
     def _serve(self) -> None:
-        port = self._port
-        assert port is not None
+        transport = self._transport
+        assert transport is not None
         while not self._stopping.is_set():
-            chunk = port.read(max(1, port.in_waiting or 1))
-            self._on_bytes(chunk)
+            self._on_bytes(transport.read(4096, READ_TIMEOUT_S))
 
     def _disconnect(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            port.close()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
 
     def _absent_reason(self, exc: Exception) -> str:
         return "not connected"

@@ -130,6 +130,6 @@ def test_doctor_names_configuration_mistakes(tmp_path):
     assert result.returncode == 1
     devices = {d["name"]: (d["state"], d["reason"]) for d in json.loads(result.stdout)["devices"]}
     assert devices == {
-        "usb-printer": ("offline", "a USB receipt printer needs usb_vendor and usb_product"),
+        "usb-printer": ("offline", "a USB device needs usb_vendor and usb_product (see lsusb)"),
         "scanner": ("offline", "no serial port configured (port = ...)"),
     }
