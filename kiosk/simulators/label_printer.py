@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kiosk.devices.zpl import host_status_answer
 
 from .transports import PtyPeer, TcpPeer
-
 
 
 @dataclass
@@ -63,6 +62,7 @@ class SimulatedLabelPrinter:
         self.labels: list[ZplLabel] = []
         self.paper_out = False
         self.head_open = False
+        self.labels_left: int | None = None  # None: endless roll; 0: the next label runs out of paper
         self._buffer = ""
         self._lock = threading.Lock()
 
@@ -76,6 +76,11 @@ class SimulatedLabelPrinter:
     def stop(self) -> None:
         self.transport.stop()
 
+    def run_out_of_paper_after(self, labels: int) -> None:
+        """Print `labels` more labels, then run out of paper in the middle of the next one."""
+        with self._lock:
+            self.labels_left = labels
+
     def _handle(self, data: bytes) -> bytes:
         with self._lock:
             self._buffer += data.decode("utf-8", "replace")
@@ -86,7 +91,11 @@ class SimulatedLabelPrinter:
             while "^XA" in self._buffer and "^XZ" in self._buffer[self._buffer.index("^XA") :]:
                 start = self._buffer.index("^XA")
                 end = self._buffer.index("^XZ", start) + 3
+                if self.labels_left == 0:
+                    self.paper_out, self.labels_left = True, None
                 if not (self.paper_out or self.head_open):
                     self.labels.append(parse_label(self._buffer[start:end]))
+                    if self.labels_left is not None:
+                        self.labels_left -= 1
                 self._buffer = self._buffer[end:]
             return reply

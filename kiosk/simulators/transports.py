@@ -41,6 +41,7 @@ class TcpPeer:
         self._clients: list[socket.socket] = []
         self._lock = threading.Lock()
         self._running = threading.Event()
+        self._acceptor: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -56,13 +57,24 @@ class TcpPeer:
         self.port = listener.getsockname()[1]
         self._listener = listener
         self._running.set()
-        threading.Thread(target=self._accept_loop, args=(listener,), name=f"tcp-peer-{self.port}", daemon=True).start()
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, args=(listener,), name=f"tcp-peer-{self.port}", daemon=True
+        )
+        self._acceptor.start()
 
     def stop(self) -> None:
         self._running.clear()
         listener, self._listener = self._listener, None
+        acceptor, self._acceptor = self._acceptor, None
         if listener is not None:
+            # The port is free again only once the accepting thread has let go of the listener.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
+        if acceptor is not None:
+            acceptor.join(timeout=5)
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:

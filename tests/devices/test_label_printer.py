@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from edge_agent.config import DeviceConfig
-from kiosk.devices.base import DeviceState, DeviceStatus
+from kiosk.devices.base import DeviceState, DeviceStatus, Printed
 from kiosk.devices.label_printer import LabelPrinter
 from kiosk.devices.zpl import LabelData, interpret_host_status
 from kiosk.simulators.label_printer import SimulatedLabelPrinter, parse_label
@@ -92,3 +92,23 @@ def test_serial_label_printer_through_a_pty_peer(tmp_path, events):
     finally:
         driver.close()
         sim.stop()
+
+
+def test_label_printer_on_a_transport_it_cannot_use_says_so(events):
+    driver = LabelPrinter(DeviceConfig(kind="label_printer", transport="file", port="/dev/usb/lp0"), events)
+    driver.open()
+    try:
+        events.wait_state(DeviceState.OFFLINE, reason="a label printer uses transport tcp or serial, not 'file'")
+        assert not driver.print_label(PATIENT)
+    finally:
+        driver.close()
+
+
+def test_paper_running_out_during_the_label_is_not_reported_printed(label_printer, events):
+    sim, driver = label_printer
+    sim.run_out_of_paper_after(1)
+    assert driver.print_label(PATIENT)
+    assert not driver.print_wristband(PATIENT)
+    assert driver.status == DeviceStatus(DeviceState.OFFLINE, "paper out")
+    assert len(sim.labels) == 1
+    assert not [e for e in events.of_type(Printed) if e.job == "wristband"]

@@ -11,11 +11,12 @@ from hypothesis import given, settings, strategies as st
 
 from edge_agent.config import DeviceConfig
 from kiosk.devices import printer_status
-from kiosk.devices.base import DeviceState, DeviceStatus, Printed
-from kiosk.devices.receipt_printer import ReceiptPrinter
+from kiosk.devices.base import DeviceState, DeviceStatus, Printed, StatusChanged
+from kiosk.devices.receipt_printer import PrintOutcome, ReceiptPrinter
 from kiosk.devices.ticket import Ticket, display_name_for, render
 from kiosk.simulators.escpos_interpreter import EscposInterpreter
 from kiosk.simulators.receipt_printer import SimulatedReceiptPrinter
+from kiosk.simulators.transports import TcpPeer
 
 from .conftest import wait_until
 
@@ -185,3 +186,76 @@ def test_escpos_peer_survives_any_bytes(data):
     interpreter = EscposInterpreter()
     interpreter.feed(data)
     interpreter.feed(b"\n\x1dV\x00")
+
+
+def test_printer_device_file_that_answers_reports_real_status(tmp_path, events):
+    """transport = "file" on a character device (here a pty, like /dev/usb/lp0) reads DLE EOT answers back."""
+    sim = SimulatedReceiptPrinter(pty_link=tmp_path / "lp0")
+    sim.start()
+    driver = ReceiptPrinter(DeviceConfig(kind="receipt_printer", transport="file", port=str(sim.transport.link)), events)
+    driver.open()
+    try:
+        events.wait_state(DeviceState.ONLINE)
+        sim.set_condition("cover-open")
+        assert driver.refresh_status() == DeviceStatus(DeviceState.OFFLINE, "cover open")
+        sim.set_condition("ok")
+        assert driver.print_ticket(ticket()).printed
+        wait_until(lambda: len(sim.printed) == 1)
+    finally:
+        driver.close()
+        sim.stop()
+
+
+def test_serial_printer_unplugged_and_plugged_back_reconnects(tmp_path, events):
+    sim = SimulatedReceiptPrinter(pty_link=tmp_path / "printer.tty")
+    sim.start()
+    driver = ReceiptPrinter(DeviceConfig(kind="receipt_printer", transport="serial", port=str(sim.transport.link)), events)
+    driver.status_poll_s = 0.2
+    driver.open()
+    try:
+        events.wait_state(DeviceState.ONLINE)
+        mark = events.mark()
+        sim.stop()
+        events.wait_state(DeviceState.OFFLINE, mark, reason="offline")
+        assert driver.print_ticket(ticket()) == PrintOutcome(False, "offline")
+        mark = events.mark()
+        sim.start()
+        events.wait_state(DeviceState.ONLINE, mark)
+        assert driver.print_ticket(ticket("K1-044")).printed
+        wait_until(lambda: [r.lines[2].text for r in sim.printed] == ["K1-044"])
+    finally:
+        driver.close()
+        sim.stop()
+
+
+def test_steady_status_is_reported_once_however_often_it_is_polled(events):
+    queries = []
+
+    def printer_that_counts(data: bytes) -> bytes:
+        queries.append(data)
+        return interpreter.feed(data)
+
+    interpreter = EscposInterpreter()
+    peer = TcpPeer(printer_that_counts)
+    peer.start()
+    driver = ReceiptPrinter(DeviceConfig(kind="receipt_printer", transport="tcp", tcp_port=peer.port), events)
+    driver.status_poll_s = 0.02
+    driver.open()
+    try:
+        wait_until(lambda: sum(query.count(b"\x10\x04\x01") for query in queries) >= 5)  # five polls or more
+        changes = [(e.status.state, e.status.reason) for e in events.of_type(StatusChanged)]
+        assert changes == [(DeviceState.UNKNOWN, "connecting"), (DeviceState.ONLINE, "")]
+    finally:
+        driver.close()
+        peer.stop()
+
+
+def test_usb_printer_that_is_not_plugged_in_is_offline(events):
+    config = DeviceConfig(kind="receipt_printer", transport="usb", usb_vendor=0x0416, usb_product=0x5011)
+    driver = ReceiptPrinter(config, events)
+    driver.open()
+    try:
+        events.wait_state(DeviceState.OFFLINE, reason="offline")
+        assert driver.print_ticket(ticket()) == PrintOutcome(False, "offline")
+    finally:
+        driver.close()
