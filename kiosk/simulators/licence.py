@@ -46,14 +46,19 @@ def elements_for(version, person: Person, canadian, subfile, expiry=(2031, 7, 4)
     return common[:3] + names + common[3:]
 
 
-def build(version, issuer, subfile, elements, jurisdiction_version="00", marker="ANSI ", extra_subfile=True,
-          separator="\n", terminator="\r", offsets_wrong=False):
-    body = subfile + separator.join(f"{key}{value}" for key, value in elements) + terminator
+def build(version, issuer, subfile, elements, jurisdiction_version=None, marker="ANSI ", extra_subfile=True,
+          separator="\n", terminator="\r", offsets_wrong=False, subfile_prefix=None):
+    """`jurisdiction_version` None: "00" from version 2 on, none in version 1 (a string is always written).
+    `subfile_prefix` None: the body starts with its type, as the standard says ("" or "DL\\n" as seen)."""
+    if jurisdiction_version is None:
+        jurisdiction_version = "00" if version >= 2 else ""
+    prefix = subfile if subfile_prefix is None else subfile_prefix
+    body = prefix + separator.join(f"{key}{value}" for key, value in elements) + terminator
     subfiles = [(subfile, body)]
     if extra_subfile:
         subfiles.append(("ZZ", "ZZZZA01" + separator + "ZZBNONE" + terminator))
     count = len(subfiles)
-    head = "@\n\x1e\r" + marker + issuer + f"{version:02d}" + (jurisdiction_version if version >= 2 else "") + f"{count:02d}"
+    head = "@\n\x1e\r" + marker + issuer + f"{version:02d}" + jurisdiction_version + f"{count:02d}"
     offset = len(head) + 10 * count
     designators = ""
     for kind, text in subfiles:
@@ -69,3 +74,8 @@ def licence_text(family: str, given: str, birth: dt.date, *, street: str = "1 MA
     person = (family.upper(), first, middle, (birth.year, birth.month, birth.day), "9", street, city, state, postal_code, number)
     expiry = (dt.date.today().year + 5, 1, 1)
     return build(10, ISSUERS[state], "DL", elements_for(10, person, False, "DL", expiry=expiry), jurisdiction_version="01")
+
+
+def with_noise_around_separators(text: str, before: str, after: str) -> str:
+    """`text` as some scanners send it: control characters around every separator (offsets unchanged)."""
+    return "".join(f"{before}{char}{after}" if char in "\n\r\x1e" else char for char in text)
