@@ -9,6 +9,7 @@ SILENCE_S = 0.3
 # always complete (compliant barcodes end with CR, scanners append CR/LF), so a short pause ends it.
 AAMVA_END_PAUSE_S = 0.12
 MAX_FRAME_BYTES = 64 * 1024  # an AAMVA barcode is under 3 KB; anything longer is noise
+LEADING_BLANKS_MAX = 8  # spaces, tabs or line breaks seen before an AAMVA barcode's `@`
 
 
 class FrameSplitter:
@@ -79,5 +80,6 @@ class FrameSplitter:
 
 
 def _looks_like_aamva(data: bytes | bytearray) -> bool:
-    """AAMVA text starts with `@` (compliance indicator); its own LF/CR separators are not frame ends."""
-    return bytes(data[:4]).lstrip(b"\r\n").startswith(b"@")
+    """AAMVA text starts with `@` (compliance indicator), after any blanks some scanners put first; its own
+    LF/CR separators are not frame ends."""
+    return bytes(data[:LEADING_BLANKS_MAX + 1]).lstrip(b" \t\r\n").startswith(b"@")

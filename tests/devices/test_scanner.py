@@ -87,6 +87,19 @@ def test_aamva_barcode_with_inner_line_breaks_arrives_whole(scanner_pair, events
     assert len(scans(events)) == 1
 
 
+
+@pytest.mark.parametrize("lead", [b" ", b"  \t", b"\r\n "])
+def test_aamva_barcode_with_whitespace_before_the_at_sign_arrives_whole(scanner_pair, events, lead):
+    sim, _ = scanner_pair()
+    data = lead + SAMPLE.encode()
+    sim.send_raw(data[:60])
+    time.sleep(0.05)  # longer than one serial read, shorter than the pause that ends an AAMVA frame
+    sim.send_raw(data[60:] + b"\r\n")
+    event = events.wait_for(lambda e: isinstance(e, Scanned))
+    time.sleep(AAMVA_END_PAUSE_S * 2)
+    assert len(scans(events)) == 1
+    assert parse(event.text).identity == parse(SAMPLE).identity and parse(event.text).problems == []
+
 def test_garbage_frames_do_not_stop_the_scanner(scanner_pair, events):
     sim, _ = scanner_pair()
     sim.send_raw(b"\x00\xff\xfe\x80garbage\r\n\r\n\n" + bytes(range(1, 32)) + b"\r\nGOOD\r\n")
