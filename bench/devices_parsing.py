@@ -4,31 +4,36 @@ Also end to end through the simulators: scan-to-event latency over a pseudo-term
 read of the same pty), and a ticket print with its two status checks over TCP (baseline: sending the
 same bytes on a raw socket).
 
-    .venv/bin/python bench/devices_parsing.py
+    .venv/bin/python bench/devices_parsing.py [--before REF] [--aamva-only]
 
 AAMVA: `kiosk.devices.aamva.parse` over the sample corpus vs. a baseline that only splits the text into
-element id -> value (no header, dates, names, problems). ESC/POS: the simulator's interpreter over a
+element id -> value (no header, dates, names, problems), and beside the parser as it was at git REF
+(default HEAD, so uncommitted work is compared with the last commit): the share of corpus samples each
+reads correctly (tests/devices/aamva_samples/expected.json) and the time each takes per barcode. ESC/POS: the simulator's interpreter over a
 rendered ticket vs. a plain scan of the same bytes. A kiosk scans a licence every few seconds at most;
 the figures show how much headroom that leaves on these 2-core machines.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import re
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from escpos.printer import Dummy  # noqa: E402
 
 from kiosk.devices import aamva  # noqa: E402
 from kiosk.devices.ticket import Ticket, render  # noqa: E402
 from kiosk.simulators.escpos_interpreter import EscposInterpreter  # noqa: E402
-
-SAMPLES = sorted((Path(__file__).resolve().parent.parent / "tests/devices/aamva_samples").glob("*.txt"))
+from tests.devices.aamva_samples.corpus import TODAY, expectations, mismatches, sample_text  # noqa: E402
 
 
 def rate(function, items, seconds: float = 1.5) -> float:
@@ -42,6 +47,45 @@ def rate(function, items, seconds: float = 1.5) -> float:
 
 def bare_split(text: str) -> dict[str, str]:
     return {token[:3]: token[3:] for token in re.split(r"[\n\r]+", text) if len(token) > 3}
+
+
+def fastest_us_per_item(functions, items, rounds: int = 7) -> list[float]:
+    """Microseconds per item, best of `rounds` short runs taken in turn, so that load on a shared
+    machine falls on every function alike."""
+    best = [float("inf")] * len(functions)
+    for _ in range(rounds):
+        for index, function in enumerate(functions):
+            best[index] = min(best[index], 1e6 / rate(function, items, seconds=0.2))
+    return best
+
+
+def parser_at(ref: str) -> types.ModuleType:
+    """`kiosk/devices/aamva.py` as committed at `ref`, loaded beside the current one."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:kiosk/devices/aamva.py"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    module = types.ModuleType("kiosk.devices.aamva_at_ref")
+    module.__package__ = "kiosk.devices"
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{ref}:kiosk/devices/aamva.py", "exec"), module.__dict__)
+    return module
+
+
+def read_correctly(parse, corpus: dict[str, tuple[str, dict]]) -> int:
+    return sum(1 for text, expected in corpus.values() if not mismatches(parse(text, today=TODAY), expected))
+
+
+def compare_aamva(before_ref: str) -> None:
+    corpus = {name: (sample_text(name), expected) for name, expected in expectations().items()}
+    texts = [text for text, _ in corpus.values()]
+    before = parser_at(before_ref)
+    total = len(corpus)
+    right_before, right_now = read_correctly(before.parse, corpus), read_correctly(aamva.parse, corpus)
+    print(f"AAMVA corpus     read correctly: {right_before}/{total} ({right_before / total:.0%}) at {before_ref}"
+          f"   now {right_now}/{total} ({right_now / total:.0%})")
+    per_barcode_before, per_barcode_now, per_split = fastest_us_per_item((before.parse, aamva.parse, bare_split), texts)
+    print(f"AAMVA parse      {per_barcode_now:>10.1f} µs/barcode  at {before_ref} {per_barcode_before:.1f} µs"
+          f"   baseline (bare split) {per_split:.1f} µs   ({total} samples)")
 
 
 def median_ms(samples: list[float]) -> float:
@@ -122,10 +166,13 @@ def print_latency(rounds: int = 20) -> tuple[float, float]:
 
 
 def main() -> None:
-    texts = [path.read_text(encoding="utf-8") for path in SAMPLES]
-    parsed, baseline = rate(aamva.parse, texts), rate(bare_split, texts)
-    print(f"AAMVA parse      {parsed:>10,.0f} barcodes/s   baseline (bare split) {baseline:>10,.0f}/s"
-          f"   ({len(texts)} samples, {parsed / baseline:.2f}x of baseline)")
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--before", default="HEAD", help="git ref of the AAMVA parser to compare with")
+    arguments.add_argument("--aamva-only", action="store_true", help="only the AAMVA comparison")
+    options = arguments.parse_args()
+    compare_aamva(options.before)
+    if options.aamva_only:
+        return
 
     dummy = Dummy()
     render(Ticket("Riverside Family Clinic", "K1-042", "https://checkin.example/q/K1-042", dt.datetime.now(), "es"), dummy)
