@@ -7,6 +7,7 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import re
 import time
 
 import httpx
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 RETRYABLE_STATUS = {408, 429}
+# What proves an entry done. A conditional create answers 200 (it existed) or 201 (created); 202 (queued)
+# and 304 (only for a conditional read) prove nothing.
+SUCCESS_STATUS = {"POST": {200, 201}, "PUT": {200, 201}, "PATCH": {200, 204}, "DELETE": {200, 204}, "GET": {200}}
 MAX_PAGES = 50
 SKIPPED_APPOINTMENT_STATUS = {"cancelled", "noshow", "entered-in-error"}
 
@@ -58,24 +62,105 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
 
 
-def is_transaction_response(response: httpx.Response) -> bool:
-    """A 2xx counts only with a transaction-response Bundle: a proxy's 200 page is not a delivery."""
+def sent_requests(body: bytes) -> list[tuple[str, str]]:
+    """(method, url) of every entry of a transaction we send, in order."""
+    return [(entry["request"]["method"], entry["request"]["url"]) for entry in json.loads(body)["entry"]]
+
+
+def transaction_response(response: httpx.Response) -> dict | None:
+    """The transaction-response Bundle of a 2xx; None for anything else (a proxy's 200 page)."""
     try:
         body = response.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("resourceType") == "Bundle" and body.get("type") == "transaction-response"
+        return None
+    is_answer = isinstance(body, dict) and body.get("resourceType") == "Bundle" and body.get("type") == "transaction-response"
+    return body if is_answer else None
 
 
-def classify(response: httpx.Response) -> Delivery:
+def _member(value: object, name: str) -> object:
+    """`value[name]` when value is a JSON object; None otherwise (central's answer is not trusted)."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def entry_status(entry: object) -> int | None:
+    """The HTTP code a response entry starts its `response.status` with ("201 Created" -> 201)."""
+    status = _member(_member(entry, "response"), "status")
+    match = re.match(r"\s*(\d{3})\b", status) if isinstance(status, str) else None
+    return int(match[1]) if match else None
+
+
+def entry_outcome(entry: object) -> dict | None:
+    for candidate in (_member(_member(entry, "response"), "outcome"), _member(entry, "resource")):
+        if isinstance(candidate, dict) and candidate.get("resourceType") == "OperationOutcome":
+            return candidate
+    return None
+
+
+def refusal_outcome(refusals: list[tuple[str, object]]) -> str:
+    """The refused entries' OperationOutcomes as one, each issue saying which entry it is about."""
+    issues = []
+    for label, entry in refusals:
+        outcome = entry_outcome(entry)
+        listed = _member(outcome, "issue")
+        found = [issue for issue in listed if isinstance(issue, dict)] if isinstance(listed, list) else []
+        for issue in found:
+            said = issue.get("diagnostics") or _member(issue.get("details"), "text") or issue.get("code", "")
+            issues.append({**issue, "diagnostics": f"{label}: {said}"})
+        if not found:
+            status = _member(_member(entry, "response"), "status")
+            issues.append({"severity": "error", "code": "processing",
+                           "diagnostics": f"{label}: answered {status} without an OperationOutcome"})  # fmt: skip
+    return json.dumps({"resourceType": "OperationOutcome", "issue": issues})
+
+
+def judge_entries(answer: dict, sent: list[tuple[str, str]], prefix: str, after: float | None) -> Delivery:
+    """Proof of delivery: one entry per request entry, each with a status that means done. A refusal
+    (4xx) of any entry dead-letters; else a transient failure (5xx, 408, 429) or an entry that proves
+    nothing (no status, 202, 3xx) is retried."""
+    entries = answer.get("entry") or []
+    if not isinstance(entries, list) or len(entries) != len(sent):
+        answered = len(entries) if isinstance(entries, list) else 0
+        return Delivery.retry(f"{prefix}: {answered} of {len(sent)} entries answered", after)
+    refusals: list[tuple[str, object]] = []
+    first_refusal = transient = unproven = ""
+    for number, (entry, (method, url)) in enumerate(zip(entries, sent), 1):
+        code = entry_status(entry)
+        if code in SUCCESS_STATUS.get(method, ()):
+            continue
+        what = f"({method} {re.split(r'[/?]', url)[0]})"
+        where = f"entry {number} of {len(sent)} {what}"
+        if code is None:
+            unproven = unproven or f"{where} without a status"
+        elif code in RETRYABLE_STATUS or code >= 500:
+            transient = transient or f"{where} {code}"
+        elif 400 <= code < 500:
+            first_refusal = first_refusal or f"{where} {code}"
+            refusals.append((f"entry {number} {what}", entry))
+        else:
+            unproven = unproven or f"{where} {code}"
+    if refusals:
+        return Delivery.rejected(f"{prefix}: {first_refusal}", refusal_outcome(refusals))
+    if transient or unproven:
+        return Delivery.retry(f"{prefix}: {transient or unproven}", after)
+    return Delivery.delivered()
+
+
+def classify(response: httpx.Response, sent: list[tuple[str, str]]) -> Delivery:
+    """What central's answer to the transaction `sent` (its entries' method and url) proves."""
     status = response.status_code
+    after = retry_after_seconds(response.headers.get("retry-after"))
     if 200 <= status < 300:
-        if is_transaction_response(response):
-            return Delivery.delivered()
-        return Delivery.retry(f"HTTP {status} without a transaction-response")
+        answer = transaction_response(response)
+        if answer is None:
+            return Delivery.retry(f"HTTP {status} without a transaction-response", after)
+        return judge_entries(answer, sent, f"HTTP {status}", after)
     if status in RETRYABLE_STATUS or status >= 500:
-        return Delivery.retry(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after")))
+        return Delivery.retry(f"HTTP {status}", after)
     return Delivery.rejected(f"HTTP {status}", response.text[:20000])
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """A request took longer than `timeout_s` in total (httpx's own timeouts are per read and write)."""
 
 
 class FhirConnector:
@@ -89,6 +174,7 @@ class FhirConnector:
         if central.auth_token:
             headers["Authorization"] = f"Bearer {central.auth_token}"
         self.identifier_system = central.identifier_system
+        self.timeout_s = central.timeout_s
         connections = central.concurrency  # the pool polls every idle connection on each request
         self.client = httpx.AsyncClient(
             base_url=central.base_url + "/",
@@ -100,6 +186,15 @@ class FhirConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """One request with a total deadline: connect, send, headers and the whole body within timeout_s,
+        so a server trickling its answer cannot hold a delivery."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self.client.request(method, url, **kwargs)
+        except TimeoutError:
+            raise DeadlineExceeded(f"no complete answer within {self.timeout_s} s") from None
 
     # --- delivery --------------------------------------------------------------------------------
 
@@ -133,16 +228,16 @@ class FhirConnector:
         except (ValueError, KeyError, TypeError, LookupError) as exc:
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
         try:
-            response = await self.client.post("", content=body)
+            response = await self._request("POST", "", content=body)
         except httpx.TimeoutException:
             return Delivery.retry("timeout")
         except httpx.TransportError as exc:
             return Delivery.retry(type(exc).__name__)
-        return classify(response)
+        return classify(response, sent_requests(body))
 
     async def ping(self) -> bool:
         try:
-            response = await self.client.get("metadata")
+            response = await self._request("GET", "metadata")
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -167,7 +262,7 @@ class FhirConnector:
         query: list[tuple[str, str]] | None = params
         for _page in range(MAX_PAGES):
             try:
-                response = await self.client.get(url, params=query)
+                response = await self._request("GET", url, params=query)
             except httpx.HTTPError as exc:
                 raise ScheduleUnavailable(type(exc).__name__) from None
             if response.status_code != 200:

@@ -221,9 +221,11 @@ def test_retry_after_parses_seconds_and_http_dates():
 
 
 def test_a_2xx_that_is_not_a_transaction_response_is_not_taken_for_a_delivery():
+    sent = [("POST", "Encounter")]
     page = httpx.Response(200, text="<html>proxy login</html>", headers={"content-type": "text/html"})
-    assert classify(page).outcome == "retry"
-    answer = httpx.Response(200, json={"resourceType": "Bundle", "type": "transaction-response", "entry": []})
-    assert classify(answer).outcome == "delivered"
+    assert classify(page, sent).outcome == "retry"
+    entries = [{"response": {"status": "201 Created"}}]
+    answer = httpx.Response(200, json={"resourceType": "Bundle", "type": "transaction-response", "entry": entries})
+    assert classify(answer, sent).outcome == "delivered"
     refused = httpx.Response(409, json={"resourceType": "OperationOutcome"})
-    assert (classify(refused).outcome, classify(refused).server_outcome) == ("rejected", refused.text)
+    assert (classify(refused, sent).outcome, classify(refused, sent).server_outcome) == ("rejected", refused.text)
