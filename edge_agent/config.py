@@ -123,6 +123,11 @@ class CentralSection(Section):
     identifier_system: str = "urn:lobby-checkin"
     max_backoff_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    # HL7 v2 ACKs (table 0008): what an AE/CE (error) and an AR/CR (reject) answer does to a message.
+    # "retry-then-dead-letter": resend until the message has been sent hl7_max_attempts times.
+    hl7_ae: Literal["retry-then-dead-letter", "dead-letter"] = "retry-then-dead-letter"
+    hl7_ar: Literal["retry-then-dead-letter", "dead-letter"] = "dead-letter"
+    hl7_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
 
     @field_validator("base_url")
     @classmethod

@@ -208,7 +208,7 @@ class SyncWorker:
             delay = backoff_s(self.health.consecutive_failures, self.central.max_backoff_s, result.after)
             self.health.consecutive_failures += 1
             self.health.paused_until = max(self.health.paused_until or 0.0, now + delay)
-            self.health.central_reachable = result.reason.startswith("HTTP")
+            self.health.central_reachable = result.reason.startswith(("HTTP", "ACK"))  # it answered
             self.health.last_error, self.health.last_error_at = result.reason, now
             self.health.retried += 1
             self._claimed.clear()  # central is in trouble: read again what is due once the pause ends

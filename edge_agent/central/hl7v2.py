@@ -3,8 +3,9 @@ systems that only speak v2.
 
 Each message's control id (MSH-10) is derived from the check-in id, so a message sent again after a
 lost ACK carries the same id and the receiver can recognise the duplicate (HL7's own mechanism; v2 has
-no conditional create). ACK handling (MSA-1): AA/CA delivered; AE/CE (application error, often
-transient) retried; AR/CR rejected for good, the ACK's text kept as the dead letter's outcome.
+no conditional create). What an ACK means is hl7_ack's business (AA/CA delivered; AE/CE and AR/CR as the
+site's `[central]` says, never retried without bound). One send, from connecting to the ACK, has
+`timeout_s` in total; a timeout or a dropped connection is retried.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from lobby_core.contract import CheckinRequest
 from ..fhir_bundle import CHECKIN_EVENT, PATIENT_UPDATE_EVENT
 from ..store import OutboxItem
 from .base import Delivery, ScheduleUnavailable, local_outcome
+from .hl7_ack import ack_outcome, judge_ack, unconfirmed
 
 SEPARATORS = "|^~\\&"
-ACCEPTED, ERRORS, REJECTED = {"AA", "CA"}, {"AE", "CE"}, {"AR", "CR"}
 
 
 def control_id(checkin_id: str) -> str:
@@ -84,6 +85,7 @@ class Hl7v2Connector:
         if url.scheme != "mllp" or not url.hostname or not url.port:
             raise ValueError("central.base_url: an HL7 v2 receiver is mllp://HOST:PORT")
         self.host, self.port = url.hostname, url.port
+        self.central = central
         self.timeout_s = central.timeout_s
         self.sending_facility = sending_facility
         self._idle: asyncio.Queue = asyncio.Queue()  # open connections, one message at a time on each
@@ -92,7 +94,7 @@ class Hl7v2Connector:
         try:
             return self._idle.get_nowait()
         except asyncio.QueueEmpty:
-            return await asyncio.wait_for(open_hl7_connection(self.host, self.port, encoding="utf-8"), self.timeout_s)
+            return await open_hl7_connection(self.host, self.port, encoding="utf-8")
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         if item.event_type == PATIENT_UPDATE_EVENT:
@@ -107,36 +109,31 @@ class Hl7v2Connector:
             return Delivery.rejected("unmappable event", f"{type(exc).__name__}: cannot map event")
         connection = None
         try:
-            connection = await self._connection()
-            reader, writer = connection
-            writer.writemessage(message)
-            await writer.drain()
-            ack = await asyncio.wait_for(reader.readmessage(), self.timeout_s)
-        except (asyncio.TimeoutError, TimeoutError):
+            async with asyncio.timeout(self.timeout_s):  # connect, send and ACK together
+                connection = await self._connection()
+                reader, writer = connection
+                writer.writemessage(message)
+                await writer.drain()
+                ack = await reader.readmessage()
+        except TimeoutError:
             self._discard(connection)
             return Delivery.retry("timeout")
         except (OSError, asyncio.IncompleteReadError, hl7.exceptions.HL7Exception) as exc:
             self._discard(connection)
             return Delivery.retry(type(exc).__name__)
-        return self._outcome(message, ack, connection)
+        return self._outcome(message, ack, connection, item.attempts + 1)
 
-    def _outcome(self, message, ack, connection) -> Delivery:
+    def _outcome(self, message, ack, connection, attempt: int) -> Delivery:
         try:
-            code, acked_id = str(ack.segment("MSA")[1]), str(ack.segment("MSA")[2])
+            acked_id = str(ack.segment("MSA")[2])
         except (KeyError, IndexError):
-            self._discard(connection)
-            return Delivery.retry("ACK without MSA")
+            acked_id = None
         if acked_id != str(message.segment("MSH")[10]):
             self._discard(connection)  # out of step with the receiver: start a fresh connection
-            return Delivery.retry("ACK for another message")
+            reason = "ACK without MSA" if acked_id is None else "ACK for another message"
+            return unconfirmed(reason, attempt, self.central, ack_outcome(ack))
         self._idle.put_nowait(connection)
-        if code in ACCEPTED:
-            return Delivery.delivered()
-        if code in ERRORS:
-            return Delivery.retry(f"ACK {code}")
-        if code in REJECTED:
-            return Delivery.rejected(f"ACK {code}", str(ack).replace("\r", "\n"))
-        return Delivery.retry(f"ACK {code or 'without a code'}")
+        return judge_ack(ack, attempt, self.central)
 
     @staticmethod
     def _discard(connection) -> None:
@@ -148,8 +145,9 @@ class Hl7v2Connector:
 
     async def ping(self) -> bool:
         try:
-            connection = await self._connection()
-        except (OSError, asyncio.TimeoutError):
+            async with asyncio.timeout(self.timeout_s):
+                connection = await self._connection()
+        except (OSError, TimeoutError):
             return False
         self._idle.put_nowait(connection)
         return True

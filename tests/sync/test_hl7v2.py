@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from pathlib import Path
 
 import hl7
+import pytest
 
 from edge_agent.appointments import ScheduledAppointment
 from edge_agent.central import connector_for
+from edge_agent.central.hl7_ack import ack_error_text, judge_ack
 from edge_agent.central.hl7v2 import adt_a04, control_id
+from edge_agent.desk.dead_letters import dead_letters
 from lobby_core.contract import CoverageInfo
 from edge_agent.sync import SyncWorker
 from tools.mllp_sandbox import MllpReceiver
@@ -98,3 +102,96 @@ def test_application_reject_goes_to_dead_letters_with_the_ack(store, tmp_path):
         assert receiver.accepted == {}
 
     with_receiver(scenario)
+
+
+# --- AE, AR and the bounded retry ------------------------------------------------------------------
+
+REFUSAL = "PID-3 needs an assigning authority for this facility"
+
+
+def dead_letter(store):
+    [letter] = store.read_sync(dead_letters)
+    return letter
+
+
+def test_a_receiver_answering_ae_every_time_gets_a_bounded_number_of_sends_then_a_dead_letter(store, tmp_path):
+    payload = checkin_payload(appointment(3))
+    enqueue(store, payload)
+
+    def scenario(receiver: MllpReceiver, port: int) -> None:
+        receiver.answer, receiver.error_text = "AE", REFUSAL
+        run_worker(store, port, tmp_path, lambda s: s.dead == 1)
+        limit = site_config(tmp_path, "mllp://127.0.0.1:1", kind="hl7v2").central.hl7_max_attempts
+        assert receiver.received[control_id(payload["checkin"]["checkin_id"])] == limit > 1
+        letter = dead_letter(store)  # what the desk's sync panel lists
+        assert letter.attempts == limit and letter.error == "ACK AE"
+        assert REFUSAL in letter.outcome and "207^Application internal error" in letter.outcome
+        assert receiver.accepted == {}
+
+    with_receiver(scenario)
+
+
+@pytest.mark.parametrize(
+    ("code", "policy", "sends"),
+    [("AR", {"hl7_ar": "retry-then-dead-letter", "hl7_max_attempts": 3}, 3),
+     ("AE", {"hl7_ae": "dead-letter"}, 1),
+     ("AR", {"hl7_ar": "dead-letter", "hl7_max_attempts": 3}, 1)],
+    ids=["AR-retried", "AE-not-retried", "AR-not-retried"],
+)  # fmt: skip
+def test_how_ae_and_ar_are_treated_is_the_sites_choice(store, tmp_path, code, policy, sends):
+    payload = checkin_payload(appointment(4))
+    enqueue(store, payload)
+
+    def scenario(receiver: MllpReceiver, port: int) -> None:
+        receiver.answer, receiver.error_text = code, REFUSAL
+        run_worker(store, port, tmp_path, lambda s: s.dead == 1, **policy)
+        assert receiver.received[control_id(payload["checkin"]["checkin_id"])] == sends
+        letter = dead_letter(store)
+        assert letter.error == f"ACK {code}" and REFUSAL in letter.outcome
+
+    with_receiver(scenario)
+
+
+def test_an_ar_retried_by_the_site_is_delivered_once_the_receiver_accepts(store, tmp_path):
+    payload = checkin_payload(appointment(5))
+    enqueue(store, payload)
+
+    def scenario(receiver: MllpReceiver, port: int) -> None:
+        receiver.script = ["AR", "AR"]  # "receiver down" in HL7 chapter 2's sense, then it is back
+        worker = run_worker(store, port, tmp_path, lambda s: s.pending == 0, hl7_ar="retry-then-dead-letter")
+        assert receiver.received[control_id(payload["checkin"]["checkin_id"])] == 3
+        assert list(receiver.accepted) == [control_id(payload["checkin"]["checkin_id"])]
+        assert worker.health.retried == 2 and store.outbox_stats().delivered == 1
+
+    with_receiver(scenario)
+
+
+def ack(*segments: str) -> hl7.Message:
+    return hl7.parse("\r".join(["MSH|^~\\&|PM|C|LOBBY|S|20260101||ACK^A04^ACK|1|P|2.5.1", *segments]))
+
+
+@pytest.mark.parametrize(
+    ("segments", "text"),
+    [
+        (["MSA|AE|x", "ERR|||101^Required field missing^HL70357|E||||Birth date \\T\\ sex are required"],
+         "ERR-3 101 Required field missing; ERR-8 Birth date & sex are required"),
+        (["MSA|AE|x|Unknown facility"], "MSA-3 Unknown facility"),
+        # v2.3/2.4: ERR-1 is segment^sequence^field^code (a CE)
+        (["MSA|AR|x", "ERR|PID^1^7^102&Data type error&HL70357"], "ERR-1 PID-7: 102 Data type error"),
+        (["MSA|AE|x", "ERR|||207|E||||first", "ERR|||207|E||||second"], "ERR-3 207; ERR-8 first | ERR-3 207; ERR-8 second"),
+        (["MSA|AE|x"], ""),
+    ],
+    ids=["v2.5-err", "msa-3", "v2.3-err-1", "two-errs", "bare"],
+)  # fmt: skip
+def test_the_receivers_error_text_is_read_from_err_and_msa(segments, text):
+    assert ack_error_text(ack(*segments)) == text
+
+
+@pytest.mark.parametrize(
+    ("code", "attempt", "outcome"),
+    [("AA", 1, "delivered"), ("CA", 1, "delivered"), ("AE", 1, "retry"), ("CE", 1, "retry"), ("AE", 5, "rejected"),
+     ("CE", 5, "rejected"), ("AR", 1, "rejected"), ("CR", 1, "rejected"), ("XX", 1, "retry"), ("XX", 5, "rejected")],
+)  # fmt: skip
+def test_ack_codes_follow_hl7_table_0008_under_the_default_policy(code, attempt, outcome):
+    central = site_config(Path("unused"), "mllp://127.0.0.1:1", kind="hl7v2").central  # defaults: 5 attempts
+    assert judge_ack(ack(f"MSA|{code}|x"), attempt, central).outcome == outcome
