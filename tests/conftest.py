@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -9,6 +10,12 @@ import pytest
 
 from tests.processes import free_port
 from tests.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The processes the tests start (agent, sandbox, CLIs, the kiosk window) import this checkout's packages
+# whatever their working directory, not the checkout an editable install happens to point at.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture
