@@ -2,7 +2,9 @@
 
 TXT records: `site` (site id), `api` (API version), `tls` ("1"/"0"), `fp` (SHA-256 of the TLS
 certificate, empty without TLS). It advertises only on the interface the agent listens on: a loopback
-agent (tests, demo) stays on loopback. A kiosk still trusts only the agent it was enrolled with.
+agent (tests, demo) stays on loopback. The instance is `<site id>._clinic-checkin._tcp.local.`: a kiosk
+takes only its own site's announcement (kiosk/agent_client.py `discover`), and still trusts only the
+agent it was enrolled with.
 """
 
 from __future__ import annotations

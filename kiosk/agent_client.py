@@ -160,8 +160,12 @@ def fetch_certificate(host: str, port: int, timeout_s: float = 3.0) -> bytes:
         raise AgentUnreachable(type(exc).__name__) from None
 
 
-def discover(interfaces: list[str], timeout_s: float = 5.0) -> str | None:
-    """The first agent announcing `_clinic-checkin._tcp.local.`, as a base URL; None if none answers."""
+def discover(interfaces: list[str], site_id: str, fingerprint: str = "", timeout_s: float = 5.0) -> str | None:
+    """The agent of `site_id` announcing `_clinic-checkin._tcp.local.`, as a base URL; None if none answers.
+
+    Announcements of other sites (a shared building, a demo on the same machine) are ignored, and so is
+    one whose certificate is not the `fingerprint` pinned at enrollment, when there is one.
+    """
     from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf
 
     found: list[str] = []
@@ -175,6 +179,10 @@ def discover(interfaces: list[str], timeout_s: float = 5.0) -> str | None:
         if info is None or not info.parsed_addresses():
             return
         properties = {key.decode(): (value or b"").decode() for key, value in info.properties.items()}
+        if properties.get("site") != site_id:
+            return
+        if fingerprint and normalise_fingerprint(properties.get("fp", "")) != normalise_fingerprint(fingerprint):
+            return
         scheme = properties.get("scheme") or ("https" if properties.get("tls") in ("1", "on", "true") else "http")
         address = info.parsed_addresses()[0]
         host = f"[{address}]" if ":" in address else address

@@ -281,7 +281,7 @@ class KioskApp(App):
         if not url:
             host = self.site.agent.host
             interfaces = [host] if is_loopback(host) else None
-            url = discover(interfaces or _all_interfaces())
+            url = discover(interfaces or _all_interfaces(), self.site.site.id, kiosk.agent_fingerprint)
         return AgentClient(url, kiosk.token, kiosk.agent_fingerprint) if url else None
 
     def _device_health(self) -> list[DeviceHealth]:

@@ -11,7 +11,9 @@ Other test areas use it too; keep the signature stable:
         agent.stop()            # SIGTERM, waits for a clean exit (kills after a timeout)
 
 `config_overrides` are site-file sections as dicts ({"agent": {"tls": "on"}}); defaults: a free port
-on 127.0.0.1, data under tmp_path, no zeroconf advertisement (pass agent={"advertise": True}).
+on 127.0.0.1, data under tmp_path, no zeroconf advertisement (pass agent={"advertise": True}, with
+site={"id": unique_site_id()} so that it collides with no other agent on this machine: kiosks pick
+their agent by site id, and two agents of one site cannot both announce it).
 The agent's stderr (JSON log lines) goes to `agent.log_path`; `agent.log_text()` reads it.
 """
 
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +126,11 @@ def today_demo_appointment_id(index: int = 1, tz: str = "UTC") -> str:
     """The demo schedule's id for its index-th appointment today (see edge_agent.schedule)."""
     day = dt.datetime.now(dt.UTC).astimezone(__import__("zoneinfo").ZoneInfo(tz)).date()
     return f"demo-{day:%Y%m%d}-{index:03d}"
+
+
+def unique_site_id(prefix: str = "t") -> str:
+    """A site id no other agent on this machine uses (a running demo is `demo-clinic`)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def start_agent(tmp_path: Path, *, kiosk_id: str = "kiosk-1", port: int | None = None,

@@ -16,6 +16,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from lobby_core.contract import SERVICE_TYPE
 
 from .helpers import checkin_body, count_rows
+from .launcher import unique_site_id
 from .sse import read_events
 
 
@@ -120,30 +121,36 @@ def test_sigterm_drains_and_ends_event_streams(launch_agent) -> None:
 
 
 def test_agent_advertises_itself_on_loopback(launch_agent) -> None:
-    agent = launch_agent(agent={"advertise": True})
+    decoy_site, site_id = unique_site_id("decoy"), unique_site_id()
+    decoy = launch_agent(site={"id": decoy_site}, agent={"advertise": True})  # another site's agent, same type
+    agent = launch_agent(site={"id": site_id}, agent={"advertise": True})
+    names = {f"{decoy_site}.{SERVICE_TYPE}", f"{site_id}.{SERVICE_TYPE}"}
 
-    async def browse() -> AsyncServiceInfo:
+    async def browse(wanted: str) -> AsyncServiceInfo:
+        """`wanted`'s record, once the browser has seen both agents announced."""
         zeroconf = AsyncZeroconf(interfaces=["127.0.0.1"])
-        found: asyncio.Queue = asyncio.Queue()
+        seen: set[str] = set()
+        both = asyncio.Event()
 
         def on_change(zeroconf, service_type, name, state_change) -> None:
             if state_change is ServiceStateChange.Added:
-                found.put_nowait(name)
+                seen.add(name)
+                if names <= seen:
+                    both.set()
 
         browser = AsyncServiceBrowser(zeroconf.zeroconf, SERVICE_TYPE, handlers=[on_change])
         try:
-            name = await asyncio.wait_for(found.get(), 20)
-            info = AsyncServiceInfo(SERVICE_TYPE, name)
+            await asyncio.wait_for(both.wait(), 20)
+            info = AsyncServiceInfo(SERVICE_TYPE, wanted)
             assert await info.async_request(zeroconf.zeroconf, 5000)
             return info
         finally:
             await browser.async_cancel()
             await zeroconf.async_close()
 
-    info = asyncio.run(browse())
-    assert info.name == f"test-site.{SERVICE_TYPE}"
-    assert info.port == agent.port and info.parsed_addresses() == ["127.0.0.1"]
-    assert info.properties[b"site"] == b"test-site" and info.properties[b"api"] == b"1"
+    info = asyncio.run(browse(f"{site_id}.{SERVICE_TYPE}"))
+    assert info.port == agent.port != decoy.port and info.parsed_addresses() == ["127.0.0.1"]
+    assert info.properties[b"site"] == site_id.encode() and info.properties[b"api"] == b"1"
     assert info.properties[b"tls"] == b"0"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from lobby_core.contract import Heartbeat
 from kiosk.agent_client import AgentClient, AgentRefused, AgentUnreachable, discover
-from tests.agent.launcher import start_agent
+from tests.agent.launcher import start_agent, unique_site_id
 
 
 @pytest.fixture
@@ -34,13 +34,27 @@ def test_https_agent_is_trusted_only_with_its_pinned_certificate(launch):
         AgentClient(agent.base_url, agent.token, "").board()
 
 
-def test_zeroconf_finds_the_agent_on_loopback_and_a_wrong_token_is_refused(launch):
-    agent = launch(agent={"advertise": True})
-    url = discover(["127.0.0.1"], timeout_s=15)
-    assert url == agent.base_url
+def advertising(launch, site_id: str, **agent):
+    return launch(site={"id": site_id}, agent={"advertise": True, **agent})
+
+
+def test_zeroconf_finds_its_own_sites_agent_beside_another_and_a_wrong_token_is_refused(launch):
+    decoy_site, site_id = unique_site_id("decoy"), unique_site_id()
+    decoy = advertising(launch, decoy_site)  # another site's agent (a demo) on the same service type
+    assert discover(["127.0.0.1"], decoy_site, timeout_s=15) == decoy.base_url  # it is announced
+    agent = advertising(launch, site_id)
+    url = discover(["127.0.0.1"], site_id, timeout_s=15)
+    assert url == agent.base_url != decoy.base_url
     with pytest.raises(AgentRefused) as refused:
         AgentClient(url, "not-a-token").heartbeat(Heartbeat(kiosk_id="kiosk-1"))
     assert refused.value.status == 401
+
+
+def test_zeroconf_ignores_an_announcement_without_the_pinned_certificate(launch):
+    site_id = unique_site_id()
+    agent = advertising(launch, site_id, tls="on")
+    assert discover(["127.0.0.1"], site_id, agent.fingerprint.upper(), timeout_s=15) == agent.base_url
+    assert discover(["127.0.0.1"], site_id, "ab" * 32, timeout_s=3) is None
 
 
 def test_plain_http_is_refused_off_loopback():
