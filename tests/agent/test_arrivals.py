@@ -87,3 +87,41 @@ def test_offline_ticket_is_kept_unless_taken(store: Store) -> None:
     assert arrive(store, "a", offline_ticket="K1-001").ticket == "K1-001"
     again = arrive(store, "b", offline_ticket="K1-001")
     assert again.ticket == "A-001" and "ticket_reissued" in again.flags
+
+
+def test_undo_restores_each_earlier_state_exactly_timestamps_included(store: Store) -> None:
+    arrive(store, "c0")
+    arrive(store, "c1")
+
+    def state() -> tuple:
+        rows = store.read_sync(lambda c: c.execute(
+            "SELECT checkin_id, status, room, called_at, roomed_at, finished_at FROM arrivals ORDER BY rowid").fetchall())
+        return tuple(tuple(row) for row in rows), store.read_sync(lambda c: arrivals.waiting_count(c, DAY))
+
+    steps = [
+        (arrivals.call, "c0", {"room": "Room 1"}, "called_at"),
+        (arrivals.call, "c0", {"room": "Room 2"}, "called_at"),  # called again: a new called_at
+        (arrivals.room, "c0", {}, "roomed_at"),
+        (arrivals.call, "c1", {}, "called_at"),
+        (arrivals.complete, "c0", {}, "finished_at"),
+        (arrivals.no_show, "c1", {}, "finished_at"),
+    ]
+    states = [state()]
+    for minute, (action, checkin_id, options, column) in enumerate(steps):
+        store.write_sync(lambda c: action(c, checkin_id, **options))
+        # A distinct instant per step, so that restoring any other step's value would show.
+        at = f"2026-05-04T09:{minute:02d}:00.000+00:00"
+        store.write_sync(lambda c: c.execute(f"UPDATE arrivals SET {column} = ? WHERE checkin_id = ?", (at, checkin_id)))
+        states.append(state())
+    assert states[-1][0] == (
+        ("c0", "done", "Room 2", "2026-05-04T09:01:00.000+00:00", "2026-05-04T09:02:00.000+00:00", "2026-05-04T09:04:00.000+00:00"),
+        ("c1", "no_show", "", "2026-05-04T09:03:00.000+00:00", None, "2026-05-04T09:05:00.000+00:00"),
+    )
+
+    for (_, checkin_id, _, _), before in zip(reversed(steps), reversed(states[:-1])):
+        undone = store.write_sync(lambda c: arrivals.undo_last(c, DAY))
+        assert state() == before
+        restored = next(row for row in before[0] if row[0] == checkin_id)
+        assert (undone.checkin_id, undone.action, undone.to_status, undone.room, undone.called_at) == (
+            checkin_id, "undo", restored[1], restored[2], restored[3])
+    assert store.write_sync(lambda c: arrivals.undo_last(c, DAY)) is None
