@@ -28,7 +28,7 @@ from .discovery import Advertisement
 from lobby_core.contract import BoardState, Heartbeat, HelpRequest
 from .events import EventBus
 from .keys import SiteKey
-from .observability import Metrics
+from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
 from .schedule import DemoSchedule, ScheduleCache
 from .store import Store
@@ -45,12 +45,12 @@ class Agent:
         self.key = SiteKey.load_or_create(config.key_file)
         self.store = Store(config.store_path, self.key)
         self.events = EventBus()
-        self.metrics = Metrics()
         self.kiosk_auth = KioskAuth(self.store)
         self.lookup_limiter = RateLimiter(config.agent.lookup_rate_per_minute)
         self.consent_library = ConsentLibrary(config.consents_dir, archive=StoreArchive(self.store))
         self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
+        self.metrics = AgentMetrics(self)  # after the connector: it watches central's clock
         source = self.central if config.schedule.source == "central" else DemoSchedule(config.site.id, config.site.timezone)
         self.schedule = ScheduleCache(self.store, source, config.site.timezone, config.schedule.refresh_s)
         self.tls_fingerprint = tls.fingerprint(tls.ensure_certificate(config)[0]) if config.uses_tls else ""

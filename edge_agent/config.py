@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_CONFIG = "CHECKIN_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,11 +45,57 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# --- fleet monitoring (edge_agent/metrics.py, edge_agent/fleet.py) ---------------------------------
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OPENING_RANGE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+
+
+def parse_opening_ranges(value: str) -> list[tuple[int, int]]:
+    """'07:00-12:00,13:00-19:00' -> [(420, 720), (780, 1140)] (minutes after midnight, end exclusive)."""
+    ranges = []
+    for part in value.split(","):
+        found = OPENING_RANGE.match(part.strip())
+        if not found:
+            raise ValueError(f"must be HH:MM-HH:MM (several separated by commas), got {part.strip()!r}")
+        start, end = int(found[1]) * 60 + int(found[2]), int(found[3]) * 60 + int(found[4])
+        if not start < end <= 24 * 60:
+            raise ValueError(f"{part.strip()!r} must end after it starts, at 24:00 at the latest")
+        ranges.append((start, end))
+    return ranges
+
+
+def _valid_opening_hours(value: dict[str, str]) -> dict[str, str]:
+    for day, ranges in value.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+        parse_opening_ranges(ranges)
+    return value
+
+
+# Per weekday, e.g. {mon = "07:00-19:00", sat = "08:00-12:00"}; a day left out is closed. Empty: always open.
+OpeningHours = Annotated[dict[str, str], AfterValidator(_valid_opening_hours)]
+KIOSK_OFFLINE_AFTER_S = 60.0  # the desk's threshold too (edge_agent/desk/devices.py OFFLINE_AFTER_S)
+
+
+class FleetSection(Section):
+    # Set on the agent that serves the fleet view (/fleet): the Prometheus that scrapes every site.
+    prometheus_url: str = ""
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
 class SiteSection(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] = "demo-clinic"
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Riverside Family Clinic"
     timezone: str = "UTC"
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = ["en", "es"]
+    opening_hours: OpeningHours = {}
 
     @field_validator("timezone")
     @classmethod
@@ -98,6 +145,9 @@ class AgentSection(Section):
     key_file: Path | None = None
     lookup_rate_per_minute: Annotated[int, Field(ge=1, le=600)] = 20
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # Bearer token Prometheus sends to scrape /metrics; empty: /metrics is open (keep it on a trusted LAN).
+    metrics_token: str = ""
+    kiosk_offline_after_s: Annotated[float, Field(ge=1, le=3600)] = KIOSK_OFFLINE_AFTER_S
 
     @field_validator("listen")
     @classmethod
@@ -193,6 +243,7 @@ class SiteConfig(Section):
     schedule: ScheduleSection = ScheduleSection()
     desk: DeskSection = DeskSection()
     kiosk: KioskSection = KioskSection()
+    fleet: FleetSection = FleetSection()
     consents_dir: Path = DEFAULT_CONSENTS_DIR
     translations_dir: Path = DEFAULT_TRANSLATIONS_DIR
 

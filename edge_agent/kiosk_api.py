@@ -45,7 +45,7 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
     agent = _agent(request)
     wait_s = agent.lookup_limiter.take(kiosk_id)
     if wait_s:
-        agent.metrics.inc("checkin_lookups_total", "Lookups by outcome", outcome="rate_limited")
+        agent.metrics.lookups.labels(outcome="rate_limited").inc()
         log.warning("lookup rate limited", extra={"kiosk_id": kiosk_id})
         raise ProblemError(
             429, "rate_limited", "Too many lookups from this kiosk; please ask at the front desk.",
@@ -56,7 +56,7 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
         matches = [a for a in matches if a.appointment_id == reminded] or matches
     patients = {appointment.patient_id for appointment in matches}
     outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
-    agent.metrics.inc("checkin_lookups_total", "Lookups by outcome", outcome=outcome)
+    agent.metrics.lookups.labels(outcome=outcome).inc()
     log.info("lookup", extra={"kiosk_id": kiosk_id, "outcome": outcome})
     if outcome != "matched":
         return LookupResponse(outcome=outcome)
@@ -116,13 +116,13 @@ async def create_checkin(request: Request) -> Response:
             raise invalid_input(exc.errors())
         outcome = await checkin.submit(agent, kiosk_id, key, body)
     except ProblemError as problem:
-        agent.metrics.inc("checkin_checkins_refused_total", "Check-ins refused, by error", error=problem.problem.error)
+        agent.metrics.checkins_refused.labels(error=problem.problem.error).inc()
         log.info("checkin refused", extra={"kiosk_id": kiosk_id, "code": problem.problem.error})
         raise
     if outcome.replayed:
         return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
-    agent.metrics.inc("checkin_checkins_total", "Check-ins stored")
-    agent.metrics.observe("checkin_checkin_duration_seconds", "Time to store and answer a check-in", time.perf_counter() - started)
+    agent.metrics.checkins.inc()
+    agent.metrics.checkin_duration.observe(time.perf_counter() - started)
     agent.publish_arrival(outcome.entry)
     log.info("checkin accepted", extra={
         "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,

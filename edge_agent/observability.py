@@ -1,4 +1,4 @@
-"""Structured JSON logs without PHI, Prometheus metrics, and the health check.
+"""Structured JSON logs without PHI, the health check, and the /metrics route (edge_agent/metrics.py).
 
 Log only identifiers that say nothing about a patient (check-in ids, tickets, kiosk ids, counts):
 `log.info("checkin accepted", extra={"checkin_id": ..., "ticket": ...})`. Only keys in SAFE_FIELDS
@@ -11,11 +11,12 @@ import json
 import logging
 import sys
 import time
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+
+from .metrics import CONTENT_TYPE, require_scrape_token
 
 if TYPE_CHECKING:
     from .app import Agent
@@ -54,72 +55,6 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True  # request lines are not needed; PHI never is
 
 
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class Histogram:
-    def __init__(self, help: str, buckets: tuple[float, ...] = LATENCY_BUCKETS_S):
-        self.help = help
-        self.buckets = buckets
-        self.counts = [0] * len(buckets)
-        self.total = 0
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.total += 1
-        self.sum += value
-        for index, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[index] += 1
-                break
-
-    def render(self, name: str) -> list[str]:
-        lines = [f"# HELP {name} {self.help}", f"# TYPE {name} histogram"]
-        cumulative = 0
-        for bound, count in zip(self.buckets, self.counts):
-            cumulative += count
-            lines.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
-        lines += [f'{name}_bucket{{le="+Inf"}} {self.total}', f"{name}_sum {self.sum:g}", f"{name}_count {self.total}"]
-        return lines
-
-
-class Metrics:
-    """Counters and histograms kept in memory; gauges read at scrape time."""
-
-    def __init__(self) -> None:
-        self.counters: dict[tuple[str, tuple], float] = defaultdict(float)
-        self.help: dict[str, str] = {}
-        self.histograms: dict[str, Histogram] = {}
-
-    def observe(self, name: str, help: str, value: float) -> None:
-        histogram = self.histograms.get(name)
-        if histogram is None:
-            histogram = self.histograms[name] = Histogram(help)
-        histogram.observe(value)
-
-    def inc(self, name: str, help: str, amount: float = 1.0, **labels: str) -> None:
-        self.help.setdefault(name, help)
-        self.counters[(name, tuple(sorted(labels.items())))] += amount
-
-    def render(self, gauges: dict[str, tuple[str, float | None]]) -> str:
-        lines = []
-        by_name: dict[str, list] = defaultdict(list)
-        for (name, labels), value in sorted(self.counters.items()):
-            by_name[name].append((labels, value))
-        for name, samples in by_name.items():
-            lines += [f"# HELP {name} {self.help[name]}", f"# TYPE {name} counter"]
-            for labels, value in samples:
-                rendered = ",".join(f'{key}="{value_}"' for key, value_ in labels)
-                lines.append(f"{name}{{{rendered}}} {value:g}" if rendered else f"{name} {value:g}")
-        for name, histogram in sorted(self.histograms.items()):
-            lines += histogram.render(name)
-        for name, (help, value) in gauges.items():
-            if value is None:
-                continue
-            lines += [f"# HELP {name} {help}", f"# TYPE {name} gauge", f"{name} {value:g}"]
-        return "\n".join(lines) + "\n"
-
-
 def _health(agent: "Agent") -> dict:
     try:
         stats = agent.store.outbox_stats()
@@ -154,24 +89,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> PlainTextResponse:
+async def metrics(request: Request) -> Response:
     agent: Agent = request.app.state.agent
-    stats = agent.store.outbox_stats()
-    waiting = await agent.waiting_count()
-    gauges = {
-        "checkin_outbox_pending": ("Outbox events waiting for delivery", stats.pending),
-        "checkin_outbox_dead": ("Outbox events in the dead-letter list", stats.dead),
-        "checkin_outbox_delivered": ("Outbox events delivered", stats.delivered),
-        "checkin_outbox_oldest_pending_age_seconds": ("Age of the oldest pending event", stats.oldest_pending_age_s),
-        "checkin_last_sync_success_timestamp_seconds": ("Last successful delivery", stats.last_success_at),
-        "checkin_queue_waiting": ("Arrivals waiting today", waiting),
-        "checkin_schedule_appointments": ("Appointments in today's schedule cache", len(agent.schedule.appointments)),
-        "checkin_sse_subscribers": (
-            "Open server-sent event streams", agent.events.staff.subscriber_count + agent.events.board.subscriber_count
-        ),
-        "checkin_central_reachable": (
-            "1 when the last contact with the central system worked",
-            None if agent.sync_status.central_reachable is None else float(agent.sync_status.central_reachable),
-        ),
-    }
-    return PlainTextResponse(agent.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    require_scrape_token(request, agent.config)
+    return Response(await agent.metrics.exposition(), media_type=CONTENT_TYPE)

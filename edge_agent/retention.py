@@ -40,6 +40,7 @@ def purge(conn: sqlite3.Connection, cutoff: float, today: str) -> dict[str, int]
     cutoff_iso = dt.datetime.fromtimestamp(cutoff, dt.UTC).isoformat()
     keys = conn.execute("DELETE FROM idempotency WHERE created_at < ?", (cutoff_iso,)).rowcount
     schedules = conn.execute("DELETE FROM appointments WHERE day < ?", (today,)).rowcount
+    Store.set_meta(conn, "retention_purged_at", repr(time.time()))  # /metrics: lobby_retention_last_purge_age_seconds
     return {"arrivals": arrivals, "outbox": outbox, "idempotency": keys, "appointments": schedules}
 
 

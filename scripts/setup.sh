@@ -14,6 +14,7 @@ apt_packages=(
   chromium                                                           # dashboard/board browser tests
   systemd poppler-utils sqlite3 wrk procps                           # unit checks, PDF to PNG, benchmarks
   cage                                                               # kiosk compositor (the kiosk unit names it)
+  prometheus prometheus-alertmanager                                 # fleet monitoring: promtool, amtool, a test Prometheus
 )
 
 missing=()
@@ -37,3 +38,6 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# axe-core for the fleet view's accessibility check, repo-local (tests inject axe.min.js into the page)
+[ -f .venv/node/node_modules/axe-core/axe.min.js ] || npm install --silent --no-audit --no-fund --prefix .venv/node axe-core@4

@@ -76,14 +76,14 @@ def test_health_metrics_and_status_cli(launch_agent) -> None:
         client.post("/api/v1/checkins", json=checkin_body(), headers=agent.headers())  # no Idempotency-Key
         health = client.get("/healthz").json()
         metrics = client.get("/metrics")
-    assert 'checkin_checkins_refused_total{error="idempotency_key_required"} 1\n' in metrics.text
+    assert 'checkin_checkins_refused_total{error="idempotency_key_required"} 1.0\n' in metrics.text
     assert health["status"] == "ok" and health["store"] == "ok" and health["central"] == "none"
     assert health["outbox_depth"] == 1 and health["oldest_pending_age_s"] >= 0
     assert metrics.headers["content-type"].startswith("text/plain")
-    assert "checkin_checkins_total 1\n" in metrics.text
-    assert 'checkin_checkin_duration_seconds_bucket{le="+Inf"} 1\n' in metrics.text
-    assert "checkin_checkin_duration_seconds_count 1\n" in metrics.text
-    assert "checkin_outbox_pending 1\n" in metrics.text and "# TYPE checkin_outbox_pending gauge" in metrics.text
+    assert "checkin_checkins_total 1.0\n" in metrics.text
+    assert 'checkin_checkin_duration_seconds_bucket{le="+Inf"} 1.0\n' in metrics.text
+    assert "checkin_checkin_duration_seconds_count 1.0\n" in metrics.text
+    assert "checkin_outbox_pending 1.0\n" in metrics.text and "# TYPE checkin_outbox_pending gauge" in metrics.text
     running = agent.cli("status").stdout
     assert agent.stop() == 0
     stopped = agent.cli("status").stdout
