@@ -215,6 +215,10 @@ def create_app(config: SiteConfig) -> FastAPI:
 
     desk.install(app)
 
+    from . import fleet
+
+    fleet.install(app)
+
     from .consents import routes as consent_routes
 
     app.include_router(consent_routes.router)
