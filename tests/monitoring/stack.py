@@ -38,12 +38,13 @@ def alert_rules() -> list[dict]:
 
 
 def rules_with_short_for(destination: Path, for_s: int) -> Path:
-    """A copy of the shipped rules with every `for:` set to `for_s` seconds (for a test that cannot wait minutes)."""
-    text = re.sub(r"(?m)^(\s+for: )\S+$", rf"\g<1>{for_s}s", RULES.read_text())
+    """A rules folder holding the shipped rules with every `for:` set to `for_s` seconds (for a test that
+    cannot wait minutes)."""
+    text, replaced = re.subn(r"(?m)^(\s+for: )\S+$", rf"\g<1>{for_s}s", RULES.read_text())
+    assert replaced >= 5, "the rules' for: lines changed shape"
     destination.mkdir(parents=True, exist_ok=True)
-    target = destination / RULES.name
-    target.write_text(text)
-    return target
+    (destination / RULES.name).write_text(text)
+    return destination
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
@@ -89,8 +90,8 @@ class RunningPrometheus:
         stop_process(self.process, timeout=15)
 
 
-def start_prometheus(folder: Path, config: Path) -> RunningPrometheus:
-    port = free_port()
+def start_prometheus(folder: Path, config: Path, port: int | None = None) -> RunningPrometheus:
+    port = port or free_port()
     log_path = folder / "prometheus.log"
     process = subprocess.Popen(
         ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
