@@ -5,7 +5,7 @@
 The deploy tests use the same functions.
 
 The playbook runs for real against localhost (connection local), each inventory host of the shipped
-two-site example inventory installed into its own folder (`lobby_root`), so nothing on this machine
+two-site example inventory (and its monitoring host) installed into its own folder (`lobby_root`), so nothing on this machine
 outside the temporary folder changes. Test-only shortcuts, all passed as extra vars and visible in
 `shortcut_vars` below:
 - the sources are copied once per session (`snapshot_sources`) and the playbook runs from that copy: both
@@ -60,7 +60,7 @@ def ansible_env(home: Path, ansible_dir: Path = ANSIBLE_DIR) -> dict[str, str]:
     }
 
 
-SNAPSHOT = ("pyproject.toml", "README.md", "edge_agent", "kiosk", "config", "deploy")
+SNAPSHOT = ("pyproject.toml", "README.md", "lobby_core", "edge_agent", "kiosk", "config", "deploy")
 
 
 def snapshot_sources(destination: Path) -> Path:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(f"\nEach host is installed under {base / 'roots'}/<host>; for example:")
     for host in example_hosts():
-        for rendered in ("etc/edge-agent/site.toml", "etc/lobby-kiosk/kiosk.toml"):
+        for rendered in ("etc/edge-agent/site.toml", "etc/lobby-kiosk/kiosk.toml", "etc/prometheus/prometheus.yml"):
             if (base / "roots" / short(host) / rendered).exists():
                 print(f"  {short(host):14} {rendered}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from tools.deploy_rehearsal import ANSIBLE_DIR, DEMO_VAULT_PASSWORD, EXAMPLE_INV
 
 AGENTS = [host for host in example_hosts() if "-agent" in host]
 KIOSKS = [host for host in example_hosts() if "-kiosk-" in host]
+MONITORING = [host for host in example_hosts() if host.startswith("monitor.")]
 PLAYBOOKS = ["site.yml", "upgrade.yml"]
 AGENT_ADDRESSES = {"north": "10.20.0.5:8470", "south": "10.30.0.5:8470"}  # lobby_agent_address in the example
 KIOSK_DROP_INS = {
@@ -185,3 +187,31 @@ def vault_secrets(tmp_path: Path) -> dict:
         env=ansible_env(tmp_path / "vault-home"), capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return yaml.safe_load(done.stdout)["vault_lobby_sites"]
+
+
+def test_monitoring_host_scrapes_both_sites_with_their_pinned_certificates_and_tokens(deployment: Deployment) -> None:
+    """The rendered file_sd targets list each site's agent address; its job pins that agent's own certificate
+    and sends the token the agent's site.toml expects; promtool and amtool accept what was rendered."""
+    (monitor,) = MONITORING
+    config_dir = deployment.root(monitor) / "etc/prometheus"
+    prometheus = yaml.safe_load((config_dir / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert set(jobs) == {"lobby-north", "lobby-south"}
+    for host in AGENTS:
+        site = site_of(host)
+        job = jobs[f"lobby-{site}"]
+        (targets_file,) = job["file_sd_configs"][0]["files"]
+        assert json.loads(Path(targets_file).read_text()) == [{"targets": [AGENT_ADDRESSES[site]], "labels": {"site": site}}]
+        agent_cert = deployment.root(host) / "var/lib/edge-agent/store/tls/agent.crt"
+        assert job["scheme"] == "https"
+        assert Path(job["tls_config"]["ca_file"]).read_bytes() == agent_cert.read_bytes()
+        agent_token = tomllib.loads((deployment.root(host) / "etc/edge-agent/site.toml").read_text())["agent"]["metrics_token"]
+        assert agent_token.startswith(f"demo-metrics-{site}-")  # from the vault
+        assert Path(job["authorization"]["credentials_file"]).read_text() == agent_token
+        assert all(agent_token not in run.output for run in deployment.runs)
+    rules = Path(prometheus["rule_files"][0]).parent / "lobby.rules.yml"
+    assert rules.read_bytes() == (deployment.sources / "deploy/monitoring/rules/lobby.rules.yml").read_bytes()
+    for command in (["promtool", "check", "config", str(config_dir / "prometheus.yml")],
+                    ["amtool", "check-config", str(config_dir / "alertmanager.yml")]):  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
