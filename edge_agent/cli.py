@@ -120,10 +120,11 @@ def cmd_verify_consent(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .central.credentials import startup_problems
     from .server import serve
 
     config = _load(args)
-    if problems := _consent_problems(config):
+    if problems := _consent_problems(config) + startup_problems(config):
         for problem in problems:
             print(f"config error: {problem}", file=sys.stderr)
         return 2
@@ -148,6 +149,46 @@ def cmd_status(args: argparse.Namespace) -> int:
     text, ok = status_report(_load(args))
     print(text)
     return 0 if ok else 1
+
+
+# --- `edge-agent central ...`: the agent's credentials for the central system ----------------------
+
+
+def cmd_central_keygen(args: argparse.Namespace) -> int:
+    import json
+
+    from .central.credentials import smart_key_dir
+    from .central.smart_keys import KeyRing, KeyRingError
+
+    config = _load(args)
+    ring = KeyRing(smart_key_dir(config))
+    try:
+        if args.retire_old:
+            retired = ring.retire_old()
+            print(f"retired {len(retired)} key(s) older than the working key {ring.working_kid()}: {', '.join(retired) or '-'}",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            key = ring.generate(args.alg)
+            print(f"new {key.alg} key {key.kid} in {ring.folder}; register this JWKS (all current keys) with the EHR:",
+                  file=sys.stderr)  # fmt: skip
+    except KeyRingError as exc:
+        print(f"central keygen: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(ring.jwks(), indent=2))
+    return 0
+
+
+def add_central_commands(commands: argparse._SubParsersAction) -> None:
+    central = commands.add_parser("central", help="credentials for the central system (SMART Backend Services keys)")
+    group = central.add_subparsers(dest="central_command", required=True, metavar="COMMAND")
+    keygen = group.add_parser(
+        "keygen", help="add a signing key to central.key_dir and print the JWKS to register with the EHR",
+        description="Adds a new key (older keys stay valid until the new one works); prints the public JWKS.",
+    )  # fmt: skip
+    keygen.add_argument("--config", metavar="FILE", help="site TOML (default: $CHECKIN_CONFIG or built-in defaults)")
+    keygen.add_argument("--alg", choices=["ES384", "RS384"], default="ES384")
+    keygen.add_argument("--retire-old", action="store_true", help="remove the keys older than the one that last got a token")
+    keygen.set_defaults(handler=cmd_central_keygen)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_consent = command("verify-consent", cmd_verify_consent, "check a signed consent PDF's seal; exit 1 if altered")
     verify_consent.add_argument("file", metavar="FILE.pdf")
+
+    add_central_commands(commands)
 
     return parser
 

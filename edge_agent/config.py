@@ -16,7 +16,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_CONFIG = "CHECKIN_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +164,15 @@ class AgentSection(Section):
         return parse_listen(self.listen)[1]
 
 
+# What the FHIR connector does (SMART v2 permissions: c create, r read, u update, s search): the schedule
+# search with its includes, the Appointment and Patient patches, the check-in's conditional creates, the
+# Provenance PUT.
+DEFAULT_SMART_SCOPES = (
+    "system/Appointment.rus system/Patient.crus system/Encounter.c system/Coverage.crs system/Consent.crs"
+    " system/QuestionnaireResponse.c system/Provenance.cu"
+)
+
+
 class CentralSection(Section):
     kind: Literal["none", "fhir", "hl7v2"] = "none"
     base_url: str = ""
@@ -178,6 +187,38 @@ class CentralSection(Section):
     hl7_ae: Literal["retry-then-dead-letter", "dead-letter"] = "retry-then-dead-letter"
     hl7_ar: Literal["retry-then-dead-letter", "dead-letter"] = "dead-letter"
     hl7_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+
+    # --- authentication to the FHIR server (README "Connecting to the EHR: authentication") ---
+    # None: "bearer" when auth_token is set, else "none". "smart-backend": SMART Backend Services.
+    auth: Literal["bearer", "smart-backend", "mtls", "none"] | None = None
+    client_id: str = ""  # smart-backend: the client id the EHR registered
+    token_url: str = ""  # smart-backend: empty = token_endpoint of [base_url]/.well-known/smart-configuration
+    scopes: str = DEFAULT_SMART_SCOPES
+    key_dir: Path | None = None  # smart-backend signing keys; default: smart/ beside the site key
+    tls_client_cert: Path | None = None  # client certificate (PEM) presented to the FHIR server
+    tls_client_key: Path | None = None
+    tls_ca_file: Path | None = None  # CA bundle for the FHIR and token servers; default: the system's
+
+    @property
+    def auth_method(self) -> str:
+        return self.auth or ("bearer" if self.auth_token else "none")
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> "CentralSection":
+        problems = []
+        if self.auth_method == "bearer" and not self.auth_token:
+            problems.append("central.auth_token: required when central.auth is 'bearer'")
+        if self.auth_method == "smart-backend" and not self.client_id:
+            problems.append("central.client_id: required when central.auth is 'smart-backend'")
+        if self.auth_method == "mtls" and self.tls_client_cert is None:
+            problems.append("central.tls_client_cert: required when central.auth is 'mtls'")
+        if (self.tls_client_cert is None) != (self.tls_client_key is None):
+            problems.append("central.tls_client_cert: tls_client_cert and tls_client_key go together")
+        if self.token_url and not self.token_url.startswith(("http://", "https://")):
+            problems.append(f"central.token_url: must start with http:// or https://, got {self.token_url!r}")
+        if problems:
+            raise ConfigError(problems)
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -329,9 +370,12 @@ def _resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
         }
     )
     kiosk = config.kiosk.model_copy(update={"spool_dir": resolve(config.kiosk.spool_dir)})
+    central_paths = ("key_dir", "tls_client_cert", "tls_client_key", "tls_ca_file")
+    central = config.central.model_copy(update={name: resolve(getattr(config.central, name)) for name in central_paths})
     return config.model_copy(
         update={
             "agent": agent,
+            "central": central,
             "kiosk": kiosk,
             "consents_dir": resolve(config.consents_dir),
             "translations_dir": resolve(config.translations_dir),

@@ -56,6 +56,8 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def _health(agent: "Agent") -> dict:
+    from .central.credentials import auth_health
+
     try:
         stats = agent.store.outbox_stats()
         store_ok = True
@@ -76,6 +78,7 @@ def _health(agent: "Agent") -> dict:
         "schedule_appointments": len(agent.schedule.appointments),
         "schedule_refreshed_at": agent.schedule.last_refresh_at,
         "site_id": agent.config.site.id,
+        "central_auth": auth_health(agent.central),
     }
 
 

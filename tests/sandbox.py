@@ -28,18 +28,21 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, every
 class Sandbox:
     """The FHIR sandbox as a real uvicorn process, restartable on the same data file."""
 
-    def __init__(self, data: Path, log: Path):
+    def __init__(self, data: Path, log: Path, args: tuple[str, ...] = (), scheme: str = "http", **http):
+        """`args`: more sandbox options (--auth-server, --tls-cert ...); `http`: httpx options for the
+        test's own requests (e.g. verify= an SSL context with a client certificate)."""
         self.data, self.log = data, log
+        self.args, self.scheme, self.http = tuple(args), scheme, http
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.fhir_sandbox", "--port", str(self.port), "--data", str(self.data)],
+            [sys.executable, "-m", "tools.fhir_sandbox", "--port", str(self.port), "--data", str(self.data), *self.args],
             cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
         wait_until(self._ready, 30, "the FHIR sandbox to answer")
@@ -48,7 +51,7 @@ class Sandbox:
         if self.process.poll() is not None:
             raise AssertionError(f"sandbox exited: {self.log.read_text()[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/metadata", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}/metadata", timeout=1, **self.http).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -58,7 +61,7 @@ class Sandbox:
         self.process = None
 
     def control(self, method: str, path: str, **kwargs) -> dict:
-        response = httpx.request(method, f"{self.url}/_control/{path}", timeout=30, **kwargs)
+        response = httpx.request(method, f"{self.url}/_control/{path}", timeout=30, **self.http, **kwargs)
         response.raise_for_status()
         return response.json()
 
@@ -75,4 +78,4 @@ class Sandbox:
         return self.control("GET", "stats")
 
     def read(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.url}/{path}", timeout=10)
+        return httpx.get(f"{self.url}/{path}", timeout=10, **self.http)

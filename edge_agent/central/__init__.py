@@ -11,9 +11,10 @@ def connector_for(config: SiteConfig, store: Store | None = None) -> Connector:
     """The connector the site's `[central] kind` names; `store` holds the signed consents to send."""
     kind = config.central.kind
     if kind == "fhir":
+        from .credentials import smart_key_dir
         from .fhir import FhirConnector
 
-        return FhirConnector(config.central, store)
+        return FhirConnector(config.central, store, key_dir=smart_key_dir(config))
     if kind == "hl7v2":
         from .hl7v2 import Hl7v2Connector
 

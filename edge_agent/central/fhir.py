@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from ..fhir_bundle import (
 )
 from ..store import OutboxItem, Store
 from .base import Delivery, ScheduleUnavailable, local_outcome
+from .credentials import central_credentials
 
 log = logging.getLogger(__name__)
 
@@ -167,18 +169,23 @@ class FhirConnector:
     kind = "fhir"
 
     def __init__(
-        self, central: CentralSection, store: Store | None = None, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        central: CentralSection,
+        store: Store | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        key_dir: Path | None = None,
     ):
         self.store = store  # where signed consents live (their PDFs go into the Bundle)
         headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
-        if central.auth_token:
-            headers["Authorization"] = f"Bearer {central.auth_token}"
+        self.credentials = central_credentials(central, key_dir)  # central.auth: bearer, SMART, mTLS
         self.identifier_system = central.identifier_system
         self.timeout_s = central.timeout_s
         connections = central.concurrency  # the pool polls every idle connection on each request
         self.client = httpx.AsyncClient(
             base_url=central.base_url + "/",
             headers=headers,
+            auth=self.credentials.auth,
+            verify=self.credentials.verify,
             timeout=central.timeout_s,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             transport=transport,
@@ -186,6 +193,7 @@ class FhirConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.credentials.aclose()
 
     async def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
         """One request with a total deadline: connect, send, headers and the whole body within timeout_s,

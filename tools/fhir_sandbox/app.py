@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8480)
     parser.add_argument("--data", default=":memory:", help="SQLite file (default: in memory)")
+    parser.add_argument("--auth-server", help="require bearer tokens this OAuth server (tools/oauth_server.py) issued")
+    parser.add_argument("--auth-secret", default="", help="the sandbox's introspection secret at --auth-server")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and key")
+    parser.add_argument("--tls-client-ca", help="require a client certificate issued by this CA (mutual TLS)")
     args = parser.parse_args(argv)
+    app = build_app(args.data)
+    if args.auth_server:
+        from .auth import TokenGate
+
+        app = TokenGate(app, args.auth_server, "fhir-sandbox", args.auth_secret)
+    tls = {}
+    if args.tls_cert:
+        tls = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+    if args.tls_client_ca:
+        tls |= {"ssl_ca_certs": args.tls_client_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED}
     config = uvicorn.Config(
-        build_app(args.data), host=args.host, port=args.port, http=TransportInScope, log_level="warning",
-        access_log=False, lifespan="off",
+        app, host=args.host, port=args.port, http=TransportInScope, log_level="warning",
+        access_log=False, lifespan="off", **tls,
     )
     uvicorn.Server(config).run()
 
