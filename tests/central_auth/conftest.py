@@ -8,12 +8,16 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 import httpx
 import pytest
+from joserfc import jwt
+
+from edge_agent.central.smart_auth import ASSERTION_TYPE
 
 from tests.agent.launcher import run_cli, site_toml
 from tests.processes import free_port, stop_process
@@ -108,6 +112,17 @@ def keygen(folder: Path, key_dir: Path, *args: str) -> dict:
     config.write_text(site_toml({"central": {"kind": "fhir", "base_url": "http://127.0.0.1:9", "auth": "smart-backend",
                                              "client_id": CLIENT_ID, "key_dir": str(key_dir)}}))  # fmt: skip
     return json.loads(run_cli(config, "central", "keygen", *args).stdout)
+
+
+def grant(oauth, key, scope: str = "system/Patient.crus", **claims) -> httpx.Response:
+    """A client-credentials grant with an assertion signed by `key` (a SigningKey); `claims` override."""
+    now = int(time.time())
+    body = {"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": oauth.token_url, "jti": str(uuid.uuid4()), "iat": now,
+            "exp": now + 120, **claims}  # fmt: skip
+    assertion = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, body, key.key, algorithms=[key.alg])
+    form = {"grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion}  # fmt: skip
+    return httpx.post(oauth.token_url, data=form, timeout=10)
 
 
 def checkin_request(patient: dict, appointment_id: str) -> dict:

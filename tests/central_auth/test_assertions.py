@@ -7,27 +7,14 @@ import asyncio
 import time
 import uuid
 
-import httpx
 import pytest
-from joserfc import jwt
 
 from edge_agent.central.credentials import check_auth
-from edge_agent.central.smart_auth import ASSERTION_TYPE
 from edge_agent.central.smart_keys import KeyRing
 from edge_agent.config import DEFAULT_SMART_SCOPES, from_mapping
 
 from tests.agent.launcher import run_cli, site_toml
-from .conftest import CLIENT_ID, keygen
-
-
-def grant(oauth, key, **claims) -> httpx.Response:
-    now = int(time.time())
-    body = {"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": oauth.token_url, "jti": str(uuid.uuid4()), "iat": now,
-            "exp": now + 120, **claims}  # fmt: skip
-    assertion = jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "JWT"}, body, key.key, algorithms=[key.alg])
-    form = {"grant_type": "client_credentials", "scope": "system/Patient.crus", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion}  # fmt: skip
-    return httpx.post(oauth.token_url, data=form, timeout=10)
+from .conftest import CLIENT_ID, grant, keygen
 
 
 def test_the_server_refuses_every_bad_assertion(tmp_path, oauth):
