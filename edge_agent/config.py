@@ -172,6 +172,8 @@ DEFAULT_SMART_SCOPES = (
     " system/QuestionnaireResponse.c system/Provenance.cu"
 )
 
+Hl7Namespace = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,20}$")]
+
 
 class CentralSection(Section):
     kind: Literal["none", "fhir", "hl7v2"] = "none"
@@ -187,6 +189,11 @@ class CentralSection(Section):
     hl7_ae: Literal["retry-then-dead-letter", "dead-letter"] = "retry-then-dead-letter"
     hl7_ar: Literal["retry-then-dead-letter", "dead-letter"] = "dead-letter"
     hl7_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    # --- HL7 v2 messages (kind = "hl7v2"); see edge_agent/central/hl7_messages.py -------------------
+    hl7_arrival_event: Literal["A04", "A10"] = "A04"  # ADT^A04 register outpatient / ADT^A10 patient arriving
+    hl7_site_authority: Hl7Namespace = ""  # CX.4 of walk-in ids and visit numbers; empty: the site id
+    hl7_central_authority: Hl7Namespace = ""  # CX.4 of the central system's MRNs and insurance company ids
+    hl7_payer_ids: dict[str, Annotated[str, Field(min_length=1, max_length=40)]] = {}  # card payor -> IN1-3 id
 
     # --- authentication to the FHIR server (README "Connecting to the EHR: authentication") ---
     # None: "bearer" when auth_token is set, else "none". "smart-backend": SMART Backend Services.
@@ -229,8 +236,18 @@ class CentralSection(Section):
 
 
 class ScheduleSection(Section):
-    source: Literal["central", "demo"] = "demo"
+    source: Literal["central", "demo", "hl7v2"] = "demo"
     refresh_s: Annotated[float, Field(ge=5, le=86400)] = 300.0
+    # --- SIU feed (source = "hl7v2"): the central system sends SIU^S12..S26 over MLLP to siu_listen ---
+    siu_listen: str = "127.0.0.1:2575"
+    siu_tls_cert: Path | None = None  # both set: MLLP over TLS
+    siu_tls_key: Path | None = None
+
+    @field_validator("siu_listen")
+    @classmethod
+    def _valid_siu_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
 
 
 class DeskSection(Section):
@@ -296,6 +313,8 @@ class SiteConfig(Section):
             problems.append("schedule.source: 'central' needs central.kind = 'fhir'")
         if (self.agent.tls_cert is None) != (self.agent.tls_key is None):
             problems.append("agent.tls_cert: tls_cert and tls_key go together")
+        if (self.schedule.siu_tls_cert is None) != (self.schedule.siu_tls_key is None):
+            problems.append("schedule.siu_tls_cert: siu_tls_cert and siu_tls_key go together")
         if problems:
             raise ConfigError(problems)
 
@@ -372,11 +391,16 @@ def _resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
     kiosk = config.kiosk.model_copy(update={"spool_dir": resolve(config.kiosk.spool_dir)})
     central_paths = ("key_dir", "tls_client_cert", "tls_client_key", "tls_ca_file")
     central = config.central.model_copy(update={name: resolve(getattr(config.central, name)) for name in central_paths})
+
+    schedule = config.schedule.model_copy(
+        update={"siu_tls_cert": resolve(config.schedule.siu_tls_cert), "siu_tls_key": resolve(config.schedule.siu_tls_key)}
+    )
     return config.model_copy(
         update={
             "agent": agent,
             "central": central,
             "kiosk": kiosk,
+            "schedule": schedule,
             "consents_dir": resolve(config.consents_dir),
             "translations_dir": resolve(config.translations_dir),
         }

@@ -21,13 +21,25 @@ def enqueue_accepted_demographics(conn: sqlite3.Connection, store: "Store", chec
     """Queue the arrival's submitted demographics for its central Patient, inside the caller's transaction.
 
     A walk-in without an appointment has no central Patient yet: nothing is queued."""
-    row = conn.execute("SELECT patient_key, details_sealed FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
+    row = conn.execute(
+        "SELECT patient_key, details_sealed, appointment_id FROM arrivals WHERE checkin_id = ?", (checkin_id,)
+    ).fetchone()
     details = store.unseal_json(row["details_sealed"], arrivals.details_context(checkin_id)) if row["details_sealed"] else {}
     if not details.get("patient_id"):
         return "no_central_patient"
     if not details.get("demographics"):
         return "nothing_to_send"
+    # The name, birth date and MRN let an HL7 v2 receiver find the patient (its ADT^A08 needs them).
+    patient = {key: details.get(key) for key in ("family", "given", "birth_date")}
     store.enqueue(conn, PATIENT_UPDATE_EVENT, f"{checkin_id}:demographics", row["patient_key"], {
         "checkin_id": checkin_id, "patient_id": details["patient_id"], "demographics": details["demographics"],
+        "patient": patient, "mrn": _scheduled_mrn(conn, store, row["appointment_id"]),
     })  # fmt: skip
     return "queued"
+
+
+def _scheduled_mrn(conn: sqlite3.Connection, store: "Store", appointment_id: str | None) -> str:
+    row = conn.execute("SELECT details_sealed FROM appointments WHERE appointment_id = ?", (appointment_id,)).fetchone()
+    if row is None:
+        return ""
+    return store.unseal_json(row["details_sealed"], f"appointment:{appointment_id}").get("mrn", "")

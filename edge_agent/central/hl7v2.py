@@ -1,5 +1,6 @@
-"""The HL7 v2 connector: one ADT^A04 (register outpatient) per check-in over MLLP, for practice-management
-systems that only speak v2.
+"""The HL7 v2 connector: one arrival (ADT^A04 register outpatient, or ADT^A10 patient arriving) per
+check-in and one ADT^A08 per accepted demographics change, over MLLP, for practice-management systems
+that only speak v2. The messages are built in hl7_messages.
 
 Each message's control id (MSH-10) is derived from the check-in id, so a message sent again after a
 lost ACK carries the same id and the receiver can recognise the duplicate (HL7's own mechanism; v2 has
@@ -13,68 +14,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import urllib.parse
-import uuid
 
 import hl7
 from hl7.mllp import open_hl7_connection
 
 from ..appointments import ScheduledAppointment
 from ..config import CentralSection
-from lobby_core.contract import CheckinRequest
 from ..fhir_bundle import CHECKIN_EVENT, PATIENT_UPDATE_EVENT
 from ..store import OutboxItem
+from . import hl7_messages
 from .base import Delivery, ScheduleUnavailable, local_outcome
 from .hl7_ack import ack_outcome, judge_ack, unconfirmed
+from .hl7_messages import Hl7Site, control_id
 
-SEPARATORS = "|^~\\&"
-
-
-def control_id(checkin_id: str) -> str:
-    """MSH-10 is at most 20 characters: the first 80 bits of the check-in UUID, in hex."""
-    return uuid.UUID(checkin_id).hex[:20]
+__all__ = ["Hl7v2Connector", "adt_a04", "control_id"]
 
 
-def _ts(moment: dt.datetime) -> str:
-    return moment.strftime("%Y%m%d%H%M%S%z")
-
-
-def _escape(value: object) -> str:
-    text = "" if value is None else str(value)
-    for char, sequence in (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("~", "\\R\\"), ("&", "\\T\\")):
-        text = text.replace(char, sequence)
-    return text.replace("\r", " ").replace("\n", " ")
-
-
-def _field(*components: object) -> str:
-    return "^".join(_escape(c) for c in components).rstrip("^")
-
-
-def adt_a04(payload: dict, sending_facility: str, receiving: tuple[str, str] = ("", "")) -> str:
-    """The ADT^A04 for one `checkin.v1` payload (segments separated by CR)."""
-    checkin = CheckinRequest.model_validate(payload["checkin"])
-    appointment = payload.get("appointment") or {}
-    arrived = dt.datetime.fromisoformat(payload["arrived_at"])
-    checkin_id = str(checkin.checkin_id)
-    patient = checkin.patient
-    patient_id = appointment.get("mrn") or appointment.get("patient_id") or ""
-    address = checkin.demographics.address if checkin.demographics and checkin.demographics.address else None
-    segments = [
-        "|".join(["MSH", SEPARATORS[1:], "LOBBY-CHECKIN", _escape(sending_facility), _escape(receiving[0]),
-                  _escape(receiving[1]), _ts(arrived), "", "ADT^A04^ADT_A01", control_id(checkin_id), "P", "2.5.1"]),
-        "|".join(["EVN", "A04", _ts(arrived)]),
-        "|".join(["PID", "1", "", _field(patient_id, "", "", "", "MR") if patient_id else "", "",
-                  _field(patient.family, patient.given), "", patient.birth_date.strftime("%Y%m%d"), "", "", "",
-                  _field(address.street, "", address.city, address.state, address.postal_code, address.country)
-                  if address else ""]),
-        "|".join(["PV1", "1", "O", _field(appointment.get("location", "")), "", "", "",
-                  _field("", appointment.get("clinician", "")), *[""] * 11, _field(checkin_id)]
-                 + [""] * 24 + [_ts(arrived)]),
-    ]  # fmt: skip
-    if checkin.coverage is not None:
-        card = checkin.coverage
-        segments.append("|".join(["IN1", "1", _field(card.plan), "", _field(card.payor), *[""] * 4,
-                                  _field(card.group)] + [""] * 26 + [_field(card.member_id)]))
-    return "\r".join(segments)
+def adt_a04(payload: dict, sending_facility: str) -> str:
+    """The ADT^A04 for one `checkin.v1` payload, with the site's defaults (see hl7_messages.arrival)."""
+    return hl7_messages.arrival(payload, Hl7Site(sending_facility, sending_facility.upper()))
 
 
 class Hl7v2Connector:
@@ -87,7 +45,13 @@ class Hl7v2Connector:
         self.host, self.port = url.hostname, url.port
         self.central = central
         self.timeout_s = central.timeout_s
-        self.sending_facility = sending_facility
+        self.site = Hl7Site(
+            facility=sending_facility,
+            site_authority=central.hl7_site_authority or sending_facility.upper(),
+            central_authority=central.hl7_central_authority,
+            payer_ids=dict(central.hl7_payer_ids),
+            arrival_event=central.hl7_arrival_event,
+        )
         self._idle: asyncio.Queue = asyncio.Queue()  # open connections, one message at a time on each
 
     async def _connection(self):
@@ -97,16 +61,12 @@ class Hl7v2Connector:
             return await open_hl7_connection(self.host, self.port, encoding="utf-8")
 
     async def deliver(self, item: OutboxItem) -> Delivery:
-        if item.event_type == PATIENT_UPDATE_EVENT:
-            # An ADT^A08 needs the patient's name and birth date, which an accepted change does not carry.
-            return Delivery.rejected("unsupported event", local_outcome(
-                "HL7 v2 patient updates are not supported: enter the accepted address/phone at the central system"))
-        if item.event_type != CHECKIN_EVENT:
+        if item.event_type not in (CHECKIN_EVENT, PATIENT_UPDATE_EVENT):
             return Delivery.rejected("unmappable event", local_outcome(f"event type {item.event_type} has no HL7 v2 mapping"))
         try:
-            message = hl7.parse(adt_a04(item.payload, self.sending_facility))
+            message = hl7.parse(self.message_for(item))
         except (ValueError, KeyError, TypeError) as exc:
-            return Delivery.rejected("unmappable event", f"{type(exc).__name__}: cannot map event")
+            return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
         connection = None
         try:
             async with asyncio.timeout(self.timeout_s):  # connect, send and ACK together
@@ -122,6 +82,11 @@ class Hl7v2Connector:
             self._discard(connection)
             return Delivery.retry(type(exc).__name__)
         return self._outcome(message, ack, connection, item.attempts + 1)
+
+    def message_for(self, item: OutboxItem) -> str:
+        if item.event_type == PATIENT_UPDATE_EVENT:
+            return hl7_messages.demographics_update(item.payload, self.site, dt.datetime.now(dt.timezone.utc))
+        return hl7_messages.arrival(item.payload, self.site)
 
     def _outcome(self, message, ack, connection, attempt: int) -> Delivery:
         try:
@@ -141,7 +106,7 @@ class Hl7v2Connector:
             connection[1].close()
 
     async def fetch_schedule(self, day: dt.date) -> list[ScheduledAppointment]:
-        raise ScheduleUnavailable("the HL7 v2 connector has no schedule query (use schedule.source = 'demo')")
+        raise ScheduleUnavailable("the HL7 v2 connector has no schedule query (use schedule.source = 'hl7v2', an SIU feed)")
 
     async def ping(self) -> bool:
         try:

@@ -40,7 +40,7 @@ def test_adt_a04_carries_the_checkin_with_escaped_fields():
     assert str(pid[3][0][0]) == "MRN1" and str(pid[7]) == "19580309"
     assert message.unescape(str(pid[5][0][0])) == "O'Brien|Smith" and str(pid[5][0][1]) == "Aoife"
     pv1 = message.segment("PV1")
-    assert str(pv1[2]) == "O" and str(pv1[19]) == checkin_id and str(pv1[3]) == "Suite 2"
+    assert str(pv1[2]) == "O" and str(pv1[19][0][0]) == checkin_id and str(pv1[3]) == "Suite 2"
     assert str(message.segment("IN1")[36]) == "M1234567"
 
 

@@ -63,22 +63,22 @@ def test_patient_update_bundle_patches_only_what_was_given():
         patient_update_bundle(update_payload(address=None, phone="", email=""))
 
 
-def test_hl7v2_connector_dead_letters_a_patient_update_with_a_clear_outcome(store, tmp_path):
+def test_hl7v2_connector_sends_a_patient_update_as_adt_a08_after_the_checkin(store, tmp_path):
     payload = checkin_payload(appointment(1))
     enqueue(store, payload, patient_key="patient-1")
-    update = update_payload(address=NEW_ADDRESS, phone="555-0199")
+    update = {**update_payload(address=NEW_ADDRESS, phone="555-0199"), "mrn": "MRN1",
+              "patient": {"family": "O'Brien", "given": "Aoife", "birth_date": "1958-03-09"}}  # fmt: skip
     store.write_sync(lambda conn: store.enqueue(conn, PATIENT_UPDATE_EVENT, "u:demographics", "patient-1", update))
 
     def scenario(receiver, port):
         run_worker(store, port, tmp_path, until=lambda stats: stats.pending == 0)
-        assert sum(receiver.received.values()) == 1  # the check-in only
+        events = [str(message.segment("MSH")[9]) for message in receiver.accepted.values()]
+        assert events == ["ADT^A04^ADT_A01", "ADT^A08^ADT_A01"]  # the check-in first, then the change
+        a08 = list(receiver.accepted.values())[1]
+        assert str(a08.segment("PID")[3]) == "MRN1^^^^MR" and "Shelbyville" in str(a08.segment("PID")[11])
 
     with_receiver(scenario)
-    stats = store.outbox_stats()
-    assert (stats.delivered, stats.dead) == (1, 1)
-    outcome = store.read_sync(lambda c: c.execute("SELECT outcome FROM outbox WHERE status = 'dead'").fetchone()[0])
-    assert json.loads(outcome)["resourceType"] == "OperationOutcome"
-    assert "HL7 v2 patient updates are not supported" in outcome
+    assert (store.outbox_stats().delivered, store.outbox_stats().dead) == (2, 0)
 
 
 # --- through the real agent and the FHIR sandbox ------------------------------------------------
