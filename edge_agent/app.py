@@ -18,7 +18,7 @@ from typing import AsyncIterator, Coroutine
 
 from fastapi import FastAPI
 
-from . import arrivals, retention, systemd_notify, tls
+from . import arrivals, retention, siu_feed, systemd_notify, tls
 from .auth import KioskAuth
 from .central import connector_for
 from .config import SiteConfig
@@ -51,8 +51,10 @@ class Agent:
         self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
         self.metrics = AgentMetrics(self)  # after the connector: it watches central's clock
-        source = self.central if config.schedule.source == "central" else DemoSchedule(config.site.id, config.site.timezone)
+        sources = {"central": self.central, "hl7v2": None}  # hl7v2: pushed by the SIU feed
+        source = sources.get(config.schedule.source, DemoSchedule(config.site.id, config.site.timezone))
         self.schedule = ScheduleCache(self.store, source, config.site.timezone, config.schedule.refresh_s)
+        self.siu_feed = siu_feed.for_config(config, self.store, self.schedule)
         self.tls_fingerprint = tls.fingerprint(tls.ensure_certificate(config)[0]) if config.uses_tls else ""
         self.advertisement = Advertisement(config, config.agent.port, self.tls_fingerprint)
         self._tasks: list[asyncio.Task] = []
@@ -76,6 +78,8 @@ class Agent:
 
     async def start(self) -> None:
         self.schedule.load_cached()
+        if self.siu_feed is not None:
+            await self.siu_feed.start()
         first_refresh = asyncio.ensure_future(self.schedule.refresh())
         await asyncio.wait([first_refresh], timeout=FIRST_REFRESH_WAIT_S)  # serve the cache if it is slow
         self.spawn(self.schedule.run(first_refresh), "schedule-refresh")
@@ -102,6 +106,9 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.siu_feed is not None:
+            with contextlib.suppress(Exception):
+                await self.siu_feed.stop()
         with contextlib.suppress(Exception):
             await self.advertisement.stop()
         self.store.close()

@@ -43,7 +43,10 @@ class ScheduleSource(Protocol):
 
 
 class ScheduleCache:
-    def __init__(self, store: Store, source: ScheduleSource, timezone: str, refresh_s: float):
+    """Today's appointments. `source` is pulled every refresh_s; None means they are pushed (the SIU feed
+    writes rows with `store_row` and calls `put` / `drop`), and a refresh only reloads the day's rows."""
+
+    def __init__(self, store: Store, source: ScheduleSource | None, timezone: str, refresh_s: float):
         self.store = store
         self.source = source
         self.zone = zoneinfo.ZoneInfo(timezone)
@@ -80,6 +83,10 @@ class ScheduleCache:
     async def refresh(self) -> bool:
         """Fetch today's schedule from the source and store it; False (cache kept) when that fails."""
         day = self.today()
+        if self.source is None:
+            await asyncio.to_thread(self.load_cached, day)
+            self.last_refresh_at = time.time()
+            return True
         try:
             appointments = await self.source.fetch_schedule(day)
         except Exception as exc:  # noqa: BLE001 - any failure of the source keeps the cache
@@ -95,19 +102,46 @@ class ScheduleCache:
         log.info("schedule refreshed", extra={"appointments": len(appointments), "day": day.isoformat()})
         return True
 
+    _UPSERT = (
+        "INSERT OR REPLACE INTO appointments(appointment_id, day, start, clinician, location, patient_key,"
+        " details_sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def _row(self, a: ScheduledAppointment, day: dt.date, now: str) -> tuple:
+        return (a.appointment_id, day.isoformat(), a.start.isoformat(), a.clinician, a.location,
+                matching.patient_key(self.store.key, a.family, a.given, a.birth_date),
+                self.store.seal_json(appointment_to_json(a), f"appointment:{a.appointment_id}"), now)  # fmt: skip
+
     def _replace_day(self, conn, day: dt.date, appointments: list[ScheduledAppointment]) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
         conn.execute("DELETE FROM appointments WHERE day = ?", (day.isoformat(),))
-        conn.executemany(
-            "INSERT OR REPLACE INTO appointments(appointment_id, day, start, clinician, location, patient_key,"
-            " details_sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (a.appointment_id, day.isoformat(), a.start.isoformat(), a.clinician, a.location,
-                 matching.patient_key(self.store.key, a.family, a.given, a.birth_date),
-                 self.store.seal_json(appointment_to_json(a), f"appointment:{a.appointment_id}"), now)
-                for a in appointments
-            ],
-        )  # fmt: skip
+        conn.executemany(self._UPSERT, [self._row(a, day, now) for a in appointments])
+
+    # --- pushed appointments (the SIU feed) ------------------------------------------------------------
+
+    def day_of(self, appointment: ScheduledAppointment) -> dt.date:
+        return appointment.start.astimezone(self.zone).date()
+
+    def store_row(self, conn, appointment: ScheduledAppointment) -> None:
+        """Inside a write: store one appointment under its own (site-local) day."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        conn.execute(self._UPSERT, self._row(appointment, self.day_of(appointment), now))
+
+    def stored(self, conn, appointment_id: str) -> ScheduledAppointment | None:
+        row = conn.execute("SELECT details_sealed FROM appointments WHERE appointment_id = ?", (appointment_id,)).fetchone()
+        if row is None:
+            return None
+        return appointment_from_json(self.store.unseal_json(row[0], f"appointment:{appointment_id}"))
+
+    def put(self, appointment: ScheduledAppointment) -> None:
+        """After its row committed: the appointment joins (or, moved to another day, leaves) today's lookups."""
+        others = [a for a in self.appointments if a.appointment_id != appointment.appointment_id]
+        if self.day is not None and self.day_of(appointment) == self.day:
+            others.append(appointment)
+        self._install(self.day or self.today(), others)
+
+    def drop(self, appointment_id: str) -> None:
+        self._install(self.day or self.today(), [a for a in self.appointments if a.appointment_id != appointment_id])
 
     async def run(self, first: "asyncio.Future[bool] | None" = None) -> None:
         """Refresh now (or await the `first` refresh already started), then every refresh_s (sooner after
