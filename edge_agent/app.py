@@ -26,7 +26,7 @@ from .consents.archive import StoreArchive
 from .consents.documents import ConsentLibrary
 from .discovery import Advertisement
 from lobby_core.contract import BoardState, Heartbeat, HelpRequest
-from .events import EventBus
+from .events import EventBus, StreamLimits
 from .keys import SiteKey
 from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
@@ -44,7 +44,7 @@ class Agent:
         self.config = config
         self.key = SiteKey.load_or_create(config.key_file)
         self.store = Store(config.store_path, self.key)
-        self.events = EventBus()
+        self.events = EventBus(board_limits=StreamLimits(config.limits.board_streams, config.limits.board_streams_per_source))
         self.kiosk_auth = KioskAuth(self.store)
         self.lookup_limiter = RateLimiter(config.agent.lookup_rate_per_minute)
         self.consent_library = ConsentLibrary(config.consents_dir, archive=StoreArchive(self.store))
@@ -211,9 +211,10 @@ def create_app(config: SiteConfig) -> FastAPI:
     app.state.config = config
     app.state.started_at = time.time()
 
-    from . import kiosk_api, observability, problems
+    from . import kiosk_api, limits, observability, problems
 
     problems.install(app)
+    limits.install(app, config)  # body sizes, before any route reads a byte
     kiosk_api.install(app)  # first: routes are matched in order, and check-ins are the hot path
     app.include_router(observability.router)
 

@@ -252,8 +252,36 @@ class ScheduleSection(Section):
 
 class DeskSection(Section):
     session_idle_minutes: Annotated[int, Field(ge=1, le=720)] = 15
-    lockout_attempts: Annotated[int, Field(ge=3, le=50)] = 5
-    lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    # Failed sign-ins back off (per account and source, per source, per account) instead of locking.
+    signin_free_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    signin_backoff_s: Annotated[float, Field(ge=0.1, le=3600)] = 2.0
+    signin_backoff_max_s: Annotated[float, Field(ge=1, le=86400)] = 900.0
+    signin_summary_s: Annotated[float, Field(ge=1, le=86400)] = 300.0  # one audit summary of failures per period
+    # Extra origins the desk is reached under (e.g. "https://desk.clinic.example:8470"); its own always count.
+    origins: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, values: object) -> object:
+        replaced = {"lockout_attempts": "signin_free_attempts", "lockout_minutes": "signin_backoff_max_s"}
+        if isinstance(values, dict) and (old := sorted(set(values) & set(replaced))):
+            raise ValueError("; ".join(f"{key} is replaced by desk.{replaced[key]} (sign-in backs off, it no longer locks)"
+                                       for key in old))  # fmt: skip
+        return values
+
+
+class LimitsSection(Section):
+    """What one client may take, so no one client can take the agent from everyone else."""
+
+    body_bytes: Annotated[int, Field(ge=1024, le=8_000_000)] = 65_536  # every route but check-ins (8 MB)
+    header_bytes: Annotated[int, Field(ge=1024, le=1_000_000)] = 16_384
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0  # the whole request head, from its first byte
+    body_idle_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0  # longest silence inside a request body
+    keep_alive_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    connections: Annotated[int, Field(ge=16, le=60_000)] = 4096
+    connections_per_source: Annotated[int, Field(ge=8, le=60_000)] = 256
+    board_streams: Annotated[int, Field(ge=1, le=60_000)] = 512
+    board_streams_per_source: Annotated[int, Field(ge=1, le=60_000)] = 16
 
 
 class DeviceConfig(Section):
@@ -300,6 +328,7 @@ class SiteConfig(Section):
     central: CentralSection = CentralSection()
     schedule: ScheduleSection = ScheduleSection()
     desk: DeskSection = DeskSection()
+    limits: LimitsSection = LimitsSection()
     kiosk: KioskSection = KioskSection()
     fleet: FleetSection = FleetSection()
     consents_dir: Path = DEFAULT_CONSENTS_DIR

@@ -13,6 +13,9 @@ so ids of a new process are always above those of an old one. A client that come
 Last-Event-ID still in the ring buffer gets exactly the events it missed, once; one whose id is
 unknown (too old, or from before a restart) first gets a `reset` event: refetch the full state.
 Publish only from the event loop's thread (route handlers, background tasks).
+
+A Last-Event-ID that cannot be one of ours (not digits, or absurdly long) is treated as unknown: a reset.
+A channel may be given `StreamLimits`; its streams beyond them are answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -21,15 +24,20 @@ import asyncio
 import collections
 import json
 import time
+from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import JSONResponse, StreamingResponse
+
+from lobby_core.contract import Problem
 
 RING_SIZE = 4096
 SUBSCRIBER_BACKLOG = 1024
 KEEPALIVE_S = 15.0
 RESET = "reset"
+MAX_EVENT_ID_DIGITS = 20  # ids are microseconds since 1970 plus a count: 16-17 digits for centuries
+STREAM_RETRY_AFTER_S = 30
 
 Snapshot = Callable[[], Awaitable[tuple[str, dict]]]  # -> (event type, data) describing the current state
 
@@ -54,11 +62,52 @@ class Event:
         return self.frame
 
 
+def parse_event_id(text: str) -> int | None:
+    """A Last-Event-ID as an id, or None when it cannot be one of ours (any such id gets a reset)."""
+    text = text.strip()
+    if not (0 < len(text) <= MAX_EVENT_ID_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """How many streams of a channel may be open at once, in all and from one source address."""
+
+    total: int
+    per_source: int
+
+
+class StreamSlots:
+    """Counts a channel's open streams; `take` refuses beyond the limits (None: no limits)."""
+
+    def __init__(self, limits: StreamLimits | None):
+        self.limits = limits
+        self.total = 0
+        self._by_source: collections.Counter[str] = collections.Counter()
+
+    def take(self, source: str) -> bool:
+        if self.limits is not None and (
+            self.total >= self.limits.total or self._by_source[source] >= self.limits.per_source
+        ):
+            return False
+        self.total += 1
+        self._by_source[source] += 1
+        return True
+
+    def give_back(self, source: str) -> None:
+        self.total -= 1
+        self._by_source[source] -= 1
+        if self._by_source[source] <= 0:
+            del self._by_source[source]
+
+
 class Channel:
     """A named stream of events: publish, replay since an id, subscribe."""
 
-    def __init__(self, name: str, ring_size: int = RING_SIZE):
+    def __init__(self, name: str, ring_size: int = RING_SIZE, limits: StreamLimits | None = None):
         self.name = name
+        self.slots = StreamSlots(limits)
         self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
         self._last_id = time.time_ns() // 1000
         self._subscribers: set[asyncio.Queue] = set()
@@ -105,7 +154,8 @@ class Channel:
                 event_type, data = await snapshot()
                 yield Event(current_id, event_type, data)
             if last_event_id is not None:
-                missed = self.since(int(last_event_id)) if last_event_id.strip().isdigit() else None
+                known_id = parse_event_id(last_event_id)
+                missed = None if known_id is None else self.since(known_id)
                 if missed is None:
                     yield Event(self._last_id, RESET, {"channel": self.name})
                 else:
@@ -138,13 +188,37 @@ class Channel:
 
 
 class EventBus:
-    def __init__(self, ring_size: int = RING_SIZE):
+    def __init__(self, ring_size: int = RING_SIZE, board_limits: StreamLimits | None = None):
         self.staff = Channel("staff", ring_size)
-        self.board = Channel("board", ring_size)
+        self.board = Channel("board", ring_size, board_limits)  # public: capped, so it cannot starve the kiosk API
 
     def close(self) -> None:
         self.staff.close()
         self.board.close()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A stream that holds one of its channel's slots while it is open: beyond the channel's limits
+    the answer is 503 + Retry-After instead. The slot is given back however the stream ends."""
+
+    def __init__(self, channel: Channel, frames: AsyncIterator[bytes]):
+        super().__init__(frames, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
+        self.channel = channel
+
+    async def __call__(self, scope, receive, send) -> None:
+        source = scope["client"][0] if scope.get("client") else "-"
+        if not self.channel.slots.take(source):
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            problem = Problem(error="too_many_streams", message="Too many open event streams; try again shortly.")
+            refusal = JSONResponse(problem.model_dump(), status_code=503,
+                                   headers={"Retry-After": str(STREAM_RETRY_AFTER_S), "Cache-Control": "no-store"})  # fmt: skip
+            await refusal(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.channel.slots.give_back(source)
 
 
 def sse_response(channel: Channel, request: Request, snapshot: Snapshot | None = None) -> StreamingResponse:
@@ -157,8 +231,4 @@ def sse_response(channel: Channel, request: Request, snapshot: Snapshot | None =
         async for event in channel.stream(last_event_id, snapshot):
             yield b": keep-alive\n\n" if event is None else event.encode()
 
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return EventStreamResponse(channel, frames())

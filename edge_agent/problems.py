@@ -67,6 +67,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "body_too_large"}
         problem = Problem(error=code.get(exc.status_code, "http_error"), message=str(exc.detail))
         return problem_response(exc.status_code, problem, getattr(exc, "headers", None))

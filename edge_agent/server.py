@@ -3,6 +3,9 @@
 On SIGTERM/SIGINT uvicorn stops accepting, lets requests in flight finish (each answered after its
 commit), then runs the app's shutdown. Server-sent event streams would never finish by themselves, so
 they are ended at the signal; their clients reconnect (with Last-Event-ID) to the next process.
+
+Connections are guarded by edge_agent.connection_limits (head deadline, head size, per-source caps) and
+request bodies by edge_agent.limits; `[limits]` in the site file sets both.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import signal
 import uvicorn
 from fastapi import FastAPI
 
-from . import systemd_notify, tls
+from . import connection_limits, systemd_notify, tls
 from .app import create_app
 from .config import SiteConfig
 from .observability import configure_logging
@@ -78,7 +81,8 @@ def serve(config: SiteConfig) -> None:
             host=config.agent.host,
             port=config.agent.port,
             loop="uvloop",
-            http="httptools",
+            http=connection_limits.protocol_class(config.limits),  # httptools, with head deadlines and caps
+            timeout_keep_alive=config.limits.keep_alive_s,
             lifespan="on",
             log_config=None,
             access_log=False,

@@ -81,3 +81,17 @@ def test_a_new_client_gets_a_snapshot_first() -> None:
         await stream.aclose()
 
     asyncio.run(scenario())
+
+
+def test_an_absurd_last_event_id_gets_a_reset_not_an_error() -> None:
+    """5,000 digits would overflow int()'s digit limit (ValueError); non-ASCII digits are not ours either."""
+
+    async def scenario() -> None:
+        channel = Channel("board")
+        channel.publish("board", {})
+        for absurd in ("9" * 5000, "٣٣", " 12 34 ", "-5"):
+            stream = channel.stream(absurd)
+            assert (await take(stream, 1))[0].type == RESET
+            await stream.aclose()
+
+    asyncio.run(scenario())
