@@ -1,12 +1,16 @@
 """Staff accounts and sign-in for the front desk.
 
-- Passwords are argon2id hashes (argon2-cffi). After `lockout_attempts` consecutive failures an account
-  is locked for `lockout_minutes`, whatever password is tried next.
+- Passwords are argon2id hashes (argon2-cffi), checked one at a time in a worker thread (VERIFY_CONCURRENCY)
+  with a short queue (VERIFY_QUEUE, and at most SOURCE_IN_FLIGHT per source), so a flood of sign-ins
+  cannot take the CPU from check-ins. Failures back off (edge_agent.desk.throttle: per account and source,
+  per source, per account) and never lock: after the wait the right password works. Failed attempts are
+  audited as one counted summary per period (audit.FailedSignIns), never with the names tried.
 - Sessions live on the server (table `staff_sessions`); the browser holds only a random token in a
   cookie that is HttpOnly, SameSite=Strict, and Secure when the agent speaks TLS. A session unused for
   `session_idle_minutes` is over.
 - Every state-changing request carries the session's CSRF token (synchronizer token) in the
-  `X-CSRF-Token` header or a `csrf_token` form field; without it the answer is 403.
+  `X-CSRF-Token` header or a `csrf_token` form field, and comes from a page of the agent itself: its
+  `Origin` (or, without one, its `Referer`) is the agent's own origin or one of `desk.origins`. Else 403.
 
 Routes elsewhere protect themselves with the FastAPI dependencies `require_staff` and `require_admin`
 (401 for APIs) or `require_staff_page` (303 to the sign-in page):
@@ -19,12 +23,15 @@ Routes elsewhere protect themselves with the FastAPI dependencies `require_staff
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,8 +40,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import HTTPException, Request, status
 
 from ..config import DeskSection
+from ..problems import ProblemError
 from ..store import Store
 from . import audit
+from .throttle import SignInThrottle
 
 Role = Literal["front_desk", "admin"]
 ROLES: tuple[Role, ...] = ("front_desk", "admin")
@@ -47,6 +56,9 @@ MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOUCH_EVERY_S = 15.0  # how stale last_seen_at may get before a request refreshes it
+VERIFY_CONCURRENCY = 1  # argon2 checks at once: each uses several threads' worth of CPU for ~0.1 s
+VERIFY_QUEUE = 16  # attempts waiting for a check; beyond, "wait" (429) without checking
+SOURCE_IN_FLIGHT = 2  # attempts of one source being checked or waiting at once
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
@@ -70,9 +82,21 @@ class StaffSession:
 
 
 class SignInRefused(Exception):
-    def __init__(self, reason: Literal["invalid", "locked"]):
+    """`invalid` (401): wrong name or password. `wait` (429): too many failures or attempts at once;
+    `retry_after_s` says when the next attempt will be checked."""
+
+    def __init__(self, reason: Literal["invalid", "wait"], retry_after_s: float = 0.0):
         super().__init__(reason)
         self.reason = reason
+        self.retry_after_s = retry_after_s
+
+    @property
+    def status(self) -> int:
+        return 429 if self.reason == "wait" else 401
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))} if self.reason == "wait" else {}
 
 
 def _token_hash(token: str) -> str:
@@ -92,7 +116,7 @@ def validate_new_staff(username: str, password: str, role: str) -> None:
 
 
 def create_staff(store: Store, username: str, password: str, role: Role, *, actor: str = "cli") -> None:
-    """Create a staff account, or reset the password and role of an existing one (and unlock it)."""
+    """Create a staff account, or reset the password and role of an existing one (ending its sessions)."""
     validate_new_staff(username, password, role)
     password_hash = _hasher.hash(password)
     now = time.time()
@@ -118,41 +142,44 @@ class StaffAuth:
         self.store = store
         self.settings = settings
         self.secure_cookies = secure_cookies
+        self.throttle = SignInThrottle(settings.signin_free_attempts, settings.signin_backoff_s, settings.signin_backoff_max_s)
+        self.failures = audit.FailedSignIns(store, settings.signin_summary_s)
+        self._verifying = asyncio.Semaphore(VERIFY_CONCURRENCY)
+        self._queued = 0
+        self._in_flight: collections.Counter[str] = collections.Counter()
 
     @property
     def idle_s(self) -> float:
         return self.settings.session_idle_minutes * 60.0
 
-    async def sign_in(self, username: str, password: str) -> StaffSession:
-        """A new session for a correct password on an unlocked account; else SignInRefused (audited)."""
+    async def sign_in(self, username: str, password: str, source: str = "-") -> StaffSession:
+        """A new session for a correct password, unless `source` must wait first; else SignInRefused."""
         username = username.strip().lower()
         row = await self.store.read(
-            lambda c: c.execute(
-                "SELECT password_hash, role, locked_until, disabled FROM staff WHERE username = ?", (username,)
-            ).fetchone()
+            lambda c: c.execute("SELECT password_hash, role, disabled FROM staff WHERE username = ?", (username,)).fetchone()
         )
-        now = time.time()
-        password_ok = await asyncio.to_thread(self._verify, row["password_hash"] if row else _DUMMY_HASH, password)
-        if row is None or row["disabled"]:
-            await audit.log(self.store, username or "-", "signin.refused", username, {"reason": "unknown"})
+        account = username if row is not None else None  # None: not an account; never stored
+        wait_s = self.throttle.wait_s(username, source, known=account is not None)
+        if not wait_s and (self._in_flight[source] >= SOURCE_IN_FLIGHT or self._queued >= VERIFY_QUEUE):
+            wait_s = 1.0
+        if wait_s:
+            self.failures.add(source, account, throttled=True)
+            raise SignInRefused("wait", wait_s)
+        password_ok = await self._verify_bounded(row["password_hash"] if row else _DUMMY_HASH, password, source)
+        if row is None or row["disabled"] or not password_ok:
+            self.throttle.failed(username, source, known=account is not None)
+            self.failures.add(source, account)
             raise SignInRefused("invalid")
-        if row["locked_until"] > now:
-            await audit.log(self.store, username, "signin.refused", username, {"reason": "locked"})
-            raise SignInRefused("locked")
-        if not password_ok:
-            locked = await self.store.write(lambda conn: self._count_failure(conn, username, now))
-            raise SignInRefused("locked" if locked else "invalid")
+        self.throttle.succeeded(username, source)
         if _hasher.check_needs_rehash(row["password_hash"]):
             new_hash = await asyncio.to_thread(_hasher.hash, password)
         else:
             new_hash = row["password_hash"]
         session = StaffSession(username, row["role"], secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        now = time.time()
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE staff SET failed_attempts = 0, locked_until = 0, password_hash = ? WHERE username = ?",
-                (new_hash, username),
-            )
+            conn.execute("UPDATE staff SET password_hash = ? WHERE username = ?", (new_hash, username))
             conn.execute("DELETE FROM staff_sessions WHERE last_seen_at < ?", (now - self.idle_s,))
             conn.execute(
                 "INSERT INTO staff_sessions(token_hash, username, csrf_token, created_at, last_seen_at)"
@@ -164,28 +191,25 @@ class StaffAuth:
         await self.store.write(work)
         return session
 
+    async def _verify_bounded(self, password_hash: str, password: str, source: str) -> bool:
+        """argon2 in a worker thread, VERIFY_CONCURRENCY at a time (the event loop keeps serving)."""
+        self._queued += 1
+        self._in_flight[source] += 1
+        try:
+            async with self._verifying:
+                return await asyncio.to_thread(self._verify, password_hash, password)
+        finally:
+            self._queued -= 1
+            self._in_flight[source] -= 1
+            if self._in_flight[source] <= 0:
+                del self._in_flight[source]
+
     @staticmethod
     def _verify(password_hash: str, password: str) -> bool:
         try:
             return _hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-
-    def _count_failure(self, conn: sqlite3.Connection, username: str, now: float) -> bool:
-        """Count one failed password; lock the account when the limit is reached. True if now locked."""
-        failures = conn.execute(
-            "UPDATE staff SET failed_attempts = failed_attempts + 1 WHERE username = ? RETURNING failed_attempts",
-            (username,),
-        ).fetchone()[0]
-        locked = failures >= self.settings.lockout_attempts
-        if locked:
-            conn.execute(
-                "UPDATE staff SET failed_attempts = 0, locked_until = ? WHERE username = ?",
-                (now + self.settings.lockout_minutes * 60.0, username),
-            )
-        audit.record(conn, username, "signin.locked" if locked else "signin.refused", username,
-                     {"reason": "password", "failures": failures})
-        return locked
 
     async def session_for(self, token: str | None, *, touch: bool = True) -> StaffSession | None:
         """The live session behind a cookie token, or None. An idle session ends here."""
@@ -253,9 +277,30 @@ async def current_staff(request: Request) -> StaffSession | None:
     return await staff_auth(request).session_for(request.cookies.get(SESSION_COOKIE), touch=touch)
 
 
+def request_source(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
+
+
+def check_origin(request: Request) -> None:
+    """403 unless the request comes from a page of the agent itself: its Origin (or, without one, its
+    Referer) must be the origin the request was addressed to (scheme + Host) or one of desk.origins."""
+    host = request.headers.get("host", "")
+    allowed = {f"{request.url.scheme}://{host}".lower(), *(o.rstrip("/").lower() for o in staff_auth(request).settings.origins)}
+    origin = request.headers.get("origin")
+    sent = origin.lower() if origin is not None else _origin_of(request.headers.get("referer", ""))
+    if not host or sent not in allowed:
+        raise ProblemError(403, "cross_origin", "This change must come from the desk's own pages (Origin or Referer).")
+
+
 async def check_csrf(request: Request, session: StaffSession) -> None:
     if request.method in SAFE_METHODS:
         return
+    check_origin(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

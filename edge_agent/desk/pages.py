@@ -24,7 +24,9 @@ from .auth import (
     SignInRefused,
     StaffSession,
     check_csrf,
+    check_origin,
     current_staff,
+    request_source,
     require_staff_page,
     staff_auth,
 )
@@ -36,7 +38,7 @@ BOARD_WAITING_SHOWN = 8
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # so the desk's own form posts carry an Origin (checked), others nothing
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
 
@@ -87,14 +89,17 @@ async def login(
     password: Annotated[str, Form(max_length=256)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
+    check_origin(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return _login_form(request, "login.expired", status_code=403)
     auth = staff_auth(request)
     try:
-        session = await auth.sign_in(username, password)
+        session = await auth.sign_in(username, password, source=request_source(request))
     except SignInRefused as refused:
-        return _login_form(request, f"login.{refused.reason}", status_code=401)
+        page = _login_form(request, f"login.{refused.reason}", status_code=refused.status)
+        page.headers.update(refused.headers)
+        return page
     response = RedirectResponse("/desk", status_code=303)
     response.set_cookie(value=session.token, **auth.cookie_options())
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)

@@ -114,7 +114,7 @@ def add_staff(agent: RunningAgent) -> None:
 @contextlib.contextmanager
 def staff_client(agent: RunningAgent) -> Iterator[httpx.Client]:
     """Signed in through the desk's real sign-in form."""
-    with httpx.Client(base_url=agent.base_url, timeout=30) as client:
+    with httpx.Client(base_url=agent.base_url, timeout=30, headers={"Origin": agent.base_url}) as client:
         client.get("/desk/login")
         csrf = client.cookies.get("desk_login_csrf")
         form = {"username": STAFF_USER, "password": STAFF_PASSWORD, "csrf_token": csrf}

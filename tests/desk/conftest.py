@@ -75,7 +75,8 @@ class AgentProcess:
             f'[site]\nid = "{SITE_ID}"\nname = "Riverside Family Clinic"\ntimezone = "{TIMEZONE}"\n'
             f'[agent]\nlisten = "127.0.0.1:{self.port}"\ndata_dir = "data"\nadvertise = false\n'
             f"lookup_rate_per_minute = 600\n"
-            f"[desk]\nlockout_attempts = 3\nlockout_minutes = 5\nsession_idle_minutes = 5\n{central}"
+            f"[desk]\nsignin_free_attempts = 3\nsignin_backoff_s = 1\nsignin_summary_s = 1\nsession_idle_minutes = 5\n"
+            f"{central}"
         )
         for (username, password), role in ((FRONT_DESK, "front_desk"), (ADMIN, "admin")):
             edge_agent_cli("add-staff", username, "--role", role, "--password-stdin", config=self.config,
@@ -146,7 +147,7 @@ class Staff:
     """A signed-in browser-less staff client: the sign-in form, then the API with the CSRF token."""
 
     def __init__(self, agent: AgentProcess, username: str, password: str):
-        self.http = httpx.Client(base_url=agent.url, timeout=30, follow_redirects=False)
+        self.http = httpx.Client(base_url=agent.url, timeout=30, follow_redirects=False, headers={"Origin": agent.url})
         sign_in(self.http, username, password)
         self.csrf = self.http.get("/api/v1/desk/session").json()["csrf_token"]
 
@@ -160,7 +161,8 @@ class Staff:
 def sign_in(http: httpx.Client, username: str, password: str) -> httpx.Response:
     page = http.get("/desk/login")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return http.post("/desk/login", data={"username": username, "password": password, "csrf_token": csrf})
+    form = {"username": username, "password": password, "csrf_token": csrf}
+    return http.post("/desk/login", data=form, headers={"Origin": str(http.base_url).rstrip("/")})  # as a browser does
 
 
 @pytest.fixture(scope="module")
