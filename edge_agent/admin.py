@@ -2,6 +2,7 @@
 
 - `enroll_kiosk(config, kiosk_id)`: a new token (shown once, only its hash is kept) and the [kiosk]
   lines for that kiosk's site file, with the agent's TLS fingerprint to pin.
+- `revoke_kiosk(config, kiosk_id)`: its token stops working at once, in a running agent too (audited).
 - `status_report(config)`: queue size, outbox depth, oldest pending age, dead letters, last sync.
 """
 
@@ -36,6 +37,7 @@ def enroll_kiosk(config: SiteConfig, kiosk_id: str) -> str:
         token = store.write_sync(lambda conn: auth.enroll(conn, kiosk_id))
     finally:
         store.close()
+    auth.tokens_changed(config.store_path)  # a running agent drops the old token at once
     return "\n".join([
         f"# Kiosk {kiosk_id} enrolled at site {config.site.id}. The token is shown only this once:",
         "# put these lines in the kiosk's site file ([kiosk] section).",
@@ -45,6 +47,25 @@ def enroll_kiosk(config: SiteConfig, kiosk_id: str) -> str:
         f'agent_url = "{agent_url(config)}"',
         f'agent_fingerprint = "{fingerprint}"',
     ])  # fmt: skip
+
+
+def revoke_kiosk(config: SiteConfig, kiosk_id: str) -> None:
+    """Revoke a kiosk's token (audited); a running agent refuses it from its next request on."""
+    from .desk import audit
+
+    store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
+
+    def work(conn: sqlite3.Connection) -> None:
+        if not auth.revoke(conn, kiosk_id):
+            known = conn.execute("SELECT 1 FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
+            raise ValueError(f"kiosk {kiosk_id!r} is {'already revoked' if known else 'not enrolled'}")
+        audit.record(conn, "cli", "kiosk.revoke", kiosk_id)
+
+    try:
+        store.write_sync(work)
+    finally:
+        store.close()
+    auth.tokens_changed(config.store_path)
 
 
 def _age(seconds: float | None) -> str:

@@ -4,8 +4,10 @@
     kiosk_id = Depends(auth.require_kiosk)                            # in a route: 401 Problem otherwise
 
 Tokens are 256 random bits, so a fast unsalted hash is enough (no guessing to slow down). Verified
-hashes are cached in memory for CACHE_S so the hot path never touches the database; a token revoked or
-rotated stops working within that time.
+hashes are cached in memory for CACHE_S so the hot path never touches the database. Whoever enrolls or
+revokes a kiosk (the CLI, another process) then calls `tokens_changed(store_path)`, which replaces a
+marker file beside the database; a running agent stats it on every request (a microsecond) and empties
+its cache when it changed, so a revoked or rotated token is refused on the very next request.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 import time
+from pathlib import Path
 
 from fastapi import Request
 
@@ -23,6 +27,7 @@ from .problems import ProblemError
 from .store import Store
 
 CACHE_S = 30.0
+TOKENS_CHANGED_MARKER = "kiosk-tokens.changed"
 
 
 def new_token() -> str:
@@ -44,13 +49,46 @@ def enroll(conn: sqlite3.Connection, kiosk_id: str) -> str:
     return token
 
 
+def revoke(conn: sqlite3.Connection, kiosk_id: str) -> bool:
+    """Revoke a kiosk's token inside a write; False if there is no such kiosk with a live token."""
+    revoked_at = dt.datetime.now(dt.UTC).isoformat()
+    changed = conn.execute(
+        "UPDATE kiosks SET revoked_at = ? WHERE kiosk_id = ? AND revoked_at IS NULL", (revoked_at, kiosk_id)
+    ).rowcount
+    return changed > 0
+
+
+def _marker(store_path: Path) -> Path:
+    return Path(store_path).with_name(TOKENS_CHANGED_MARKER)
+
+
+def tokens_changed(store_path: Path) -> None:
+    """Tell running agents that kiosk tokens changed (call after the change committed)."""
+    marker = _marker(store_path)
+    fresh = marker.with_name(marker.name + ".new")
+    fresh.write_text(str(time.time_ns()))
+    os.replace(fresh, marker)  # a new inode each time: no change can go unseen
+
+
 class KioskAuth:
     def __init__(self, store: Store):
         self.store = store
         self._cache: dict[str, tuple[str, float]] = {}
+        self._marker = _marker(store.path)
+        self._tokens_seen = self._tokens_stamp()
+
+    def _tokens_stamp(self) -> tuple[int, int]:
+        try:
+            info = os.stat(self._marker)
+        except FileNotFoundError:
+            return (0, 0)
+        return (info.st_ino, info.st_mtime_ns)
 
     def kiosk_for(self, token: str) -> str | None:
         """The kiosk id a token belongs to, or None."""
+        if (stamp := self._tokens_stamp()) != self._tokens_seen:
+            self._cache.clear()
+            self._tokens_seen = stamp
         digest = token_hash(token)
         cached = self._cache.get(digest)
         now = time.monotonic()

@@ -143,6 +143,18 @@ def cmd_enroll_kiosk(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_revoke_kiosk(args: argparse.Namespace) -> int:
+    from .admin import revoke_kiosk
+
+    try:
+        revoke_kiosk(_load(args), args.kiosk_id)
+    except ValueError as exc:
+        print(f"revoke-kiosk: {exc}", file=sys.stderr)
+        return 2
+    print(f"kiosk {args.kiosk_id!r} revoked; its token is refused from now on (enroll-kiosk issues a new one)")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .admin import status_report
 
@@ -205,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("serve", cmd_serve, "run the edge agent (kiosk API, desk, board, sync)")
     enroll = command("enroll-kiosk", cmd_enroll_kiosk, "enroll (or re-key) a kiosk; prints its token once")
     enroll.add_argument("kiosk_id", metavar="KIOSK_ID")
+    revoke = command("revoke-kiosk", cmd_revoke_kiosk, "revoke a kiosk's token at once (a running agent refuses it)")
+    revoke.add_argument("kiosk_id", metavar="KIOSK_ID")
     command("status", cmd_status, "queue size, outbox depth, oldest pending age, dead letters, last sync")
     check = command("check-config", cmd_check_config, "validate a site TOML, one line per problem", with_config=False)
     check.add_argument("file")
