@@ -30,9 +30,23 @@ def test_agent_unit_is_hardened_and_fed_by_the_watchdog(deployment: Deployment) 
     root = deployment.root(host)
     text = (root / "etc/systemd/system/edge-agent.service").read_text()
     for line in ("Type=notify", "WatchdogSec=30s", "Restart=on-failure", "User=edge-agent", "NoNewPrivileges=yes",
+                 "LimitNOFILE=8192", "MemoryHigh=384M", "MemoryMax=512M",
                  "ProtectSystem=strict", "PrivateTmp=yes", f"ReadWritePaths={root}/var/lib/edge-agent",
                  f"ExecStart={root}/opt/lobby-checkin/current/bin/edge-agent serve --config {root}/etc/edge-agent/site.toml"):
         assert line in text.splitlines(), line
+
+
+def test_agent_unit_leaves_descriptors_for_every_connection_the_agent_admits(deployment: Deployment) -> None:
+    """The agent's own connection cap ([limits] connections, what the deployed site file says or the
+    default) must sit well below the unit's descriptor limit, or the process runs out before it refuses."""
+    from edge_agent.config import load
+
+    host = next(h for h in example_hosts() if "-agent" in h)
+    root = deployment.root(host)
+    lines = (root / "etc/systemd/system/edge-agent.service").read_text().splitlines()
+    (nofile,) = [int(line.split("=", 1)[1]) for line in lines if line.startswith("LimitNOFILE=")]
+    site = load(root / "etc/edge-agent/site.toml")
+    assert site.limits.connections + 256 <= nofile, (site.limits.connections, nofile)
 
 
 def test_agent_unit_exposure_score(deployment: Deployment) -> None:
