@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from edge_agent.central.fhir import FhirConnector  # noqa: E402
 from edge_agent.config import from_mapping  # noqa: E402
 from edge_agent.fhir_bundle import checkin_bundle_json  # noqa: E402
+from lobby_core.outbox_events import CheckinV1  # noqa: E402
 from edge_agent.keys import SiteKey  # noqa: E402
 from edge_agent.schedule import appointment_to_json  # noqa: E402
 from edge_agent.store import Store  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> None:
             payloads = payloads_for(central, site, count)
 
             started = time.perf_counter()
-            bodies = [checkin_bundle_json(p, SYSTEM) for p in payloads]
+            bodies = [checkin_bundle_json(CheckinV1.model_validate(p), SYSTEM) for p in payloads]
             build_s = time.perf_counter() - started
 
             empty_s = uvloop.run(lean_post_all(central.port, [b"{}"] * 5000, args.concurrency, path="/_control/none"))

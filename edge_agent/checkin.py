@@ -5,9 +5,8 @@
 
 A repeat with the same Idempotency-Key and the same body returns the stored answer byte for byte and
 stores nothing; the same key with another body, or a check-in id already used under another key, is a
-409. The outbox payload (`checkin.v1`, read by edge_agent/fhir_bundle.py) is:
-{"checkin": CheckinRequest JSON, "ticket", "arrived_at" (ISO 8601 UTC), "site_id", "site_name",
- "appointment": ScheduledAppointment JSON or null, "consent_ids": [...], "flags": [...]}.
+409. The outbox event is a `lobby_core.outbox_events.CheckinV1` (read by edge_agent/fhir_bundle.py and the
+HL7 v2 connector).
 """
 
 from __future__ import annotations
@@ -19,17 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import arrivals, matching
-from .appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .consents.records import ConsentRecordError, insert_consents, validate_records
-from lobby_core.contract import CheckinRequest, CheckinResponse, CoverageInfo, Demographics
+from lobby_core import comparison
+from lobby_core.contract import CheckinRequest, CheckinResponse
+from lobby_core.outbox_events import CheckinV1
 from .problems import ProblemError
 
 if TYPE_CHECKING:
     from .app import Agent
-
-EVENT_TYPE = "checkin.v1"
-
 
 @dataclass(frozen=True)
 class CheckinOutcome:
@@ -41,31 +39,6 @@ class CheckinOutcome:
 class _Replay(Exception):
     def __init__(self, body: str):
         self.body = body
-
-
-def _coverage_changed(submitted: CoverageInfo | None, on_file: CoverageInfo | None) -> bool:
-    if submitted is None:
-        return False
-    if on_file is None:
-        return True
-    return (matching.normalise(submitted.member_id), matching.normalise(submitted.payor)) != (
-        matching.normalise(on_file.member_id),
-        matching.normalise(on_file.payor),
-    )
-
-
-def _demographics_changed(submitted: Demographics | None, on_file: Demographics) -> bool:
-    if submitted is None:
-        return False
-    fields = []
-    for demographics in (submitted, on_file):
-        address = demographics.address
-        fields.append((
-            tuple(matching.normalise(getattr(address, part, "") or "") for part in ("street", "city", "postal_code")),
-            "".join(ch for ch in demographics.phone if ch.isdigit()),
-        ))  # fmt: skip
-    (new_address, new_phone), (old_address, old_phone) = fields
-    return (submitted.address is not None and new_address != old_address) or bool(new_phone and new_phone != old_phone)
 
 
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
@@ -80,9 +53,9 @@ def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None)
             scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
         ):  # fmt: skip
             flags.append("identity_mismatch")
-        if _demographics_changed(request.demographics, appointment.demographics):
+        if comparison.demographics_changed(request.demographics, appointment.demographics):
             flags.append("demographics_changed")
-        if _coverage_changed(request.coverage, appointment.coverage):
+        if comparison.coverage_changed(request.coverage, appointment.coverage):
             flags.append("insurance_changed")
     if appointment is None and request.coverage is not None:
         flags.append("insurance_changed")
@@ -141,7 +114,6 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
         offline_ticket=request.offline.kiosk_ticket if request.offline else None,
     )  # fmt: skip
     body_hash = request_hash(request)
-    appointment_json = agent.schedule.as_json(appointment) if appointment else None
     placement_box: list[arrivals.Placement] = []
 
     def transaction(conn: sqlite3.Connection) -> str:
@@ -156,11 +128,11 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
             records=request.consents, documents=agent.consent_library, site_id=config.site.id,
             site_name=config.site.name,
         ) if request.consents else []  # fmt: skip
-        store.enqueue(conn, EVENT_TYPE, checkin_id, patient_key, {
-            "checkin": checkin_json, "ticket": placement.ticket, "arrived_at": arrived_at,
-            "site_id": config.site.id, "site_name": config.site.name, "appointment": appointment_json,
-            "consent_ids": consent_ids, "flags": placement.flags,
-        })  # fmt: skip
+        event = CheckinV1(
+            checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=config.site.id,
+            site_name=config.site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,
+        )  # fmt: skip
+        store.enqueue(conn, event.event_name, checkin_id, patient_key, event.payload())
         response = CheckinResponse(
             checkin_id=request.checkin_id, ticket=placement.ticket, position=placement.position,
             estimated_wait_min=placement.estimated_wait_min, flags=placement.flags,

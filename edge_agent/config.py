@@ -1,79 +1,39 @@
-"""Site configuration: one TOML file per site, validated at start-up.
+"""The agent's site configuration: the shared file (lobby_core.site_config) plus the agent's own sections.
 
 Every setting has a safe default, so no file at all gives a working demo: agent on loopback, SQLite
 under ./data, a generated demo schedule, simulated devices, and no central system (the outbox holds).
-The kiosk reads the same schema; a kiosk's file usually holds only [site] and [kiosk].
+The kiosk reads the same file through `lobby_core.site_config.KioskSiteConfig`; a kiosk's file usually
+holds only [site] and [kiosk].
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
-import sys
-import tomllib
-import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-ENV_CONFIG = "CHECKIN_CONFIG"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _shipped(folder: str) -> Path:
-    """config/<folder> of a source checkout, else the copy an installed wheel put in <prefix>/share."""
-    checkout = REPO_ROOT / "config" / folder
-    installed = Path(sys.prefix) / "share" / "lobby-checkin" / folder
-    return checkout if checkout.is_dir() or not installed.is_dir() else installed
-
-
-DEFAULT_CONSENTS_DIR = _shipped("consents")
-DEFAULT_TRANSLATIONS_DIR = _shipped("translations")
-
-
-class ConfigError(Exception):
-    """A site file that cannot be used. `str()` is one line per problem, each naming the key."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from lobby_core import site_config
+from lobby_core.site_config import (  # noqa: F401 - the agent's modules import these from here
+    DEFAULT_CONSENTS_DIR,
+    DEFAULT_TRANSLATIONS_DIR,
+    ENV_CONFIG,
+    WEEKDAYS,
+    AgentAddress,
+    ConfigError,
+    DeviceConfig,
+    KioskSection,
+    Section,
+    SharedSiteConfig,
+    SiteSection,
+    is_loopback,
+    parse_opening_ranges,
+    parse_listen,
+)
 
 
 # --- fleet monitoring (edge_agent/metrics.py, edge_agent/fleet.py) ---------------------------------
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OPENING_RANGE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
-
-
-def parse_opening_ranges(value: str) -> list[tuple[int, int]]:
-    """'07:00-12:00,13:00-19:00' -> [(420, 720), (780, 1140)] (minutes after midnight, end exclusive)."""
-    ranges = []
-    for part in value.split(","):
-        found = OPENING_RANGE.match(part.strip())
-        if not found:
-            raise ValueError(f"must be HH:MM-HH:MM (several separated by commas), got {part.strip()!r}")
-        start, end = int(found[1]) * 60 + int(found[2]), int(found[3]) * 60 + int(found[4])
-        if not start < end <= 24 * 60:
-            raise ValueError(f"{part.strip()!r} must end after it starts, at 24:00 at the latest")
-        ranges.append((start, end))
-    return ranges
-
-
-def _valid_opening_hours(value: dict[str, str]) -> dict[str, str]:
-    for day, ranges in value.items():
-        if day not in WEEKDAYS:
-            raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
-        parse_opening_ranges(ranges)
-    return value
-
-
-# Per weekday, e.g. {mon = "07:00-19:00", sat = "08:00-12:00"}; a day left out is closed. Empty: always open.
-OpeningHours = Annotated[dict[str, str], AfterValidator(_valid_opening_hours)]
 KIOSK_OFFLINE_AFTER_S = 60.0  # the desk's threshold too (edge_agent/desk/devices.py OFFLINE_AFTER_S)
 
 
@@ -90,50 +50,9 @@ class FleetSection(Section):
         return value.rstrip("/")
 
 
-class SiteSection(Section):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] = "demo-clinic"
-    name: Annotated[str, Field(min_length=1, max_length=80)] = "Riverside Family Clinic"
-    timezone: str = "UTC"
-    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = ["en", "es"]
-    opening_hours: OpeningHours = {}
+class AgentSection(AgentAddress):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'America/Chicago')")
-        return value
-
-    @field_validator("languages")
-    @classmethod
-    def _at_least_one(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("name at least one language")
-        return value
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """'127.0.0.1:8470' / '[::1]:8470' -> (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be HOST:PORT, got {value!r}")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise ValueError(f"host must be an IP address or 'localhost', got {host!r}")
-    return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    return host == "localhost" or ipaddress.ip_address(host).is_loopback
-
-
-class AgentSection(Section):
-    listen: str = "127.0.0.1:8470"
     data_dir: Path = Path("data/agent")
     # "auto": plain HTTP on a loopback address, otherwise HTTPS with a self-signed certificate that
     # kiosks pin at enrollment. "on"/"off" force it. tls_cert/tls_key use the clinic's own certificate.
@@ -148,20 +67,6 @@ class AgentSection(Section):
     # Bearer token Prometheus sends to scrape /metrics; empty: /metrics is open (keep it on a trusted LAN).
     metrics_token: str = ""
     kiosk_offline_after_s: Annotated[float, Field(ge=1, le=3600)] = KIOSK_OFFLINE_AFTER_S
-
-    @field_validator("listen")
-    @classmethod
-    def _valid_listen(cls, value: str) -> str:
-        parse_listen(value)
-        return value
-
-    @property
-    def host(self) -> str:
-        return parse_listen(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return parse_listen(self.listen)[1]
 
 
 # What the FHIR connector does (SMART v2 permissions: c create, r read, u update, s search): the schedule
@@ -284,55 +189,13 @@ class LimitsSection(Section):
     board_streams_per_source: Annotated[int, Field(ge=1, le=60_000)] = 16
 
 
-class DeviceConfig(Section):
-    kind: Literal["id_scanner", "card_reader", "receipt_printer", "label_printer", "signature_pad"]
-    name: str = ""
-    transport: Literal["serial", "tcp", "usb", "file", "pcsc"] = "serial"
-    port: str = ""  # serial device path, file path
-    host: str = ""
-    tcp_port: Annotated[int, Field(ge=1, le=65535)] = 9100
-    baudrate: Annotated[int, Field(ge=300, le=921600)] = 9600
-    parity: Literal["N", "E", "O"] = "N"
-    suffix: str = ""  # scanner frame suffix, in addition to CR/LF
-    reader: str = ""  # PC/SC reader name (substring); empty: the first reader
-    usb_vendor: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
-    usb_product: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
-    model: str = ""
-    paper_width_mm: Annotated[int, Field(ge=40, le=120)] = 80
-
-    @property
-    def label(self) -> str:
-        return self.name or self.kind
-
-
-class KioskSection(Section):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")] = "kiosk-1"
-    # Empty: find the agent with zeroconf. The kiosk only trusts the agent it was enrolled with.
-    agent_url: str = ""
-    token: str = ""
-    agent_fingerprint: str = ""  # SHA-256 of the agent's TLS certificate, pinned at enrollment
-    ticket_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,3}$")] = "K1"
-    idle_timeout_s: Annotated[int, Field(ge=15, le=900)] = 60
-    idle_warning_s: Annotated[int, Field(ge=5, le=120)] = 15
-    spool_dir: Path = Path("data/kiosk")
-    staff_pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] = "2468"
-    display_name: Literal["none", "initials", "first_name"] = "none"  # what the ticket may print
-    reminder_public_key: str = ""  # base64 Ed25519 key that signs reminder QR codes
-    orientation: Literal["portrait", "landscape"] = "portrait"
-    devices: list[DeviceConfig] = []
-
-
-class SiteConfig(Section):
-    site: SiteSection = SiteSection()
+class SiteConfig(SharedSiteConfig):
     agent: AgentSection = AgentSection()
     central: CentralSection = CentralSection()
     schedule: ScheduleSection = ScheduleSection()
     desk: DeskSection = DeskSection()
     limits: LimitsSection = LimitsSection()
-    kiosk: KioskSection = KioskSection()
     fleet: FleetSection = FleetSection()
-    consents_dir: Path = DEFAULT_CONSENTS_DIR
-    translations_dir: Path = DEFAULT_TRANSLATIONS_DIR
 
     def model_post_init(self, _context: object) -> None:
         problems = []
@@ -367,70 +230,10 @@ class SiteConfig(Section):
         return self.agent.tls == "on"
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(file)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling against config/site.example.toml)"
-    return f"{key}: {message}"
-
-
 def load(path: str | os.PathLike | None = None) -> SiteConfig:
     """Load and validate a site file; None means $CHECKIN_CONFIG or, failing that, the defaults."""
-    if path is None:
-        path = os.environ.get(ENV_CONFIG) or None
-    if path is None:
-        return SiteConfig()
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file"])
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"])
-    return from_mapping(raw, base_dir=path.parent)
+    return site_config.load(path, SiteConfig)
 
 
 def from_mapping(raw: dict, base_dir: Path | None = None) -> SiteConfig:
-    try:
-        config = SiteConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()])
-    if base_dir is not None:
-        config = _resolve_paths(config, base_dir)
-    return config
-
-
-def _resolve_paths(config: SiteConfig, base_dir: Path) -> SiteConfig:
-    """Relative paths in a site file are relative to the file, not to the working directory."""
-
-    def resolve(value: Path | None) -> Path | None:
-        if value is None or value.is_absolute():
-            return value
-        return (base_dir / value).resolve()
-
-    agent = config.agent.model_copy(
-        update={
-            "data_dir": resolve(config.agent.data_dir),
-            "key_file": resolve(config.agent.key_file),
-            "tls_cert": resolve(config.agent.tls_cert),
-            "tls_key": resolve(config.agent.tls_key),
-        }
-    )
-    kiosk = config.kiosk.model_copy(update={"spool_dir": resolve(config.kiosk.spool_dir)})
-    central_paths = ("key_dir", "tls_client_cert", "tls_client_key", "tls_ca_file")
-    central = config.central.model_copy(update={name: resolve(getattr(config.central, name)) for name in central_paths})
-
-    schedule = config.schedule.model_copy(
-        update={"siu_tls_cert": resolve(config.schedule.siu_tls_cert), "siu_tls_key": resolve(config.schedule.siu_tls_key)}
-    )
-    return config.model_copy(
-        update={
-            "agent": agent,
-            "central": central,
-            "kiosk": kiosk,
-            "schedule": schedule,
-            "consents_dir": resolve(config.consents_dir),
-            "translations_dir": resolve(config.translations_dir),
-        }
-    )
+    return site_config.from_mapping(raw, SiteConfig, base_dir)

@@ -15,7 +15,6 @@ to JSON would cost four times as much again (see bench/drain.py).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import urllib.parse
 import uuid
@@ -24,10 +23,8 @@ from typing import Any, Iterable
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from lobby_core.contract import CheckinRequest
+from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
-CHECKIN_EVENT = "checkin.v1"
-PATIENT_UPDATE_EVENT = "patient_update.v1"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 ARRIVED_PATCH = [{"op": "replace", "path": "/status", "value": "arrived"}]
@@ -118,15 +115,15 @@ def patch_entry(reference: str, operations: list[dict]) -> dict:
 
 
 class CheckinBundle:
-    """Builds the transaction for one `checkin.v1` outbox payload."""
+    """Builds the transaction for one `checkin.v1` outbox event."""
 
-    def __init__(self, payload: dict, systems: CheckinSystems):
-        self.payload = payload
+    def __init__(self, event: CheckinV1, systems: CheckinSystems):
+        self.event = event
         self.systems = systems
-        self.checkin = CheckinRequest.model_validate(payload["checkin"])
+        self.checkin = event.checkin
         self.checkin_id = str(self.checkin.checkin_id)
-        self.appointment: dict | None = payload.get("appointment")
-        self.arrived_at = dt.datetime.fromisoformat(payload["arrived_at"]).isoformat()
+        self.appointment = event.appointment
+        self.arrived_at = event.arrived_at.isoformat()
         self.entries: list[dict] = []
 
     @property
@@ -136,7 +133,7 @@ class CheckinBundle:
     @property
     def patient_reference(self) -> str:
         if self.appointment:
-            return f"Patient/{self.appointment['patient_id']}"
+            return f"Patient/{self.appointment.patient_id}"
         return _urn(self.checkin_id, "Patient")
 
     def build(self, consent_entries: Iterable[dict] = ()) -> dict:
@@ -165,7 +162,7 @@ class CheckinBundle:
         self.entries.append(entry)
 
     def _appointment_arrived(self) -> None:
-        self.entries.append(patch_entry(f"Appointment/{self.appointment['appointment_id']}", ARRIVED_PATCH))
+        self.entries.append(patch_entry(f"Appointment/{self.appointment.appointment_id}", ARRIVED_PATCH))
 
     def _walk_in_patient(self) -> None:
         """No appointment matched: a provisional Patient the front desk links or merges at central."""
@@ -194,8 +191,8 @@ class CheckinBundle:
             "period": {"start": self.arrived_at},
         }
         if self.appointment:
-            resource["appointment"] = [{"reference": f"Appointment/{self.appointment['appointment_id']}"}]
-            resource["location"] = [{"location": {"display": self.appointment.get("location", "")}}]
+            resource["appointment"] = [{"reference": f"Appointment/{self.appointment.appointment_id}"}]
+            resource["location"] = [{"location": {"display": self.appointment.location}}]
         self._add(
             resource, "POST", "Encounter", full_url=self.encounter_url,
             if_none_exist=_if_none_exist(self.systems.checkin, self.checkin_id),
@@ -245,15 +242,15 @@ class CheckinBundle:
         )
 
 
-def checkin_bundle(payload: dict, identifier_system: str, consent_entries: Iterable[dict] = ()) -> dict:
-    """The validated transaction Bundle for one `checkin.v1` payload."""
-    return CheckinBundle(payload, CheckinSystems(identifier_system)).build(consent_entries)
+def checkin_bundle(event: CheckinV1, identifier_system: str, consent_entries: Iterable[dict] = ()) -> dict:
+    """The validated transaction Bundle for one `checkin.v1` event."""
+    return CheckinBundle(event, CheckinSystems(identifier_system)).build(consent_entries)
 
 
-def patient_update_bundle(payload: dict) -> dict:
-    """The validated transaction for one `patient_update.v1` payload: a JSON Patch of the central Patient's
+def patient_update_bundle(event: PatientUpdateV1) -> dict:
+    """The validated transaction for one `patient_update.v1` event: a JSON Patch of the central Patient's
     address and telecom. `add` replaces a member that exists, so a replay leaves the Patient as it was."""
-    demographics = payload["demographics"] or {}
+    demographics = event.demographics.model_dump(mode="json")
     changes = {
         "address": _compact(_address(demographics)) if demographics.get("address") else None,
         "telecom": _telecom(demographics) or None,
@@ -263,12 +260,12 @@ def patient_update_bundle(payload: dict) -> dict:
         raise ValueError("a patient update without an address, phone or email")
     validated({"resourceType": "Patient", **changes})
     operations = [{"op": "add", "path": f"/{member}", "value": value} for member, value in changes.items()]
-    return validated_transaction([patch_entry(f"Patient/{payload['patient_id']}", operations)])
+    return validated_transaction([patch_entry(f"Patient/{event.patient_id}", operations)])
 
 
 def bundle_json(bundle: dict) -> bytes:
     return json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def checkin_bundle_json(payload: dict, identifier_system: str, consent_entries: Iterable[dict] = ()) -> bytes:
-    return bundle_json(checkin_bundle(payload, identifier_system, consent_entries))
+def checkin_bundle_json(event: CheckinV1, identifier_system: str, consent_entries: Iterable[dict] = ()) -> bytes:
+    return bundle_json(checkin_bundle(event, identifier_system, consent_entries))

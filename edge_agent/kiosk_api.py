@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from lobby_core import reminder
 
 from . import checkin, matching
-from .appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from .auth import require_kiosk, require_same_kiosk
 from .consents.due import forms_due_async
 from lobby_core.contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse

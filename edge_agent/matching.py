@@ -1,6 +1,6 @@
 """Matching a patient's typed or scanned identity against a scheduled appointment.
 
-Birth dates must be equal. Names are compared after normalisation: case, accents, hyphens,
+Birth dates must be equal. Names are compared after normalisation (lobby_core.comparison.normalise): case, accents, hyphens,
 apostrophes and spacing do not matter ("GARCÍA-LÓPEZ" == "garcia lopez" == "GarciaLopez"). A family
 name matches when one side's words are the leading words of the other's (compound surnames: "Garcia"
 finds "García López"). A given name matches when it is empty (surname + birth date only), an initial
@@ -11,27 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
-import unicodedata
+
+from lobby_core.comparison import name_words, normalise  # noqa: F401 - one name normalisation
 
 from .keys import SiteKey
-
-_SEPARATORS = re.compile(r"[\s\-‐‑‒–—'’`.,]+")
-_TRANSLITERATE = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "þ": "th"})
-
-
-@functools.lru_cache(maxsize=4096)
-def name_words(name: str) -> tuple[str, ...]:
-    """'  Núñez-O'Brien ' -> ('nunez', 'o', 'brien')"""
-    folded = name.casefold().translate(_TRANSLITERATE)
-    decomposed = unicodedata.normalize("NFKD", folded)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return tuple(word for word in _SEPARATORS.split(plain) if word)
-
-
-def normalise(name: str) -> str:
-    return " ".join(name_words(name))
-
 
 def family_matches(typed: str, scheduled: str) -> bool:
     typed_words, scheduled_words = name_words(typed), name_words(scheduled)

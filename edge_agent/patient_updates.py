@@ -8,8 +8,9 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Literal
 
+from lobby_core.outbox_events import PatientUpdateV1, UpdatedPatient
+
 from . import arrivals
-from .fhir_bundle import PATIENT_UPDATE_EVENT
 
 if TYPE_CHECKING:
     from .store import Store
@@ -30,11 +31,14 @@ def enqueue_accepted_demographics(conn: sqlite3.Connection, store: "Store", chec
     if not details.get("demographics"):
         return "nothing_to_send"
     # The name, birth date and MRN let an HL7 v2 receiver find the patient (its ADT^A08 needs them).
-    patient = {key: details.get(key) for key in ("family", "given", "birth_date")}
-    store.enqueue(conn, PATIENT_UPDATE_EVENT, f"{checkin_id}:demographics", row["patient_key"], {
-        "checkin_id": checkin_id, "patient_id": details["patient_id"], "demographics": details["demographics"],
-        "patient": patient, "mrn": _scheduled_mrn(conn, store, row["appointment_id"]),
-    })  # fmt: skip
+    event = PatientUpdateV1(
+        checkin_id=checkin_id,
+        patient_id=details["patient_id"],
+        demographics=details["demographics"],
+        patient=UpdatedPatient.model_validate(details) if details.get("family") and details.get("birth_date") else None,
+        mrn=_scheduled_mrn(conn, store, row["appointment_id"]),
+    )
+    store.enqueue(conn, event.event_name, f"{checkin_id}:demographics", row["patient_key"], event.payload())
     return "queued"
 
 

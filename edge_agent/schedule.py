@@ -20,8 +20,9 @@ from typing import Protocol
 from pydantic import TypeAdapter
 
 from . import matching
-from .appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import Address, CoverageInfo, Demographics
+from lobby_core.demo import DEMO_PATIENTS
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ class ScheduleCache:
         self.day: dt.date | None = None
         self.appointments: list[ScheduledAppointment] = []
         self._by_id: dict[str, ScheduledAppointment] = {}
-        self._json: dict[str, tuple[ScheduledAppointment, dict]] = {}
         self.last_refresh_at: float | None = None
         self.last_error: str = ""
 
@@ -158,13 +158,6 @@ class ScheduleCache:
 
     # --- lookups -------------------------------------------------------------------------------------
 
-    def as_json(self, appointment: ScheduledAppointment) -> dict:
-        """`appointment_to_json`, computed once per appointment (check-ins put it in every outbox payload)."""
-        cached = self._json.get(appointment.appointment_id)
-        if cached is None or cached[0] is not appointment:
-            cached = self._json[appointment.appointment_id] = (appointment, appointment_to_json(appointment))
-        return cached[1]
-
     def get(self, appointment_id: str) -> ScheduledAppointment | None:
         return self._by_id.get(appointment_id) if self.day == self.today() else None
 
@@ -184,28 +177,6 @@ class ScheduleCache:
 
 # --- the demo source ------------------------------------------------------------------------------
 
-# Synthetic people only. They cover what matching must handle: accents, hyphens, apostrophes,
-# compound surnames, particles, and two patients who share a surname and a birth date.
-DEMO_PATIENTS = [
-    ("García López", "María José", "1956-03-14"),
-    ("O'Neil-Smith", "Jean-Luc", "1971-11-02"),
-    ("Nguyễn", "Anh", "1990-07-21"),
-    ("Nguyen", "An", "1990-07-21"),
-    ("Müller", "Jürgen", "1948-01-30"),
-    ("Kowalski", "Zoë", "2001-05-09"),
-    ("van der Berg", "Pieter", "1965-09-17"),
-    ("Ní Bhriain", "Siobhán", "1983-12-24"),
-    ("Smith", "John", "1975-04-01"),
-    ("Smith", "Jane", "1979-08-08"),
-    ("Johnson", "Robert", "1944-02-29"),
-    ("Okafor", "Chinwe", "1995-10-10"),
-    ("Dubois", "Amélie", "1988-06-15"),
-    ("Rossi", "Giulia", "1962-03-03"),
-    ("Haddad", "Omar", "1959-08-19"),
-    ("Tanaka", "Yui", "2010-01-05"),
-    ("Da Silva Santos", "João Pedro", "1968-12-01"),
-    ("Schmidt", "Anna-Lena", "1992-02-17"),
-]
 DEMO_CLINICIANS = [("Dr. Patel", "Room 1"), ("Dr. Okonkwo", "Room 2"), ("NP Alvarez", "Room 3")]
 DEMO_PAYORS = ["Blue Harbor Health", "Evergreen Mutual", "Medicare", "Sunrise Medicaid"]
 DEMO_STREETS = ["12 Elm St", "401 River Rd", "77 Oak Ave", "9 Harbor Way", "250 Main St"]

@@ -9,7 +9,6 @@ spool) and `AgentRefused` (the agent answered no: send the patient to the desk).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import socket
 import ssl
 import threading
@@ -29,6 +28,7 @@ from lobby_core.contract import (
     LookupResponse,
     Problem,
 )
+from lobby_core.site_config import is_loopback
 
 API = "/api/v1"
 
@@ -122,15 +122,6 @@ class AgentClient:
 
 def normalise_fingerprint(fingerprint: str) -> str:
     return fingerprint.replace(":", "").replace(" ", "").lower().removeprefix("sha256")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def pinned_context(host: str, port: int, fingerprint: str) -> ssl.SSLContext:

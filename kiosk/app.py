@@ -20,11 +20,11 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition
 
-from edge_agent.config import DeviceConfig, SiteConfig
+from lobby_core.site_config import DeviceConfig, KioskSiteConfig, is_loopback
 from lobby_core.contract import DeviceHealth
 
 from . import screens
-from .agent_client import AgentClient, discover, is_loopback
+from .agent_client import AgentClient, discover
 from .backend import FlowStep, KioskBackend
 from .devices.base import Device, DeviceEvent
 from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
@@ -111,7 +111,7 @@ class KioskApp(App):
 
     def __init__(
         self,
-        site: SiteConfig,
+        site: KioskSiteConfig,
         *,
         device_configs: list[DeviceConfig] | None = None,
         connect: Callable[[], AgentClient | None] | None = None,
@@ -120,7 +120,7 @@ class KioskApp(App):
     ):
         super().__init__(**kwargs)
         self.site = site
-        self.catalogues = Catalogues.load(site.translations_dir)
+        self.catalogues = Catalogues.load(site.translations_dir, site.site.default_language)
         self.device_configs = list(site.kiosk.devices if device_configs is None else device_configs)
         self.devices: list[Device] = []
         kiosk = site.kiosk
@@ -170,7 +170,7 @@ class KioskApp(App):
         from .devices.registry import open_devices
 
         self.backend.start()
-        self.devices = open_devices(self.device_configs, self.device_event)
+        self.devices = open_devices(self.device_configs, self.device_event, self.site.translations_dir)
         Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
         self.refresh()
 

@@ -24,7 +24,7 @@ from kivy.core.window import Window
 from kivy.input.motionevent import MotionEvent
 from kivy.uix.widget import Widget
 
-from edge_agent.schedule import DEMO_PATIENTS
+from lobby_core.demo import DEMO_PATIENTS
 
 from .simulators.licence import licence_text
 

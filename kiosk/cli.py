@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge_agent import config as site_config
+from lobby_core import site_config
 
 
-def load_config(path: str | None) -> site_config.SiteConfig:
+def load_config(path: str | None) -> site_config.KioskSiteConfig:
     try:
-        return site_config.load(path)
+        return site_config.load(path, site_config.KioskSiteConfig)
     except site_config.ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)

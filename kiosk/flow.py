@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Union
 
+from lobby_core import comparison
 from lobby_core.contract import (
     Address,
     BoardState,
@@ -243,7 +244,7 @@ class Flow:
             country=identity.country,
         )
         on_file = appointment.on_file.address
-        if on_file is not None and _same_address(read, on_file):
+        if comparison.same_address(read, on_file):
             return None
         return Demographics(address=read)
 
@@ -254,7 +255,7 @@ class Flow:
             return None
         card = CoverageInfo(payor=identity.payor, member_id=identity.member_id, source="card")
         on_file = appointment.coverage_on_file
-        if on_file is not None and (on_file.member_id, _fold(on_file.payor)) == (card.member_id, _fold(card.payor)):
+        if not comparison.coverage_changed(card, on_file):
             return None
         return card
 
@@ -639,12 +640,4 @@ class Flow:
         )
         self._go(Step.SUBMITTING)
         return [SubmitCheckin(request)]
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().replace(".", " ").replace(",", " ").split())
-
-
-def _same_address(a: Address, b: Address) -> bool:
-    return (_fold(a.street), _fold(a.postal_code)[:5]) == (_fold(b.street), _fold(b.postal_code)[:5])
 

@@ -1,19 +1,18 @@
 """Translation catalogues: every word the kiosk shows, and how each language writes dates and numbers.
 
-One JSON file per language in the translations folder (`kiosk.<code>.json`); adding a language is
-adding a file. The `_locale` entry describes the language's formats; every other entry is a message,
+One JSON file per language in the translations folder (`kiosk.<code>.json`, read by lobby_core.catalogue
+with its one fallback rule: language, site default language, English); adding a language is adding a file. The `_locale` entry describes the language's formats; every other entry is a message,
 with `{name}` placeholders filled by `text(...)`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CATALOGUE_PATTERN = re.compile(r"^kiosk\.([a-z]{2})\.json$")
+from lobby_core import catalogue
+from lobby_core.catalogue import ENGLISH
 
 
 @dataclass(frozen=True)
@@ -28,49 +27,27 @@ class Locale:
     speech_voice: str  # espeak-ng voice
 
 
-class MissingTranslation(KeyError):
-    pass
-
-
 class Catalogues:
-    def __init__(self, messages: dict[str, dict[str, str]], locales: dict[str, Locale], fallback: str = "en"):
-        self._messages = messages
-        self._locales = locales
-        self.fallback = fallback if fallback in messages else next(iter(messages))
+    def __init__(self, messages: catalogue.Catalogue):
+        self._catalogue = messages
+        self._locales = {lang: _locale(messages.metadata(lang, "locale")) for lang in messages.languages}
 
     @classmethod
-    def load(cls, folder: Path) -> "Catalogues":
-        messages, locales = {}, {}
-        for path in sorted(Path(folder).iterdir()):
-            match = CATALOGUE_PATTERN.match(path.name)
-            if not match:
-                continue
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            locale = raw.pop("_locale")
-            locale["months"] = tuple(locale["months"])
-            locales[match.group(1)] = Locale(**locale)
-            messages[match.group(1)] = raw
-        if not messages:
-            raise FileNotFoundError(f"no kiosk.<language>.json catalogue in {folder}")
-        return cls(messages, locales)
+    def load(cls, folder: Path, default_language: str = ENGLISH) -> "Catalogues":
+        return cls(catalogue.read(folder, "kiosk", default_language))
 
     @property
     def languages(self) -> list[str]:
-        return list(self._messages)
+        return self._catalogue.languages
 
     def keys(self, language: str) -> set[str]:
-        return set(self._messages[language])
+        return self._catalogue.keys(language)
 
     def locale(self, language: str) -> Locale:
-        return self._locales.get(language) or self._locales[self.fallback]
+        return self._locales.get(language) or self._locales.get(self._catalogue.default_language) or self._locales[ENGLISH]
 
     def text(self, language: str, key: str, **values: object) -> str:
-        template = self._messages.get(language, {}).get(key)
-        if template is None:
-            template = self._messages[self.fallback].get(key)
-        if template is None:
-            raise MissingTranslation(key)
-        return template.format(**values) if values else template
+        return self._catalogue.text(language, key, **values)
 
     def date(self, language: str, value: dt.date) -> str:
         locale = self.locale(language)
@@ -102,3 +79,7 @@ class Catalogues:
             else:
                 out.append(char)
         return "".join(out)
+
+
+def _locale(raw: dict) -> Locale:
+    return Locale(**{**raw, "months": tuple(raw["months"])})

@@ -7,12 +7,12 @@ import logging
 import signal
 from pathlib import Path
 
-from edge_agent.config import SiteConfig
+from lobby_core.site_config import KioskSiteConfig
 
 from . import window
 
 
-def run(site: SiteConfig, *, simulate: bool = False, windowed: bool = False, size: tuple[int, int] | None = None,
+def run(site: KioskSiteConfig, *, simulate: bool = False, windowed: bool = False, size: tuple[int, int] | None = None,
         autopilot: int = 0, screenshots: Path | None = None) -> int:
     """`autopilot` > 0: that many scripted demo patients check in (needs `simulate`), photographed into `screenshots`."""
     window.configure(site.kiosk.orientation, windowed, size)
@@ -60,7 +60,7 @@ def parse_size(value: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def main(args: argparse.Namespace, site: SiteConfig) -> int:
+def main(args: argparse.Namespace, site: KioskSiteConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.autopilot < 0:
         raise SystemExit("kiosk run: --autopilot takes a number of patients (0 or more)")

@@ -28,7 +28,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge_agent.appointments import ScheduledAppointment  # noqa: E402
+from lobby_core.appointments import ScheduledAppointment  # noqa: E402
 from edge_agent.schedule import demo_appointments  # noqa: E402
 from kiosk.simulators.licence import licence_text  # noqa: E402
 

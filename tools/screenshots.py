@@ -43,11 +43,11 @@ def main() -> int:
 
 def worker(orientation: str, out: Path) -> int:
     sys.path.insert(0, str(REPO))
-    from edge_agent import config as site_config
+    from lobby_core import site_config
     from kiosk import window
 
     with tempfile.TemporaryDirectory(prefix="kiosk-shots-spool-") as spool:
-        site = site_config.from_mapping({"kiosk": {"spool_dir": spool, "orientation": orientation, "agent_url": "http://127.0.0.1:9"}})
+        site = site_config.from_mapping({"kiosk": {"spool_dir": spool, "orientation": orientation, "agent_url": "http://127.0.0.1:9"}}, site_config.KioskSiteConfig)
         window.configure(orientation, windowed=True, size=SIZES[orientation])
         from kivy.clock import Clock
         from kivy.core.window import Window

@@ -14,7 +14,7 @@ def connector_for(config: SiteConfig, store: Store | None = None) -> Connector:
         from .credentials import smart_key_dir
         from .fhir import FhirConnector
 
-        return FhirConnector(config.central, store, key_dir=smart_key_dir(config))
+        return FhirConnector(config.central, store, key_dir=smart_key_dir(config), translations_dir=config.translations_dir)
     if kind == "hl7v2":
         from .hl7v2 import Hl7v2Connector
 

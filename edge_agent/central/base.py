@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from ..store import OutboxItem
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
-from ..appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from ..config import CentralSection
 from ..consents.due import decisions_from_fhir
 from lobby_core.contract import Address, CoverageInfo, Demographics
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
+from lobby_core.outbox_events import CheckinV1, OutboxEvent, PatientUpdateV1, UnknownEvent, parse_event
 from ..fhir_bundle import (
-    CHECKIN_EVENT,
-    PATIENT_UPDATE_EVENT,
     CheckinBundle,
     CheckinSystems,
     bundle_json,
@@ -174,8 +174,10 @@ class FhirConnector:
         store: Store | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         key_dir: Path | None = None,
+        translations_dir: Path = DEFAULT_TRANSLATIONS_DIR,
     ):
         self.store = store  # where signed consents live (their PDFs go into the Bundle)
+        self.translations_dir = translations_dir  # the site's wording of those PDFs
         headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
         self.credentials = central_credentials(central, key_dir)  # central.auth: bearer, SMART, mTLS
         self.identifier_system = central.identifier_system
@@ -206,31 +208,38 @@ class FhirConnector:
 
     # --- delivery --------------------------------------------------------------------------------
 
-    def bundle_for(self, item: OutboxItem) -> bytes:
+    def bundle_for(self, event: OutboxEvent) -> bytes:
         """The transaction for one event (blocking: reads and may render consent PDFs)."""
-        builders = {CHECKIN_EVENT: self.checkin_bundle, PATIENT_UPDATE_EVENT: patient_update_bundle}
-        if item.event_type not in builders:
-            raise ValueError(f"event type {item.event_type!r} has no FHIR mapping")
-        return bundle_json(builders[item.event_type](item.payload))
+        if isinstance(event, CheckinV1):
+            return bundle_json(self.checkin_bundle(event))
+        if isinstance(event, PatientUpdateV1):
+            return bundle_json(patient_update_bundle(event))
+        raise ValueError(f"event type {event.event_name!r} has no FHIR mapping")
 
-    def checkin_bundle(self, payload: dict) -> dict:
-        bundle = CheckinBundle(payload, CheckinSystems(self.identifier_system))
-        consent_ids = payload.get("consent_ids") or []
+    def checkin_bundle(self, event: CheckinV1) -> dict:
+        bundle = CheckinBundle(event, CheckinSystems(self.identifier_system))
+        consent_ids = event.consent_ids
         consents: list[dict] = []
         if consent_ids:
             if self.store is None:
                 raise ValueError("consents to send but no store to read them from")
             from ..consents.fhir import consent_entries
 
-            consents = consent_entries(self.store, consent_ids, bundle.patient_reference, self.identifier_system)
+            consents = consent_entries(
+                self.store, consent_ids, bundle.patient_reference, self.identifier_system, self.translations_dir
+            )
         return bundle.build(consents)
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:
-            if item.payload.get("consent_ids"):
-                body = await asyncio.to_thread(self.bundle_for, item)
+            event = parse_event(item.event_type, item.payload)
+        except (UnknownEvent, ValidationError) as exc:
+            return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
+        try:
+            if isinstance(event, CheckinV1) and event.consent_ids:
+                body = await asyncio.to_thread(self.bundle_for, event)
             else:
-                body = self.bundle_for(item)
+                body = self.bundle_for(event)
         except ValidationError as exc:
             return Delivery.rejected("invalid FHIR", local_outcome(describe_validation_error(exc)))
         except (ValueError, KeyError, TypeError, LookupError) as exc:

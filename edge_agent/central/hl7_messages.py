@@ -22,7 +22,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lobby_core.contract import Address, CheckinRequest, CoverageInfo, Demographics
+from lobby_core.appointments import ScheduledAppointment
+from lobby_core.contract import Address, CoverageInfo, Demographics
+from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
 VERSION = "2.5.1"
 SENDING_APPLICATION = "LOBBY-CHECKIN"
@@ -124,9 +126,9 @@ def _pid(patient_id: str, family: str, given: str, birth_date: dt.date | None, d
     )  # fmt: skip
 
 
-def _pv1(site: Hl7Site, checkin_id: str, appointment: dict, arrived: dt.datetime | None) -> str:
-    fields = ["1", "O", composite(appointment.get("location", "")), "", "", "",
-              composite("", appointment.get("clinician", ""))] + [""] * 11  # fmt: skip
+def _pv1(site: Hl7Site, checkin_id: str, appointment: ScheduledAppointment | None, arrived: dt.datetime | None) -> str:
+    location, clinician = (appointment.location, appointment.clinician) if appointment else ("", "")
+    fields = ["1", "O", composite(location), "", "", "", composite("", clinician)] + [""] * 11
     fields += [identifier(checkin_id, site.site_authority, "VN")] + [""] * 24
     fields += [timestamp(arrived) if arrived else ""]  # PV1-44 admit date/time
     return segment("PV1", *fields)
@@ -150,19 +152,17 @@ def _in1(site: Hl7Site, card: CoverageInfo) -> str:
     return segment("IN1", *fields)
 
 
-def _patient_identifier(site: Hl7Site, appointment: dict, checkin_id: str) -> str:
-    if appointment.get("mrn"):
-        return identifier(appointment["mrn"], site.central_authority, "MR")
-    if appointment.get("patient_id"):
-        return identifier(appointment["patient_id"], site.central_authority, "PI")
+def _patient_identifier(site: Hl7Site, appointment: ScheduledAppointment | None, checkin_id: str) -> str:
+    if appointment and appointment.mrn:
+        return identifier(appointment.mrn, site.central_authority, "MR")
+    if appointment and appointment.patient_id:
+        return identifier(appointment.patient_id, site.central_authority, "PI")
     return identifier(walk_in_id(checkin_id), site.site_authority, "PI")
 
 
-def arrival(payload: dict, site: Hl7Site) -> str:
-    """The arrival (ADT^A04 register outpatient, or ADT^A10 patient arriving) for one `checkin.v1` payload."""
-    checkin = CheckinRequest.model_validate(payload["checkin"])
-    appointment = payload.get("appointment") or {}
-    arrived = dt.datetime.fromisoformat(payload["arrived_at"])
+def arrival(checked_in: CheckinV1, site: Hl7Site) -> str:
+    """The arrival (ADT^A04 register outpatient, or ADT^A10 patient arriving) for one `checkin.v1` event."""
+    checkin, appointment, arrived = checked_in.checkin, checked_in.appointment, checked_in.arrived_at
     checkin_id = str(checkin.checkin_id)
     event = site.arrival_event
     body = [
@@ -177,23 +177,24 @@ def arrival(payload: dict, site: Hl7Site) -> str:
     return header(site, event, arrived, control_id(checkin_id), body)
 
 
-def demographics_update(payload: dict, site: Hl7Site, sent_at: dt.datetime) -> str:
-    """The ADT^A08 (update patient information) for one `patient_update.v1` payload: the patient's
+def demographics_update(update: PatientUpdateV1, site: Hl7Site, sent_at: dt.datetime) -> str:
+    """The ADT^A08 (update patient information) for one `patient_update.v1` event: the patient's
     identifier, name and birth date (which a v2 receiver needs to find the patient) and the new address
-    and telecom. Raises KeyError for an event queued without the patient's name."""
-    patient = payload["patient"]
-    demographics = Demographics.model_validate(payload["demographics"] or {})
+    and telecom. Raises ValueError for an event queued without the patient's name (older agents')."""
+    patient, demographics = update.patient, update.demographics
+    if patient is None:
+        raise ValueError("a patient update queued without the patient's name and birth date")
     if demographics.address is None and not demographics.phone and not demographics.email:
         raise ValueError("a patient update without an address, phone or email")
-    checkin_id = payload["checkin_id"]
+    checkin_id = update.checkin_id
     patient_id = (
-        identifier(payload["mrn"], site.central_authority, "MR")
-        if payload.get("mrn")
-        else identifier(payload["patient_id"], site.central_authority, "PI")
+        identifier(update.mrn, site.central_authority, "MR")
+        if update.mrn
+        else identifier(update.patient_id, site.central_authority, "PI")
     )
     body = [
         segment("EVN", "A08", timestamp(sent_at)),
-        _pid(patient_id, patient["family"], patient["given"], dt.date.fromisoformat(patient["birth_date"]), demographics),
-        _pv1(site, checkin_id, {}, None),
+        _pid(patient_id, patient.family, patient.given, patient.birth_date, demographics),
+        _pv1(site, checkin_id, None, None),
     ]
     return header(site, "A08", sent_at, control_id(checkin_id, "demographics"), body)

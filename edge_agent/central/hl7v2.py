@@ -18,9 +18,9 @@ import urllib.parse
 import hl7
 from hl7.mllp import open_hl7_connection
 
-from ..appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from ..config import CentralSection
-from ..fhir_bundle import CHECKIN_EVENT, PATIENT_UPDATE_EVENT
+from lobby_core.outbox_events import CheckinV1, OutboxEvent, PatientUpdateV1, UnknownEvent, parse_event
 from ..store import OutboxItem
 from . import hl7_messages
 from .base import Delivery, ScheduleUnavailable, local_outcome
@@ -30,9 +30,9 @@ from .hl7_messages import Hl7Site, control_id
 __all__ = ["Hl7v2Connector", "adt_a04", "control_id"]
 
 
-def adt_a04(payload: dict, sending_facility: str) -> str:
-    """The ADT^A04 for one `checkin.v1` payload, with the site's defaults (see hl7_messages.arrival)."""
-    return hl7_messages.arrival(payload, Hl7Site(sending_facility, sending_facility.upper()))
+def adt_a04(event: CheckinV1, sending_facility: str) -> str:
+    """The ADT^A04 for one `checkin.v1` event, with the site's defaults (see hl7_messages.arrival)."""
+    return hl7_messages.arrival(event, Hl7Site(sending_facility, sending_facility.upper()))
 
 
 class Hl7v2Connector:
@@ -61,11 +61,11 @@ class Hl7v2Connector:
             return await open_hl7_connection(self.host, self.port, encoding="utf-8")
 
     async def deliver(self, item: OutboxItem) -> Delivery:
-        if item.event_type not in (CHECKIN_EVENT, PATIENT_UPDATE_EVENT):
-            return Delivery.rejected("unmappable event", local_outcome(f"event type {item.event_type} has no HL7 v2 mapping"))
         try:
-            message = hl7.parse(self.message_for(item))
-        except (ValueError, KeyError, TypeError) as exc:
+            message = hl7.parse(self.message_for(parse_event(item.event_type, item.payload)))
+        except UnknownEvent:
+            return Delivery.rejected("unmappable event", local_outcome(f"event type {item.event_type} has no HL7 v2 mapping"))
+        except (ValueError, KeyError, TypeError) as exc:  # a pydantic ValidationError is a ValueError
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
         connection = None
         try:
@@ -83,10 +83,12 @@ class Hl7v2Connector:
             return Delivery.retry(type(exc).__name__)
         return self._outcome(message, ack, connection, item.attempts + 1)
 
-    def message_for(self, item: OutboxItem) -> str:
-        if item.event_type == PATIENT_UPDATE_EVENT:
-            return hl7_messages.demographics_update(item.payload, self.site, dt.datetime.now(dt.timezone.utc))
-        return hl7_messages.arrival(item.payload, self.site)
+    def message_for(self, event: OutboxEvent) -> str:
+        if isinstance(event, PatientUpdateV1):
+            return hl7_messages.demographics_update(event, self.site, dt.datetime.now(dt.timezone.utc))
+        if isinstance(event, CheckinV1):
+            return hl7_messages.arrival(event, self.site)
+        raise UnknownEvent(f"event type {event.event_name} has no HL7 v2 mapping")
 
     def _outcome(self, message, ack, connection, attempt: int) -> Delivery:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from ..store import OutboxItem
 from .base import Delivery, ScheduleUnavailable
 

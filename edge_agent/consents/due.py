@@ -21,7 +21,7 @@ import logging
 import sqlite3
 from typing import Callable, Iterable
 
-from ..appointments import PriorDecision
+from lobby_core.appointments import PriorDecision
 from lobby_core.contract import FormDue
 from ..store import Store
 from .documents import ConsentDocument, ConsentLibrary

@@ -19,6 +19,7 @@ import hashlib
 import re
 import urllib.parse
 import uuid
+from pathlib import Path
 
 from fhir.resources.R4B import get_fhir_model_class
 
@@ -26,6 +27,7 @@ from ..store import Store
 from .due import policy_uri
 from .records import SignedConsent, read_signed, sealed_pdf
 from lobby_core.signature_image import signature_png
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 CONSENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/consentcategorycodes"
@@ -118,7 +120,8 @@ def provenance_resource(signed: SignedConsent, consent_ref: str, patient_ref: st
 
 
 def consent_entries(
-    store: Store, consent_ids: list[str], patient_ref: str, identifier_system: str = "urn:lobby-checkin"
+    store: Store, consent_ids: list[str], patient_ref: str, identifier_system: str = "urn:lobby-checkin",
+    translations_dir: Path = DEFAULT_TRANSLATIONS_DIR,
 ) -> list[dict]:
     """Transaction Bundle entries (Consent + Provenance per consent) ready to append to a check-in Bundle.
 
@@ -127,7 +130,7 @@ def consent_entries(
     """
     entries = []
     for consent_id in consent_ids:
-        pdf = sealed_pdf(store, consent_id)
+        pdf = sealed_pdf(store, consent_id, translations_dir)
         if pdf is None:
             raise LookupError(f"consent {consent_id} is not in the store")
         signed = store.read_sync(lambda conn, cid=consent_id: read_signed(store, conn, cid))

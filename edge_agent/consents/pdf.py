@@ -13,9 +13,9 @@ import datetime as dt
 import functools
 import html
 import io
-import json
 import re
 from pathlib import Path
+from typing import Mapping
 
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
@@ -26,6 +26,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ..config import DEFAULT_TRANSLATIONS_DIR
+from lobby_core import catalogue
 from lobby_core.contract import Signature
 from ..keys import SiteKey
 from .records import SignedConsent
@@ -36,7 +37,6 @@ FONT = "DejaVuSans"
 FONT_BOLD = "DejaVuSans-Bold"
 SIGNATURE_BOX_MM = (120.0, 45.0)
 INK_WIDTH_MM = 0.5
-FALLBACK_LANGUAGE = "en"
 
 # Metadata keys in the PDF's Info dictionary, read back by verify.py.
 META = {
@@ -69,13 +69,9 @@ def _register_fonts() -> None:
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
 
 
-@functools.lru_cache(maxsize=16)
-def labels(language: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> dict[str, str]:
-    def load(lang: str) -> dict[str, str]:
-        path = translations_dir / f"consent-pdf.{lang}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-    return {**load(FALLBACK_LANGUAGE), **load(language)}
+def labels(language: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> Mapping[str, str]:
+    """The PDF's own words in `language` (consent-pdf.<lang>.json; lobby_core.catalogue's fallback rule)."""
+    return catalogue.load(Path(translations_dir), "consent-pdf").messages(language)
 
 
 def _styles() -> dict[str, ParagraphStyle]:

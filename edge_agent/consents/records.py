@@ -12,9 +12,11 @@ import datetime as dt
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from lobby_core.contract import ConsentRecord, PatientIdentity, Signature
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from ..store import Store
 from .documents import ConsentLibrary
 
@@ -206,8 +208,9 @@ def read_signed(store: Store, conn: sqlite3.Connection, consent_id: str) -> Sign
     )
 
 
-def sealed_pdf(store: Store, consent_id: str) -> bytes | None:
-    """The consent's sealed PDF: rendered on first need, stored, and served from the store after that."""
+def sealed_pdf(store: Store, consent_id: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> bytes | None:
+    """The consent's sealed PDF: rendered on first need (in the site's `translations_dir` wording), stored,
+    and served from the store after that."""
     from .pdf import render_sealed_pdf  # reportlab is loaded only when a PDF is wanted
 
     row = store.read_sync(
@@ -220,7 +223,7 @@ def sealed_pdf(store: Store, consent_id: str) -> bytes | None:
     if row["pdf_sealed"] is not None:
         return store.key.unseal(row["pdf_sealed"], _pdf_context(consent_id).encode())
     signed = store.read_sync(lambda c: read_signed(store, c, consent_id))
-    pdf = render_sealed_pdf(signed, store.key)
+    pdf = render_sealed_pdf(signed, store.key, translations_dir)
     ciphertext = store.key.seal(pdf, _pdf_context(consent_id).encode())
     # Rendering is deterministic, so a concurrent renderer produced the same bytes: first one wins.
     store.write_sync(

@@ -43,7 +43,7 @@ async def consent_pdf(consent_id: str, request: Request, staff: Staff) -> Respon
     """The sealed PDF exactly as stored; `edge-agent verify-consent` checks a downloaded copy."""
     store = _store(request)
     try:
-        pdf = await asyncio.to_thread(sealed_pdf, store, consent_id)
+        pdf = await asyncio.to_thread(sealed_pdf, store, consent_id, request.app.state.agent.config.translations_dir)
     except ConsentPurged:
         raise HTTPException(410, "purged here after delivery and retention; the central system holds this PDF")
     if pdf is None:

@@ -52,7 +52,7 @@ def _page_text(request: Request) -> tuple[str, dict[str, str]]:
     language = texts.choose_language(
         request.query_params.get("lang"), request.headers.get("accept-language", ""), config.site.languages
     )
-    return language, texts.catalogue(config.translations_dir, language)
+    return language, texts.catalogue(config.translations_dir, language, config.site.default_language)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -146,7 +146,7 @@ async def board(request: Request) -> Response:
         "waiting_shown": BOARD_WAITING_SHOWN,
         "text": {key: value for key, value in text.items() if key.startswith("board.")},
         "speech": {
-            lang: {key: texts.catalogue(config.translations_dir, lang)[key] for key in speech_keys}
+            lang: {key: texts.catalogue(config.translations_dir, lang, config.site.default_language)[key] for key in speech_keys}
             for lang in config.site.languages
         },
     }

@@ -1,21 +1,17 @@
-"""Page text for the desk and the board, from config/translations/desk.<lang>.json (English fills gaps)."""
+"""Page text for the desk and the board, from config/translations/desk.<lang>.json (lobby_core.catalogue)."""
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
+from typing import Mapping
 
-FALLBACK = "en"
+from lobby_core import catalogue as catalogues
+from lobby_core.catalogue import ENGLISH
 
 
-@functools.lru_cache(maxsize=32)
-def catalogue(translations_dir: Path, language: str) -> dict[str, str]:
-    def load(lang: str) -> dict[str, str]:
-        path = translations_dir / f"desk.{lang}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-    return {**load(FALLBACK), **load(language)}
+def catalogue(translations_dir: Path, language: str, default_language: str = ENGLISH) -> Mapping[str, str]:
+    """Every desk message in `language`, the site's default language and English filling gaps."""
+    return catalogues.load(Path(translations_dir), "desk", default_language).messages(language)
 
 
 def choose_language(requested: str | None, accept_language: str, site_languages: list[str]) -> str:

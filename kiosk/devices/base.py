@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from lobby_core.contract import DeviceHealth, Signature
 
 from .identity import Identity

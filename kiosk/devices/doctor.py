@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from edge_agent.config import SiteConfig
+from lobby_core.site_config import KioskSiteConfig
 from lobby_core.contract import DeviceHealth
 
 from .base import DeviceState
@@ -19,7 +19,7 @@ def _settled(device) -> bool:
     return not (status.state == DeviceState.UNKNOWN and status.reason in ("connecting", "not opened"))
 
 
-def probe(config: SiteConfig, timeout_s: float = SETTLE_TIMEOUT_S) -> list[DeviceHealth]:
+def probe(config: KioskSiteConfig, timeout_s: float = SETTLE_TIMEOUT_S) -> list[DeviceHealth]:
     devices = open_devices(config, lambda event: None)
     try:
         deadline = time.monotonic() + timeout_s
@@ -40,7 +40,7 @@ def all_usable(report: list[DeviceHealth]) -> bool:
     return all(health.state in ("online", "degraded") for health in report)
 
 
-def run(config: SiteConfig, as_json: bool) -> int:
+def run(config: KioskSiteConfig, as_json: bool) -> int:
     report = probe(config)
     if as_json:
         print(json.dumps({"ok": all_usable(report), "devices": [health.model_dump() for health in report]}, indent=2))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from escpos.printer import Dummy
 
-from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 
 from . import printer_status, ticket as ticket_layout
 from .base import STATUS_UNKNOWN, DeviceStatus

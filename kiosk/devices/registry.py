@@ -2,7 +2,7 @@
 
 For the app:
 
-    devices = open_devices(config, on_event)     # config: SiteConfig, KioskSection or list[DeviceConfig]
+    devices = open_devices(config, on_event)     # config: a site config, KioskSection or list[DeviceConfig]
     ...                                          # events arrive on driver threads: marshal them to the UI
     close_devices(devices)
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from edge_agent.config import DEFAULT_TRANSLATIONS_DIR, DeviceConfig, KioskSection, SiteConfig
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR, DeviceConfig, KioskSection, SharedSiteConfig
 
 from .base import Device, EventSink
 
 if TYPE_CHECKING:
     from kiosk.simulators.lobby import SimulatedLobby
 
-DevicesConfig = Union[SiteConfig, KioskSection, list[DeviceConfig]]
+DevicesConfig = Union[SharedSiteConfig, KioskSection, list[DeviceConfig]]
 
 
 def _driver_class(kind: str) -> type[Device]:
@@ -50,7 +50,7 @@ def _driver_class(kind: str) -> type[Device]:
 
 
 def _device_configs(config: DevicesConfig) -> list[DeviceConfig]:
-    if isinstance(config, SiteConfig):
+    if isinstance(config, SharedSiteConfig):
         return list(config.kiosk.devices)
     if isinstance(config, KioskSection):
         return list(config.devices)
@@ -64,8 +64,10 @@ def build_device(config: DeviceConfig, on_event: EventSink, translations_dir: Pa
     return driver(config, on_event)
 
 
-def open_devices(config: DevicesConfig, on_event: EventSink) -> list[Device]:
-    translations_dir = config.translations_dir if isinstance(config, SiteConfig) else DEFAULT_TRANSLATIONS_DIR
+def open_devices(config: DevicesConfig, on_event: EventSink, translations_dir: Path | None = None) -> list[Device]:
+    """`translations_dir`: the site's catalogues for what the devices print (a site config brings its own)."""
+    if translations_dir is None:
+        translations_dir = config.translations_dir if isinstance(config, SharedSiteConfig) else DEFAULT_TRANSLATIONS_DIR
     devices = [build_device(device, on_event, translations_dir) for device in _device_configs(config)]
     for device in devices:
         device.open()

@@ -9,7 +9,7 @@ from typing import Literal
 
 from escpos.escpos import Escpos
 
-from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 
 from . import catalogue
 

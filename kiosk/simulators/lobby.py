@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from .label_printer import SimulatedLabelPrinter
 from .pcscd import Pcscd, virtual_reader, vpcd_port

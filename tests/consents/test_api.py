@@ -17,7 +17,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from edge_agent.schedule import DEMO_PATIENTS
+from lobby_core.demo import DEMO_PATIENTS
 from tests.agent.launcher import REPO, RunningAgent, start_agent
 
 from .conftest import signature

@@ -17,7 +17,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from edge_agent.appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from edge_agent.schedule import demo_appointments
 from tests.processes import free_port, stop_process
 from tests.sandbox import wait_until

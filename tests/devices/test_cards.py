@@ -8,7 +8,7 @@ import pytest
 from smartcard.Exceptions import CardConnectionException, NoCardException
 from smartcard.System import readers
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from kiosk.devices import apdu, eid
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState
 from kiosk.devices.cards import CardReader, close_connection

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from kiosk.devices.base import DeviceState, DeviceStatus, Printed
 from kiosk.devices.label_printer import LabelPrinter
 from kiosk.devices.zpl import LabelData, interpret_host_status

@@ -9,7 +9,7 @@ import pytest
 from escpos.printer import Dummy
 from hypothesis import given, settings, strategies as st
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from kiosk.devices import printer_status
 from kiosk.devices.base import DeviceState, DeviceStatus, Printed, StatusChanged
 from kiosk.devices.receipt_printer import PrintOutcome, ReceiptPrinter

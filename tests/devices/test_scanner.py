@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from kiosk.devices.aamva import parse
 from kiosk.devices.base import DeviceState, Scanned
 from kiosk.devices.framing import AAMVA_END_PAUSE_S, SILENCE_S, FrameSplitter

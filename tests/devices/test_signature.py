@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from lobby_core.contract import PenPoint, Signature, Stroke
 from kiosk.devices.base import DeviceState, SignatureCaptured
 from kiosk.devices.pen_packets import PenPacketDecoder, PenSample, encode

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
-from kiosk.i18n import Catalogues, MissingTranslation
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
+from kiosk.i18n import Catalogues
+from lobby_core import catalogue
 
 KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
 
@@ -50,9 +51,12 @@ def test_locale_formats(catalogues):
     assert catalogues.locale("es").date_order == "DMY"
 
 
-def test_unknown_key_is_an_error_not_a_blank(catalogues):
-    with pytest.raises(MissingTranslation):
-        catalogues.text("en", "no.such_key")
+def test_a_key_english_lacks_shows_as_itself_and_is_recorded_not_blank(catalogues, caplog):
+    assert catalogues.text("es", "no.such_key") == "no.such_key"
+    assert catalogues.text("en", "no.such_key") == "no.such_key"
+    assert ("kiosk", "no.such_key") in catalogue.missing_keys()
+    assert [r.key for r in caplog.records if r.name == "lobby_core.catalogue"] == ["no.such_key"]  # logged once
+    catalogue._missing.discard(("kiosk", "no.such_key"))
 
 
 def test_adding_a_language_is_a_file(tmp_path):

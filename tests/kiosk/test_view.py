@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.config import DEFAULT_TRANSLATIONS_DIR
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from lobby_core.contract import BoardCall, BoardState, CheckinResponse
 from kiosk.devices.base import CardInserted, DeviceState, DeviceStatus, StatusChanged
 from kiosk.flow import Flow, FlowSettings

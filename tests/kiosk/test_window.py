@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ from typing import Callable
 
 import pytest
 
+from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from tests.agent.launcher import site_toml
 
 pytestmark = pytest.mark.window
@@ -24,13 +26,13 @@ SCENARIO_TIMEOUT_S = 150
 
 
 class Scenario:
-    def __init__(self, tmp_path: Path, name: str, agent, **kiosk: object):
+    def __init__(self, tmp_path: Path, name: str, agent, top_level: dict | None = None, **kiosk: object):
         self.name = name
         self.workdir = tmp_path / f"kiosk-{name}"
         self.workdir.mkdir()
         settings = {"id": "kiosk-1", "agent_url": agent.current.base_url, "token": agent.current.token,
                     "spool_dir": str(self.workdir / "spool"), "ticket_prefix": "K1", **kiosk}  # fmt: skip
-        (self.workdir / "site.toml").write_text(site_toml({"site": {"name": "Test Clinic"}, "kiosk": settings}))
+        (self.workdir / "site.toml").write_text(site_toml({"": top_level or {}, "site": {"name": "Test Clinic"}, "kiosk": settings}))
         self.log_path = self.workdir / "app.log"
         self.events: list[dict] = []
 
@@ -108,6 +110,17 @@ def test_full_check_in_by_touch_prints_a_ticket_that_is_in_the_agents_queue(tmp_
     devices = [event["device"] for event in scenario.events if event["event"] == "form_signed"]
     assert devices[0] == "pad" and set(devices[1:]) <= {"touch"}
     assert scenario.event("after") == {**scenario.event("after"), "phi": [], "signature_ink": 0}
+
+
+def test_the_ticket_is_worded_from_the_sites_own_translations_dir(tmp_path, agent):
+    folder = tmp_path / "site-translations"
+    shutil.copytree(DEFAULT_TRANSLATIONS_DIR, folder)
+    words = json.loads((folder / "devices.en.json").read_text(encoding="utf-8"))
+    (folder / "devices.en.json").write_text(json.dumps({**words, "ticket.please_wait": "Riverside asks you to sit"}))
+    scenario = Scenario(tmp_path, "full_checkin", agent, top_level={"translations_dir": str(folder)})
+    scenario.run(finish_when_done(scenario))
+    done = scenario.event("done")
+    assert done["printed"] and any("Riverside asks you to sit" in receipt for receipt in done["receipts"]), done["receipts"]
 
 
 def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, agent):

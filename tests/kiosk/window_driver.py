@@ -35,10 +35,10 @@ def report(event: str, **details) -> None:
     EVENTS.flush()
 
 
-from edge_agent import config as site_config  # noqa: E402
+from lobby_core import site_config  # noqa: E402
 from kiosk import window  # noqa: E402
 
-SITE = site_config.load(WORKDIR / "site.toml")
+SITE = site_config.load(WORKDIR / "site.toml", site_config.KioskSiteConfig)
 SIZE = tuple(int(n) for n in (WORKDIR / "window-size").read_text().split("x")) if (WORKDIR / "window-size").exists() else (540, 960)
 window.configure(SITE.kiosk.orientation, windowed=True, size=SIZE)
 

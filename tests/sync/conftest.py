@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
-from edge_agent.appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from edge_agent.central import connector_for
 from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey

@@ -11,6 +11,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from edge_agent.fhir_bundle import checkin_bundle, checkin_bundle_json
 from tools.central_seed import day_schedule
+from lobby_core.outbox_events import CheckinV1
 
 from .conftest import IDENTIFIER_SYSTEM, checkin_payload, pull_schedule
 
@@ -27,11 +28,11 @@ def entries_by_type(bundle: Bundle) -> dict[str, dict]:
 
 def test_bundle_for_a_scheduled_patient_holds_every_resource_validated(schedule):
     payload = checkin_payload(schedule[0])
-    bundle = Bundle.model_validate(checkin_bundle(payload, IDENTIFIER_SYSTEM))
+    bundle = Bundle.model_validate(checkin_bundle(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM))
     kinds = entries_by_type(bundle)
     assert set(kinds) == {"Binary", "Encounter", "Coverage", "QuestionnaireResponse"}
     # the bytes that leave re-validate as a whole Bundle: what is sent is valid R4
-    Bundle.model_validate_json(checkin_bundle_json(payload, IDENTIFIER_SYSTEM))
+    Bundle.model_validate_json(checkin_bundle_json(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM))
 
     patch = kinds["Binary"]
     assert (patch.request.method, patch.request.url) == ("PATCH", f"Appointment/{schedule[0].appointment_id}")
@@ -62,16 +63,16 @@ def test_bundle_for_a_scheduled_patient_holds_every_resource_validated(schedule)
 
 def test_the_same_payload_always_builds_the_same_bytes(schedule):
     payload = checkin_payload(schedule[1])
-    assert checkin_bundle_json(payload, IDENTIFIER_SYSTEM) == checkin_bundle_json(payload, IDENTIFIER_SYSTEM)
+    assert checkin_bundle_json(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM) == checkin_bundle_json(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM)
 
 
 def test_walk_in_without_appointment_creates_a_provisional_patient(sandbox):
     payload = checkin_payload(None, with_card=False, with_answers=False)
-    bundle = Bundle.model_validate(checkin_bundle(payload, IDENTIFIER_SYSTEM))
+    bundle = Bundle.model_validate(checkin_bundle(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM))
     kinds = entries_by_type(bundle)
     assert set(kinds) == {"Patient", "Encounter"}
     assert kinds["Encounter"].resource.subject.reference == kinds["Patient"].fullUrl
-    response = httpx.post(sandbox.url, content=checkin_bundle_json(payload, IDENTIFIER_SYSTEM), timeout=10)
+    response = httpx.post(sandbox.url, content=checkin_bundle_json(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM), timeout=10)
     assert response.status_code == 200, response.text
     encounter = sandbox.read(
         f"Encounter?identifier={IDENTIFIER_SYSTEM}/checkin|{payload['checkin']['checkin_id']}"
@@ -82,7 +83,7 @@ def test_walk_in_without_appointment_creates_a_provisional_patient(sandbox):
 
 def test_replaying_a_bundle_creates_nothing_twice(sandbox, schedule):
     payload = checkin_payload(schedule[2])
-    body = checkin_bundle_json(payload, IDENTIFIER_SYSTEM)
+    body = checkin_bundle_json(CheckinV1.model_validate(payload), IDENTIFIER_SYSTEM)
     first = httpx.post(sandbox.url, content=body, timeout=10)
     assert first.status_code == 200, first.text
     assert [e["response"]["status"] for e in first.json()["entry"]] == ["200 OK", "201 Created", "201 Created", "201 Created"]
@@ -101,7 +102,7 @@ def test_replaying_a_bundle_creates_nothing_twice(sandbox, schedule):
 
 
 def test_sandbox_rejects_invalid_resources_with_an_operation_outcome(sandbox, schedule):
-    bundle = json.loads(checkin_bundle_json(checkin_payload(schedule[3]), IDENTIFIER_SYSTEM))
+    bundle = json.loads(checkin_bundle_json(CheckinV1.model_validate(checkin_payload(schedule[3])), IDENTIFIER_SYSTEM))
     encounter = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter")
     del encounter["resource"]["class"]
     response = httpx.post(sandbox.url, json=bundle, timeout=10)

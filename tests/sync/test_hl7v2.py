@@ -10,7 +10,7 @@ from pathlib import Path
 import hl7
 import pytest
 
-from edge_agent.appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from edge_agent.central import connector_for
 from edge_agent.central.hl7_ack import ack_error_text, judge_ack
 from edge_agent.central.hl7v2 import adt_a04, control_id
@@ -18,6 +18,7 @@ from edge_agent.desk.dead_letters import dead_letters
 from lobby_core.contract import CoverageInfo
 from edge_agent.sync import SyncWorker
 from tools.mllp_sandbox import MllpReceiver
+from lobby_core.outbox_events import CheckinV1
 
 from .conftest import checkin_payload, enqueue, site_config
 
@@ -32,7 +33,7 @@ def appointment(n: int, family: str = "O'Brien|Smith") -> ScheduledAppointment:
 
 def test_adt_a04_carries_the_checkin_with_escaped_fields():
     payload = checkin_payload(appointment(1))
-    message = hl7.parse(adt_a04(payload, "test-site"))
+    message = hl7.parse(adt_a04(CheckinV1.model_validate(payload), "test-site"))
     checkin_id = payload["checkin"]["checkin_id"]
     assert str(message.segment("MSH")[9]) == "ADT^A04^ADT_A01"
     assert str(message.segment("MSH")[10]) == control_id(checkin_id) and len(control_id(checkin_id)) == 20

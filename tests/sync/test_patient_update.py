@@ -16,7 +16,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
 
-from edge_agent.fhir_bundle import PATIENT_UPDATE_EVENT, patient_update_bundle
+from edge_agent.fhir_bundle import patient_update_bundle
+from lobby_core.outbox_events import PatientUpdateV1
 from tests.desk.conftest import Staff, edge_agent_cli
 from tests.sandbox import wait_until
 from tools.central_seed import day_schedule
@@ -37,7 +38,7 @@ def patch_of(bundle: dict) -> list[dict]:
 
 
 def test_patient_update_bundle_is_a_valid_replayable_patch_of_address_and_telecom():
-    bundle = patient_update_bundle(update_payload(address=NEW_ADDRESS, phone="555-0199", email=""))
+    bundle = patient_update_bundle(PatientUpdateV1.model_validate(update_payload(address=NEW_ADDRESS, phone="555-0199", email="")))
     Bundle.model_validate(bundle)
     assert [entry["request"] for entry in bundle["entry"]] == [{"method": "PATCH", "url": "Patient/pat-1"}]
     assert bundle["entry"][0]["resource"]["contentType"] == "application/json-patch+json"
@@ -57,10 +58,10 @@ def test_patient_update_bundle_is_a_valid_replayable_patch_of_address_and_teleco
 
 
 def test_patient_update_bundle_patches_only_what_was_given():
-    phone_only = patch_of(patient_update_bundle(update_payload(address=None, phone="", email="a@example.org")))
+    phone_only = patch_of(patient_update_bundle(PatientUpdateV1.model_validate(update_payload(address=None, phone="", email="a@example.org"))))
     assert phone_only == [{"op": "add", "path": "/telecom", "value": [{"system": "email", "value": "a@example.org"}]}]
     with pytest.raises(ValueError):
-        patient_update_bundle(update_payload(address=None, phone="", email=""))
+        patient_update_bundle(PatientUpdateV1.model_validate(update_payload(address=None, phone="", email="")))
 
 
 def test_hl7v2_connector_sends_a_patient_update_as_adt_a08_after_the_checkin(store, tmp_path):
@@ -68,7 +69,7 @@ def test_hl7v2_connector_sends_a_patient_update_as_adt_a08_after_the_checkin(sto
     enqueue(store, payload, patient_key="patient-1")
     update = {**update_payload(address=NEW_ADDRESS, phone="555-0199"), "mrn": "MRN1",
               "patient": {"family": "O'Brien", "given": "Aoife", "birth_date": "1958-03-09"}}  # fmt: skip
-    store.write_sync(lambda conn: store.enqueue(conn, PATIENT_UPDATE_EVENT, "u:demographics", "patient-1", update))
+    store.write_sync(lambda conn: store.enqueue(conn, PatientUpdateV1.event_name, "u:demographics", "patient-1", update))
 
     def scenario(receiver, port):
         run_worker(store, port, tmp_path, until=lambda stats: stats.pending == 0)
@@ -156,7 +157,7 @@ def test_accepted_demographics_reach_the_central_patient_once_and_after_the_chec
 
         assert patient("pat-2")["meta"]["versionId"] == "1"
         assert patient("pat-2")["address"] == patients["pat-2"]["address"]
-        updates = [(aggregate, status) for event, aggregate, status in outbox_rows(agent) if event == PATIENT_UPDATE_EVENT]
+        updates = [(aggregate, status) for event, aggregate, status in outbox_rows(agent) if event == PatientUpdateV1.event_name]
         assert updates == [(f"{ordered}:demographics", "delivered"), (f"{twice}:demographics", "delivered")]
         assert "Shelbyville" not in agent.all_logs() and "Harbour" not in agent.all_logs()
     finally:

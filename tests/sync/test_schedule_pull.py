@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from edge_agent.appointments import PriorDecision
+from lobby_core.appointments import PriorDecision
 from edge_agent.central import ScheduleUnavailable
 from edge_agent.config import DEFAULT_CONSENTS_DIR
 from edge_agent.consents.documents import ConsentLibrary

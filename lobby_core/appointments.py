@@ -1,4 +1,5 @@
-"""Today's appointments as the agent holds them: what the schedule source gives and lookups match."""
+"""Today's appointments as the agent holds them: what the schedule source gives, lookups match, and a
+`checkin.v1` outbox event carries (lobby_core.outbox_events)."""
 
 from __future__ import annotations
 

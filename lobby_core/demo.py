@@ -1,0 +1,31 @@
+"""The demo's synthetic patients: the agent's demo schedule (`schedule.source = "demo"`) books them, and the
+kiosk's autopilot (`kiosk run --autopilot N`) walks them through check-in.
+
+Both are runtime features of the installed apps (tools/ is not in the wheel), so the list lives in the
+shared package, as plain data. Synthetic people only. They cover what matching must handle: accents,
+hyphens, apostrophes, compound surnames, particles, and two patients who share a surname and a birth date.
+"""
+
+from __future__ import annotations
+
+# (family name, given names, birth date ISO 8601)
+DEMO_PATIENTS: list[tuple[str, str, str]] = [
+    ("García López", "María José", "1956-03-14"),
+    ("O'Neil-Smith", "Jean-Luc", "1971-11-02"),
+    ("Nguyễn", "Anh", "1990-07-21"),
+    ("Nguyen", "An", "1990-07-21"),
+    ("Müller", "Jürgen", "1948-01-30"),
+    ("Kowalski", "Zoë", "2001-05-09"),
+    ("van der Berg", "Pieter", "1965-09-17"),
+    ("Ní Bhriain", "Siobhán", "1983-12-24"),
+    ("Smith", "John", "1975-04-01"),
+    ("Smith", "Jane", "1979-08-08"),
+    ("Johnson", "Robert", "1944-02-29"),
+    ("Okafor", "Chinwe", "1995-10-10"),
+    ("Dubois", "Amélie", "1988-06-15"),
+    ("Rossi", "Giulia", "1962-03-03"),
+    ("Haddad", "Omar", "1959-08-19"),
+    ("Tanaka", "Yui", "2010-01-05"),
+    ("Da Silva Santos", "João Pedro", "1968-12-01"),
+    ("Schmidt", "Anna-Lena", "1992-02-17"),
+]
