@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     # Subcommands are registered here, each handler imported lazily inside its own module's function.
+    check = commands.add_parser("check-config", help="validate a kiosk's site TOML, one line per problem")
+    check.add_argument("file")
+    check.set_defaults(handler=run_check_config)
     doctor = command("doctor", run_doctor, "probe every configured device and print its status (exit 0: all usable)")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
     sim = command("sim", run_sim, "inject an event into a running simulated kiosk (`kiosk run --simulate`)")
@@ -49,6 +52,17 @@ def _window_size(value: str) -> tuple[int, int]:
     from kiosk.launch import parse_size
 
     return parse_size(value)
+
+
+def run_check_config(args) -> int:
+    try:
+        site_config.load(args.file, site_config.KioskSiteConfig)
+    except site_config.ConfigError as exc:
+        for problem in exc.problems:
+            print(problem if problem.startswith(f"{args.file}:") else f"{args.file}: {problem}")
+        return 1
+    print(f"{args.file}: ok")
+    return 0
 
 
 def run_kiosk(args) -> int:
