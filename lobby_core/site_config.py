@@ -245,7 +245,9 @@ def from_mapping(raw: dict, model: type[Config], base_dir: Path | None = None) -
     try:
         config = model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([describe(error) for error in exc.errors()])
+        in_file_order = list(raw)
+        errors = sorted(exc.errors(), key=lambda e: in_file_order.index(e["loc"][0]) if e["loc"] and e["loc"][0] in in_file_order else 0)
+        raise ConfigError([describe(error) for error in errors])
     if base_dir is not None:
         config = resolve_paths(config, base_dir)
     return config
