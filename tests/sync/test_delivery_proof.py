@@ -13,7 +13,8 @@ import pytest
 
 from edge_agent.central.fhir import classify
 from edge_agent.desk.dead_letters import dead_letters
-from edge_agent.fhir_bundle import PATIENT_UPDATE_EVENT, checkin_bundle
+from edge_agent.fhir_bundle import checkin_bundle
+from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 from tools.central_seed import day_schedule
 
 from .conftest import IDENTIFIER_SYSTEM, checkin_payload, enqueue, pull_schedule
@@ -80,7 +81,7 @@ def test_answers_without_proof_are_retried_and_every_checkin_arrives_once(
 
     assert sandbox.stats()["faults_pending"] == 0 and store.outbox_stats().dead == 0
     assert worker.health.retried == fault["count"]
-    sent = checkin_bundle(payloads[0], IDENTIFIER_SYSTEM)["entry"]
+    sent = checkin_bundle(CheckinV1.model_validate(payloads[0]), IDENTIFIER_SYSTEM)["entry"]
     first = f"{sent[0]['request']['method']} {sent[0]['request']['url'].split('/')[0]}"
     assert worker.health.last_error == reason.format(n=len(sent), fewer=len(sent) - 1, first=first)
     assert sandbox.identifier_counts("Encounter", ENCOUNTERS) == {c: 1 for c in checkin_ids(payloads)}
@@ -93,7 +94,7 @@ def test_a_patient_update_whose_patch_entry_failed_is_dead_lettered_and_the_pati
     patient_id = schedule[0].patient_id
     before = sandbox.read(f"Patient/{patient_id}").json()
     update = {"checkin_id": "u-1", "patient_id": patient_id, "demographics": {"phone": "555-0199"}}
-    store.write_sync(lambda conn: store.enqueue(conn, PATIENT_UPDATE_EVENT, "u-1:demographics", patient_id, update))
+    store.write_sync(lambda conn: store.enqueue(conn, PatientUpdateV1.event_name, "u-1:demographics", patient_id, update))
     sandbox.fault("failed-entries", status=409, diagnostics="Patient changed meanwhile", methods=["POST"])
 
     asyncio.run(run_until(worker_for(store, sandbox, tmp_path), store, lambda s: s.dead == 1))

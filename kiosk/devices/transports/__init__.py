@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from ..base import MisconfiguredDevice
 from .base import DeviceGone, Transport

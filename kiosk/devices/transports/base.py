@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edge_agent.config import DeviceConfig
+    from lobby_core.site_config import DeviceConfig
 
 WRITE_TIMEOUT_S = 5.0
 

@@ -12,7 +12,7 @@ import os
 import select
 import stat
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from ..base import MisconfiguredDevice
 from .base import WRITE_TIMEOUT_S, DeviceGone, Transport

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import serial as pyserial
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from ..base import MisconfiguredDevice
 from .base import WRITE_TIMEOUT_S, Transport

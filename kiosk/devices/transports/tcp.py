@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from .base import WRITE_TIMEOUT_S, DeviceGone, Transport
 

@@ -11,7 +11,7 @@ import errno
 import usb.core
 import usb.util
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 
 from ..base import MisconfiguredDevice
 from .base import WRITE_TIMEOUT_S, DeviceGone, Transport
