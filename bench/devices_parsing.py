@@ -97,7 +97,7 @@ def scan_latency(rounds: int = 40) -> tuple[float, float]:
 
     import serial
 
-    from edge_agent.config import DeviceConfig
+    from lobby_core.site_config import DeviceConfig
     from kiosk.devices.base import Scanned
     from kiosk.devices.connection_loop import wait_until
     from kiosk.devices.scanner import IdScanner
@@ -135,7 +135,7 @@ def scan_latency(rounds: int = 40) -> tuple[float, float]:
 def print_latency(rounds: int = 20) -> tuple[float, float]:
     import socket
 
-    from edge_agent.config import DeviceConfig
+    from lobby_core.site_config import DeviceConfig
     from kiosk.devices.connection_loop import wait_until
     from kiosk.devices.receipt_printer import ReceiptPrinter
     from kiosk.simulators.receipt_printer import SimulatedReceiptPrinter

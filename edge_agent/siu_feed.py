@@ -29,7 +29,7 @@ from hl7.mllp import start_hl7_server
 
 from lobby_core.contract import Address, Demographics
 
-from .appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from .config import SiteConfig, parse_listen
 from .central.hl7_messages import UTF8, VERSION, escape, segment, timestamp
 from .schedule import ScheduleCache

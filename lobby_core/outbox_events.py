@@ -4,7 +4,8 @@ The agent writes one in the transaction that makes the business change (`store.e
 event.event_name, aggregate_id, patient_key, event.payload())`) and the central connectors read it back
 with `parse_event(item.event_type, item.payload)`. The payload is stored as JSON, sealed; these
 classes keep the JSON shape the outbox has always held, so stored events of older agents still parse.
-A changed shape is a new class with a new version (`checkin.v2`), never an edit of an old one.
+An optional field may be added (older stored events read as its default); any other change of shape is
+a new class with a new version (`checkin.v2`), never an edit of an old one.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from edge_agent.config import DeviceConfig
+from lobby_core.site_config import DeviceConfig
 from kiosk.devices.base import MisconfiguredDevice
 from kiosk.devices.connection_loop import Backoff
 from kiosk.devices.transports import TRANSPORTS, DeviceGone, Transport, transport_for

@@ -11,9 +11,10 @@ import uuid
 import hl7
 import pytest
 
-from edge_agent.appointments import ScheduledAppointment
 from edge_agent.central.hl7_messages import Hl7Site, arrival, control_id, demographics_update, payer_code
+from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import Address, Demographics
+from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 from tests.sync.conftest import checkin_payload
 
 from .validation import strict_problems, strictly_valid
@@ -38,12 +39,12 @@ def scheduled(family: str, given: str, street: str, city: str) -> ScheduledAppoi
     )  # fmt: skip
 
 
-def payload_for(script: str, *, walk_in: bool, with_card: bool) -> dict:
+def payload_for(script: str, *, walk_in: bool, with_card: bool) -> CheckinV1:
     family, given, street, city = NAMES[script]
     payload = checkin_payload(None if walk_in else scheduled(family, given, street, city), with_card=with_card)
     payload["checkin"]["patient"].update(family=family, given=given)
     payload["checkin"]["demographics"]["address"].update(street=street, city=city)
-    return payload
+    return CheckinV1.model_validate(payload)
 
 
 @pytest.mark.parametrize("event", ["A04", "A10"])
@@ -63,7 +64,7 @@ def test_every_arrival_is_strictly_valid_and_carries_the_patient(script, walk_in
     pid = parsed.segment("PID")
     assert parsed.unescape(str(pid[5][0][0])) == family and parsed.unescape(str(pid[5][0][1])) == given
     assert parsed.unescape(str(pid[11][0][0])) == street and parsed.unescape(str(pid[11][0][2])) == city
-    checkin_id = payload["checkin"]["checkin_id"]
+    checkin_id = str(payload.checkin.checkin_id)
     if walk_in:
         assert [str(c) for c in pid[3][0]] == [f"W{uuid.UUID(checkin_id).hex[:19]}", "", "", "RIVERSIDE", "PI"]
     else:
@@ -85,9 +86,9 @@ def test_the_card_goes_where_v251_puts_it():
 
 
 def test_an_unmapped_payor_gets_a_code_under_the_site_authority():
-    payload = payload_for("ascii", walk_in=True, with_card=True)
-    payload["checkin"]["coverage"]["payor"] = "Caixa Saúde & Vida"
-    text = arrival(payload, SITE)
+    event = payload_for("ascii", walk_in=True, with_card=True)
+    card = event.checkin.coverage.model_copy(update={"payor": "Caixa Saúde & Vida"})
+    text = arrival(event.model_copy(update={"checkin": event.checkin.model_copy(update={"coverage": card})}), SITE)
     strictly_valid(text)
     assert str(hl7.parse(text).segment("IN1")[3]) == "CAIXA-SAUDE-VIDA^^^RIVERSIDE^XX"
     assert payer_code("") == "UNKNOWN"
@@ -109,7 +110,7 @@ def test_a_demographics_change_is_a_strictly_valid_adt_a08(script):
         "demographics": {"address": {"street": street, "city": city, "state": "IL", "postal_code": "62565",
                                      "country": "USA"}, "phone": "555-0199", "email": "new@example.org"},
     }  # fmt: skip
-    text = demographics_update(payload, SITE, dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc))
+    text = demographics_update(PatientUpdateV1.model_validate(payload), SITE, dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc))
     strictly_valid(text)
     parsed = hl7.parse(text)
     assert str(parsed.segment("MSH")[9]) == "ADT^A08^ADT_A01"
@@ -121,9 +122,9 @@ def test_a_demographics_change_is_a_strictly_valid_adt_a08(script):
 
 
 def test_a_demographics_change_queued_without_the_name_cannot_be_mapped():
-    with pytest.raises(KeyError):
-        demographics_update({"checkin_id": str(uuid.uuid4()), "patient_id": "p", "demographics": {"phone": "1"}},
-                            SITE, dt.datetime.now(dt.timezone.utc))  # fmt: skip
+    update = PatientUpdateV1(checkin_id=str(uuid.uuid4()), patient_id="p", demographics=Demographics(phone="1"))
+    with pytest.raises(ValueError):
+        demographics_update(update, SITE, dt.datetime.now(dt.timezone.utc))
 
 
 def test_the_judge_finds_what_receivers_complained_about():
