@@ -80,6 +80,22 @@ DEFAULT_SMART_SCOPES = (
 Hl7Namespace = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,20}$")]
 
 
+class CentralCapabilities(Section):
+    """`[central.capabilities]`: pins what the server's CapabilityStatement says (or does not say).
+    Unset keys take what the server announces."""
+
+    # "auto": the one the capabilities allow (one transaction; transactions of at most
+    # max_transaction_entries; individual conditional requests). A named one is refused if impossible.
+    strategy: Literal["auto", "transaction", "split-transactions", "individual"] = "auto"
+    transactions: bool | None = None
+    batch: bool | None = None
+    max_transaction_entries: Annotated[int, Field(ge=2, le=10000)] | None = None
+    conditional_create: bool | None = None  # for every resource type the agent creates
+    patch: bool | None = None  # JSON Patch
+    appointment_search: list[str] | None = None  # Appointment search parameters the server supports
+    search_include: bool | None = None  # _include / _revinclude on the Appointment search
+
+
 class CentralSection(Section):
     kind: Literal["none", "fhir", "hl7v2"] = "none"
     base_url: str = ""
@@ -94,6 +110,7 @@ class CentralSection(Section):
     hl7_ae: Literal["retry-then-dead-letter", "dead-letter"] = "retry-then-dead-letter"
     hl7_ar: Literal["retry-then-dead-letter", "dead-letter"] = "dead-letter"
     hl7_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    capabilities: CentralCapabilities = CentralCapabilities()
     # --- HL7 v2 messages (kind = "hl7v2"); see edge_agent/central/hl7_messages.py -------------------
     hl7_arrival_event: Literal["A04", "A10"] = "A04"  # ADT^A04 register outpatient / ADT^A10 patient arriving
     hl7_site_authority: Hl7Namespace = ""  # CX.4 of walk-in ids and visit numbers; empty: the site id
@@ -153,6 +170,11 @@ class ScheduleSection(Section):
     def _valid_siu_listen(cls, value: str) -> str:
         parse_listen(value)
         return value
+    # Which of the central server's appointments are this site's: references such as "Location/abc".
+    locations: list[Annotated[str, Field(pattern=r"^Location/[A-Za-z0-9\-.]{1,64}$")]] = []
+    practitioners: list[Annotated[str, Field(pattern=r"^Practitioner/[A-Za-z0-9\-.]{1,64}$")]] = []
+    # "whole-server": every appointment on the server (one site per server), only when set on purpose.
+    scope: Literal["site", "whole-server"] = "site"
 
 
 class DeskSection(Section):
@@ -203,6 +225,12 @@ class SiteConfig(SharedSiteConfig):
             problems.append(f"central.base_url: required when central.kind is {self.central.kind!r}")
         if self.schedule.source == "central" and self.central.kind != "fhir":
             problems.append("schedule.source: 'central' needs central.kind = 'fhir'")
+        scoped = self.schedule.locations or self.schedule.practitioners
+        if self.schedule.source == "central" and self.schedule.scope == "site" and not scoped:
+            problems.append(
+                "schedule.locations: name this site's locations (or schedule.practitioners) so the pull asks for"
+                " this site's appointments only, or set schedule.scope = 'whole-server' on purpose"
+            )
         if (self.agent.tls_cert is None) != (self.agent.tls_key is None):
             problems.append("agent.tls_cert: tls_cert and tls_key go together")
         if (self.schedule.siu_tls_cert is None) != (self.schedule.siu_tls_key is None):

@@ -18,6 +18,7 @@ import base64
 import json
 import urllib.parse
 import uuid
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -28,6 +29,25 @@ from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 ARRIVED_PATCH = [{"op": "replace", "path": "/status", "value": "arrived"}]
+
+
+@dataclass(frozen=True)
+class EntryGroup:
+    """Entries that go to central together (in one transaction, or in this order one by one): `name` is
+    stable across rebuilds, so the outbox can record the group as confirmed."""
+
+    name: str
+    entries: list[dict]
+
+
+def flatten(groups: Iterable[EntryGroup]) -> list[dict]:
+    return [entry for group in groups for entry in group.entries]
+
+
+def consent_groups(consent_entries: list[dict]) -> list[EntryGroup]:
+    """The Consent + Provenance pairs of edge_agent/consents/fhir.py, one group per consent."""
+    pairs = [consent_entries[i : i + 2] for i in range(0, len(consent_entries), 2)]
+    return [EntryGroup(f"consent:{pair[0]['fullUrl'].removeprefix('urn:uuid:')}", pair) for pair in pairs]
 
 
 class CheckinSystems:
@@ -139,18 +159,27 @@ class CheckinBundle:
     def build(self, consent_entries: Iterable[dict] = ()) -> dict:
         """The Bundle as a dict; `consent_entries` are the Consent + Provenance entries of
         edge_agent/consents/fhir.py (validated there)."""
+        return validated_transaction(flatten(self.groups(consent_entries)))
+
+    def groups(self, consent_entries: Iterable[dict] = ()) -> list[EntryGroup]:
+        """The entries in delivery order: the arrival (Appointment patch or walk-in Patient, and the
+        Encounter), each consent with its provenance, then coverage and answers."""
         self.entries = []
         if self.appointment is None:
             self._walk_in_patient()
         else:
             self._appointment_arrived()
         self._encounter()
+        groups = [EntryGroup("arrival", self.entries)]
+        groups += consent_groups(list(consent_entries))
+        self.entries = []
         if self.checkin.coverage is not None:
             self._coverage()
         if self.checkin.answers:
             self._questionnaire_response()
-        self.entries.extend(consent_entries)
-        return validated_transaction(self.entries)
+        if self.entries:
+            groups.append(EntryGroup("coverage-answers", self.entries))
+        return groups
 
     def _add(self, resource: dict, method: str, url: str, *, full_url: str | None = None, if_none_exist: str | None = None) -> None:
         request = {"method": method, "url": url}
@@ -250,6 +279,10 @@ def checkin_bundle(event: CheckinV1, identifier_system: str, consent_entries: It
 def patient_update_bundle(event: PatientUpdateV1) -> dict:
     """The validated transaction for one `patient_update.v1` event: a JSON Patch of the central Patient's
     address and telecom. `add` replaces a member that exists, so a replay leaves the Patient as it was."""
+    return validated_transaction(patient_update_entries(event))
+
+
+def patient_update_entries(event: PatientUpdateV1) -> list[dict]:
     demographics = event.demographics.model_dump(mode="json")
     changes = {
         "address": _compact(_address(demographics)) if demographics.get("address") else None,
@@ -260,7 +293,7 @@ def patient_update_bundle(event: PatientUpdateV1) -> dict:
         raise ValueError("a patient update without an address, phone or email")
     validated({"resourceType": "Patient", **changes})
     operations = [{"op": "add", "path": f"/{member}", "value": value} for member, value in changes.items()]
-    return validated_transaction([patch_entry(f"Patient/{event.patient_id}", operations)])
+    return [patch_entry(f"Patient/{event.patient_id}", operations)]
 
 
 def bundle_json(bundle: dict) -> bytes:

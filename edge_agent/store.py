@@ -275,9 +275,29 @@ class Store:
                 " WHERE id = ? AND status = 'pending'",
                 [(now, item_id) for item_id in ids],
             )
+            conn.executemany("DELETE FROM delivery_parts WHERE outbox_id = ?", [(item_id,) for item_id in ids])
             self.set_meta(conn, "last_sync_success_at", repr(now))
 
         self.write_sync(work)
+
+    def confirmed_parts(self, outbox_id: int) -> dict[str, dict[str, str]]:
+        """{part: {fullUrl: "Type/id"}} of the parts of an event central already confirmed."""
+        rows = self.read_sync(
+            lambda c: c.execute("SELECT part, resolved FROM delivery_parts WHERE outbox_id = ?", (outbox_id,)).fetchall()
+        )
+        return {part: json.loads(resolved) for part, resolved in rows}
+
+    def confirm_parts(self, outbox_id: int, parts: list[str], resolved: dict[str, str]):
+        """A write function recording that central confirmed `parts` of an event (and what they created)."""
+        now = time.time()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO delivery_parts(outbox_id, part, resolved, confirmed_at) VALUES (?, ?, ?, ?)",
+                [(outbox_id, part, json.dumps(resolved if n == 0 else {}), now) for n, part in enumerate(parts)],
+            )
+
+        return work
 
     def mark_retry(self, item_id: int, next_attempt_at: float, error: str) -> None:
         self.write_sync(

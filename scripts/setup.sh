@@ -41,3 +41,15 @@ fi
 
 # axe-core for the fleet view's accessibility check, repo-local (tests inject axe.min.js into the page)
 [ -f .venv/node/node_modules/axe-core/axe.min.js ] || npm install --silent --no-audit --no-fund --prefix .venv/node axe-core@4
+
+# A FHIR server the project did not write, for tests (tools/medplum_fhir): Medplum's router from npm,
+# pinned by package-lock.json; installed again only when the lock file changes.
+if command -v npm >/dev/null; then
+  lock=tools/medplum_fhir/package-lock.json
+  npm_stamp=tools/medplum_fhir/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
+  if [ ! -f "$npm_stamp" ]; then
+    echo "setup: installing tools/medplum_fhir (npm ci)"
+    npm ci --prefix tools/medplum_fhir --no-audit --no-fund --loglevel=error
+    touch "$npm_stamp"
+  fi
+fi

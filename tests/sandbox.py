@@ -28,6 +28,8 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, every
 class Sandbox:
     """The FHIR sandbox as a real uvicorn process, restartable on the same data file."""
 
+    kind = "sandbox"
+
     def __init__(self, data: Path, log: Path, args: tuple[str, ...] = (), scheme: str = "http", **http):
         """`args`: more sandbox options (--auth-server, --tls-cert ...); `http`: httpx options for the
         test's own requests (e.g. verify= an SSL context with a client certificate)."""
@@ -76,6 +78,10 @@ class Sandbox:
 
     def stats(self) -> dict:
         return self.control("GET", "stats")
+
+    def searches(self) -> list[dict]:
+        """Every search the sandbox answered: {"url", "returned": ["Type/id", ...]}."""
+        return self.control("GET", "searches")["searches"]
 
     def read(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}/{path}", timeout=10, **self.http)

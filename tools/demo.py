@@ -120,7 +120,7 @@ class Demo:
             f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = ["en", "es"]\n\n'
             f'[agent]\nlisten = "127.0.0.1:{AGENT_PORT}"\ndata_dir = "agent"\n\n'
             f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n\n'
-            f'[schedule]\nsource = "central"\nrefresh_s = 60\n'
+            f'[schedule]\nsource = "central"\nrefresh_s = 60\nscope = "whole-server"\n'
         )  # fmt: skip
         for username, (password, role) in STAFF.items():
             self.cli("add-staff", username, "--role", role, "--password-stdin", "--config", str(site), stdin=password + "\n")

@@ -13,8 +13,13 @@ def connector_for(config: SiteConfig, store: Store | None = None) -> Connector:
     if kind == "fhir":
         from .credentials import smart_key_dir
         from .fhir import FhirConnector
+        from .schedule_scope import ScheduleScope
 
-        return FhirConnector(config.central, store, key_dir=smart_key_dir(config), translations_dir=config.translations_dir)
+        connector = FhirConnector(
+            config.central, store, key_dir=smart_key_dir(config), translations_dir=config.translations_dir
+        )
+        connector.configure_site(ScheduleScope.of(config), config.central.capabilities)
+        return connector
     if kind == "hl7v2":
         from .hl7v2 import Hl7v2Connector
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -15,7 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from lobby_core.appointments import ScheduledAppointment
-from ..config import CentralSection
+from ..config import CentralCapabilities, CentralSection
 from ..consents.due import decisions_from_fhir
 from lobby_core.contract import Address, CoverageInfo, Demographics
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
@@ -23,21 +24,29 @@ from lobby_core.outbox_events import CheckinV1, OutboxEvent, PatientUpdateV1, Un
 from ..fhir_bundle import (
     CheckinBundle,
     CheckinSystems,
+    EntryGroup,
     bundle_json,
-    patient_update_bundle,
+    flatten,
+    patient_update_entries,
+    validated_transaction,
 )
 from ..store import OutboxItem, Store
 from .base import Delivery, ScheduleUnavailable, local_outcome
 from .credentials import central_credentials
+from .capabilities import Capabilities, CapabilitiesUnknown, discover
+from .schedule_scope import ScheduleScope
+from .strategies import DeliveryPlan, StrategyRefused, choose, reference_of_location, with_references
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
 RETRYABLE_STATUS = {408, 429}
 # What proves an entry done. A conditional create answers 200 (it existed) or 201 (created); 202 (queued)
 # and 304 (only for a conditional read) prove nothing.
 SUCCESS_STATUS = {"POST": {200, 201}, "PUT": {200, 201}, "PATCH": {200, 204}, "DELETE": {200, 204}, "GET": {200}}
-MAX_PAGES = 50
+MAX_PAGES = 100  # of schedule_scope.PAGE_SIZE appointments each
+ID_CHUNK = 50  # ids per follow-up search (Patient?_id=a,b,...)
 SKIPPED_APPOINTMENT_STATUS = {"cancelled", "noshow", "entered-in-error"}
 
 
@@ -161,12 +170,80 @@ def classify(response: httpx.Response, sent: list[tuple[str, str]]) -> Delivery:
     return Delivery.rejected(f"HTTP {status}", response.text[:20000])
 
 
+def classify_single(response: httpx.Response, method: str, url: str) -> Delivery:
+    """What central's answer to one plain request proves (the "individual" strategy)."""
+    status = response.status_code
+    after = retry_after_seconds(response.headers.get("retry-after"))
+    what = f"{method} {re.split(r'[/?]', url)[0]}: HTTP {status}"
+    if status in SUCCESS_STATUS.get(method, ()):
+        return Delivery.delivered()
+    if status in RETRYABLE_STATUS or status >= 500:
+        return Delivery.retry(what, after)
+    if 400 <= status < 500:
+        return Delivery.rejected(what, response.text[:20000])
+    return Delivery.retry(what, after)  # 202, 3xx: proves nothing
+
+
+def individual_request(entry: dict) -> dict:
+    """httpx arguments sending one transaction entry as its own request."""
+    request = entry["request"]
+    headers: dict[str, str] = {}
+    if request.get("ifNoneExist"):
+        headers["If-None-Exist"] = request["ifNoneExist"]
+    if request.get("ifMatch"):
+        headers["If-Match"] = request["ifMatch"]
+    resource = entry.get("resource")
+    if request["method"] == "PATCH":
+        headers["Content-Type"] = JSON_PATCH
+        return {"content": base64.b64decode(resource["data"]), "headers": headers}
+    if resource is None:
+        return {"headers": headers}
+    return {"content": bundle_json(resource), "headers": headers}
+
+
+def _created_location(response: httpx.Response) -> str | None:
+    """Type/id of what a create answered: its Location header, else the returned resource."""
+    found = reference_of_location(response.headers.get("location"))
+    if found:
+        return found
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("resourceType"), str) and isinstance(body.get("id"), str):
+        return f"{body['resourceType']}/{body['id']}"
+    return None
+
+
+def _created(entries: list[dict], locations: list[object]) -> tuple[Delivery, dict[str, str]]:
+    """{fullUrl: Type/id} of the sent entries that have a fullUrl; retry when central did not say where."""
+    created: dict[str, str] = {}
+    for entry, location in zip(entries, locations):
+        if "fullUrl" not in entry:
+            continue
+        reference = reference_of_location(location)
+        if reference is None:
+            what = entry["request"]["url"].split("?")[0]
+            return Delivery.retry(f"{what} confirmed without a location"), {}
+        created[entry["fullUrl"]] = reference
+    return Delivery.delivered(), created
+
+
+def _in_part(result: Delivery, number: int, parts: int) -> Delivery:
+    """`result` of part `number`, saying which part it was (what was confirmed before is kept)."""
+    reason = f"part {number} of {parts}: {result.reason}"
+    return Delivery(result.outcome, reason, result.after, result.server_outcome)
+
+
 class DeadlineExceeded(httpx.TimeoutException):
     """A request took longer than `timeout_s` in total (httpx's own timeouts are per read and write)."""
 
 
 class FhirConnector:
     kind = "fhir"
+    schedule_scope: ScheduleScope = ScheduleScope()
+    capability_pins: CentralCapabilities = CentralCapabilities()
+    _capabilities: Capabilities | None = None
 
     def __init__(
         self,
@@ -208,15 +285,19 @@ class FhirConnector:
 
     # --- delivery --------------------------------------------------------------------------------
 
-    def bundle_for(self, event: OutboxEvent) -> bytes:
-        """The transaction for one event (blocking: reads and may render consent PDFs)."""
+    def groups_for(self, event: OutboxEvent) -> list[EntryGroup]:
+        """The entries of one event in delivery order (blocking: reads and may render consent PDFs)."""
         if isinstance(event, CheckinV1):
-            return bundle_json(self.checkin_bundle(event))
+            return self.checkin_groups(event)
         if isinstance(event, PatientUpdateV1):
-            return bundle_json(patient_update_bundle(event))
+            return [EntryGroup("patient-update", patient_update_entries(event))]
         raise ValueError(f"event type {event.event_name!r} has no FHIR mapping")
 
-    def checkin_bundle(self, event: CheckinV1) -> dict:
+    def bundle_for(self, event: OutboxEvent) -> bytes:
+        """The whole event as one transaction (blocking)."""
+        return bundle_json(validated_transaction(flatten(self.groups_for(event))))
+
+    def checkin_groups(self, event: CheckinV1) -> list[EntryGroup]:
         bundle = CheckinBundle(event, CheckinSystems(self.identifier_system))
         consent_ids = event.consent_ids
         consents: list[dict] = []
@@ -228,7 +309,24 @@ class FhirConnector:
             consents = consent_entries(
                 self.store, consent_ids, bundle.patient_reference, self.identifier_system, self.translations_dir
             )
-        return bundle.build(consents)
+        return bundle.groups(consents)
+
+    def checkin_bundle(self, event: CheckinV1) -> dict:
+        return validated_transaction(flatten(self.checkin_groups(event)))
+
+    def configure_site(self, scope: ScheduleScope, pins: CentralCapabilities) -> None:
+        """Which appointments are this site's, and what [central.capabilities] pins (connector_for)."""
+        self.schedule_scope = scope
+        self.capability_pins = pins
+
+    async def capabilities(self) -> Capabilities:
+        """The server's capabilities, read at the first need and again once a day."""
+        if self._capabilities is None or self._capabilities.stale():
+            self._capabilities = await discover(lambda url: self._request("GET", url), self.capability_pins)
+        return self._capabilities
+
+    async def delivery_plan(self) -> DeliveryPlan:
+        return choose(await self.capabilities(), self.capability_pins.strategy)
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:
@@ -236,21 +334,76 @@ class FhirConnector:
         except (UnknownEvent, ValidationError) as exc:
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
         try:
+            plan = await self.delivery_plan()
+        except CapabilitiesUnknown as exc:
+            return Delivery.retry(str(exc))
+        except StrategyRefused as exc:  # the server changed since start: hold everything, say why
+            return Delivery.retry(f"strategy refused: {exc}")
+        try:
             if isinstance(event, CheckinV1) and event.consent_ids:
-                body = await asyncio.to_thread(self.bundle_for, event)
+                groups = await asyncio.to_thread(self.groups_for, event)
             else:
-                body = self.bundle_for(event)
+                groups = self.groups_for(event)
         except ValidationError as exc:
             return Delivery.rejected("invalid FHIR", local_outcome(describe_validation_error(exc)))
         except (ValueError, KeyError, TypeError, LookupError) as exc:
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
+        confirmed: dict[str, dict[str, str]] = {}
+        if self.store is not None and len(plan.parts(groups)) > 1:
+            confirmed = await asyncio.to_thread(self.store.confirmed_parts, item.id)
+        resolved = {urn: ref for refs in confirmed.values() for urn, ref in refs.items()}
+        parts = plan.parts([group for group in groups if group.name not in confirmed])
+        for number, part in enumerate(parts, 1):
+            entries = with_references(flatten(part), resolved)
+            if plan.strategy == "individual":
+                result, created = await self._send_individually(entries)
+            else:
+                result, created = await self._send_transaction(entries)
+            if result.outcome != "delivered":
+                return result if len(parts) == 1 else _in_part(result, number, len(parts))
+            resolved.update(created)
+            if number < len(parts) and self.store is not None:  # the last one is recorded as the event
+                await self.store.write(self.store.confirm_parts(item.id, [g.name for g in part], created))
+        return Delivery.delivered()
+
+    async def _send_transaction(self, entries: list[dict]) -> tuple[Delivery, dict[str, str]]:
+        """One transaction; with what its entries created ({fullUrl: Type/id}) once it is proven."""
+        try:
+            body = bundle_json(validated_transaction(entries))
+        except ValidationError as exc:
+            return Delivery.rejected("invalid FHIR", local_outcome(describe_validation_error(exc))), {}
         try:
             response = await self._request("POST", "", content=body)
         except httpx.TimeoutException:
-            return Delivery.retry("timeout")
+            return Delivery.retry("timeout"), {}
         except httpx.TransportError as exc:
-            return Delivery.retry(type(exc).__name__)
-        return classify(response, sent_requests(body))
+            return Delivery.retry(type(exc).__name__), {}
+        result = classify(response, sent_requests(body))
+        if result.outcome != "delivered":
+            return result, {}
+        answered = response.json()["entry"]
+        return _created(entries, [_member(_member(e, "response"), "location") for e in answered])
+
+    async def _send_individually(self, entries: list[dict]) -> tuple[Delivery, dict[str, str]]:
+        """Each entry as its own request, in order, later ones referring to what earlier ones created."""
+        created: dict[str, str] = {}
+        for entry in entries:
+            method, url = entry["request"]["method"], entry["request"]["url"]
+            try:
+                response = await self._request(method, url, **individual_request(with_references(entry, created)))
+            except httpx.TimeoutException:
+                return Delivery.retry("timeout"), {}
+            except httpx.TransportError as exc:
+                return Delivery.retry(type(exc).__name__), {}
+            result = classify_single(response, method, url)
+            if result.outcome != "delivered":
+                return result, {}
+            if "fullUrl" in entry:
+                outcome, made = _created([entry], [_created_location(response)])
+                if outcome.outcome != "delivered":
+                    return outcome, {}
+                created.update(made)
+        return Delivery.delivered(), created
 
     async def ping(self) -> bool:
         try:
@@ -262,19 +415,55 @@ class FhirConnector:
     # --- schedule --------------------------------------------------------------------------------
 
     async def fetch_schedule(self, day: dt.date) -> list[ScheduledAppointment]:
-        schedule = [("date", day.isoformat()), ("_include", "Appointment:patient")]
+        """The site's appointments of `day` (see schedule_scope), with their Patients and what is on file."""
+        searches = self.schedule_scope.searches(day)
+        if not searches:
+            raise ScheduleUnavailable("no schedule scope: set schedule.locations or schedule.practitioners")
+        try:
+            include = (await self.capabilities()).search_include
+        except CapabilitiesUnknown as exc:
+            raise ScheduleUnavailable(str(exc)) from None
+        found: dict[str, dict] = {}
+        for search in searches:
+            for resource in await self._appointments(search, include):
+                found[f"{resource['resourceType']}/{resource.get('id')}"] = resource
+        for resource in await self._patients_on_file(found, with_records=not include):
+            found[f"{resource['resourceType']}/{resource.get('id')}"] = resource
+        return schedule_from_resources(list(found.values()))
+
+    async def _appointments(self, search: list[tuple[str, str]], include: bool) -> list[dict]:
+        if not include:
+            return await self._search_all("Appointment", search)
+        with_patient = search + [("_include", "Appointment:patient")]
         on_file = [("_revinclude:iterate", "Coverage:beneficiary"), ("_revinclude:iterate", "Consent:patient")]
         try:
-            resources = await self._search_all("Appointment", schedule + on_file)
+            return await self._search_all("Appointment", with_patient + on_file)
         except ScheduleUnavailable as first_failure:
             if "HTTP 400" not in str(first_failure):
                 raise
             # A server that cannot add Coverage and Consent: the schedule without them.
-            resources = await self._search_all("Appointment", schedule)
-        return schedule_from_resources(resources)
+            return await self._search_all("Appointment", with_patient)
+
+    async def _patients_on_file(self, found: dict[str, dict], with_records: bool) -> list[dict]:
+        """The Patients the appointments name that did not come with them (a server without _include),
+        and, when asked, their Coverage and Consents, by id in chunks."""
+        named = {
+            _actor(r, "Patient").get("reference", "") for r in found.values() if r["resourceType"] == "Appointment"
+        } - {""}
+        missing = sorted(ref for ref in named if ref not in found)
+        fetched: list[dict] = []
+        for chunk in _chunks([ref.partition("/")[2] for ref in missing], ID_CHUNK):
+            fetched += await self._search_all("Patient", [("_id", ",".join(chunk)), ("_count", str(ID_CHUNK))])
+        if with_records:
+            for chunk in _chunks(sorted(named), ID_CHUNK):
+                for kind, param in (("Coverage", "beneficiary"), ("Consent", "patient")):
+                    fetched += await self._search_all(kind, [(param, ",".join(chunk)), ("_count", str(ID_CHUNK * 4))])
+        return fetched
 
     async def _search_all(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
+        """Every page of a search (Bundle.link next, at most MAX_PAGES); never a silently cut result."""
         resources: list[dict] = []
+        matches = 0
         url: str = resource_type
         query: list[tuple[str, str]] | None = params
         for _page in range(MAX_PAGES):
@@ -285,12 +474,21 @@ class FhirConnector:
             if response.status_code != 200:
                 raise ScheduleUnavailable(f"HTTP {response.status_code}")
             bundle = response.json()
-            resources.extend(entry["resource"] for entry in bundle.get("entry", []) if "resource" in entry)
-            following = [link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"]
+            page = [entry["resource"] for entry in bundle.get("entry") or [] if "resource" in entry]
+            resources.extend(page)
+            matches += sum(1 for r in page if r.get("resourceType") == resource_type)
+            following = [link["url"] for link in bundle.get("link") or [] if link.get("relation") == "next"]
             if not following:
+                total = bundle.get("total")
+                if isinstance(total, int) and total > matches:
+                    raise ScheduleUnavailable(f"{resource_type} search gave {matches} of {total} without a next link")
                 return resources
             url, query = following[0], None
-        raise ScheduleUnavailable(f"more than {MAX_PAGES} pages of appointments")
+        raise ScheduleUnavailable(f"more than {MAX_PAGES} pages of {resource_type}")
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # --- FHIR resources -> ScheduledAppointment --------------------------------------------------------

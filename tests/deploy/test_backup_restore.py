@@ -34,7 +34,7 @@ def agent_sections(folder: Path, port: int, central_url: str) -> dict:
         "agent": {"listen": f"127.0.0.1:{port}", "data_dir": str(folder / "agent-data"), "advertise": False},
         "central": {"kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
                     "identifier_system": IDENTIFIER_SYSTEM},
-        "schedule": {"source": "central", "refresh_s": 5},
+        "schedule": {"source": "central", "refresh_s": 5, "scope": "whole-server"},
     }  # fmt: skip
 
 

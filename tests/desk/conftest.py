@@ -67,7 +67,7 @@ class AgentProcess:
 
     def prepare(self) -> None:
         central = (
-            f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n[schedule]\nsource = "central"\n'
+            f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n[schedule]\nsource = "central"\nscope = "whole-server"\n'
             if self.central_url
             else ""
         )

@@ -23,22 +23,25 @@ REPO = Path(__file__).resolve().parents[2]
 IDENTIFIER_SYSTEM = "urn:test-site"
 
 
-def site_config(data_dir: Path, central_url: str, **central):
+def site_config(data_dir: Path, central_url: str, schedule: dict | None = None, timezone: str = "UTC", **central):
     return from_mapping(
         {
-            "site": {"id": "test-site"},
+            "site": {"id": "test-site", "timezone": timezone},
             "agent": {"data_dir": str(data_dir), "key_file": str(data_dir / "site.key"), "advertise": False},
             "central": {
                 "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
                 "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
             },
+            "schedule": schedule or {"scope": "whole-server"},
         }
     )
 
 
-def pull_schedule(central_url: str, data_dir: Path, day: dt.date) -> list[ScheduledAppointment]:
+def pull_schedule(
+    central_url: str, data_dir: Path, day: dt.date, schedule: dict | None = None, timezone: str = "UTC"
+) -> list[ScheduledAppointment]:
     """Today's schedule from the central server, through the real FHIR connector."""
-    connector = connector_for(site_config(data_dir, central_url))
+    connector = connector_for(site_config(data_dir, central_url, schedule, timezone))
 
     async def pull() -> list[ScheduledAppointment]:
         try:
@@ -120,14 +123,16 @@ def enqueue(store: Store, payload: dict, patient_key: str | None = None) -> int:
 class CentralAgent:
     """The real edge agent (tests/agent/launcher.py) syncing to `central_url`; restartable on its data."""
 
-    def __init__(self, folder: Path, central_url: str, **central):
+    def __init__(self, folder: Path, central_url: str, schedule: dict | None = None,
+                 capabilities: dict | None = None, **central):  # fmt: skip
         self.folder = folder
         self.settings = {
             "central": {
                 "kind": "fhir", "base_url": central_url, "timeout_s": 2.0, "max_backoff_s": 1.0,
                 "identifier_system": IDENTIFIER_SYSTEM, "concurrency": 4, **central,
             },
-            "schedule": {"source": "central", "refresh_s": 5},
+            "central.capabilities": capabilities or {},
+            "schedule": {"source": "central", "refresh_s": 5, **(schedule or {"scope": "whole-server"})},
         }
         self.running: RunningAgent | None = None
         self.logs: list[str] = []  # of the processes before the current one
@@ -162,8 +167,8 @@ class CentralAgent:
 def agent_factory(tmp_path: Path) -> Iterator[Callable[..., CentralAgent]]:
     started: list[CentralAgent] = []
 
-    def make(central_url: str, **central) -> CentralAgent:
-        agent = CentralAgent(tmp_path / f"agent{len(started)}", central_url, **central)
+    def make(central_url: str, **settings) -> CentralAgent:
+        agent = CentralAgent(tmp_path / f"agent{len(started)}", central_url, **settings)
         started.append(agent)
         return agent
 

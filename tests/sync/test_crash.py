@@ -1,18 +1,40 @@
 """THE crash test: a backlog built while central is down, drained by the real agent process while it
-is SIGKILLed again and again. Counting identifiers at the central server proves exactly once."""
+is SIGKILLed again and again. Counting identifiers at the central server proves exactly once, under
+every delivery strategy: one transaction per check-in; transactions of at most 2 entries (each check-in
+in two parts, a crash between them resending only the second); and no transactions at all (one
+conditional request per resource)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
+import pytest
+
 from tools.central_seed import day_schedule
 
-from tests.sandbox import wait_until
+from tests.sandbox import Sandbox, wait_until
 from .conftest import IDENTIFIER_SYSTEM
 
-BACKLOG = 300
+BACKLOG = 100  # per strategy (three strategies within the suite's time budget)
 KILLS = 3
+KILL_EVERY = 20  # encounters at central between kills
+STRATEGIES = {
+    "transaction": ((), {}),
+    "split-transactions": (("--max-transaction-entries", "2"), {"max_transaction_entries": 2}),
+    "individual": (("--no-transactions",), {}),
+}
+
+
+@pytest.fixture(params=list(STRATEGIES))
+def strategy_sandbox(request, tmp_path):
+    mode_args, capabilities = STRATEGIES[request.param]
+    server = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log", mode_args)
+    server.start()
+    try:
+        yield request.param, server, capabilities
+    finally:
+        server.stop()
 
 
 def checkin_request(patient: dict, appointment_id: str) -> dict:
@@ -31,13 +53,14 @@ def checkin_request(patient: dict, appointment_id: str) -> dict:
     }
 
 
-def test_sigkill_during_drain_delivers_every_checkin_exactly_once(sandbox, agent_factory):
+def test_sigkill_during_drain_delivers_every_checkin_exactly_once(strategy_sandbox, agent_factory):
+    strategy, sandbox, capabilities = strategy_sandbox
     today = dt.datetime.now(dt.timezone.utc).date()
     resources = day_schedule(today, BACKLOG)
     sandbox.seed(resources)
     patients = {r["id"]: r for r in resources if r["resourceType"] == "Patient"}
 
-    agent = agent_factory(sandbox.url)
+    agent = agent_factory(sandbox.url, capabilities={"strategy": strategy, **capabilities})
     agent.start()
     wait_until(lambda: agent.health()["schedule_appointments"] == BACKLOG, 30, "today's schedule from central")
 
@@ -56,7 +79,7 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(sandbox, agent
     wait_until(lambda: agent.health()["central"] == "unreachable", 30, "the agent to notice central is down")
     assert agent.health()["outbox_depth"] == BACKLOG
 
-    # Central comes back, slowed a little (30 ms per transaction) so the kills land mid-drain.
+    # Central comes back, slowed a little (30 ms per POST) so the kills land mid-drain.
     sandbox.start()
     sandbox.fault("hang", hang_s=0.03, count=100_000, methods=["POST"])
 
@@ -65,7 +88,7 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(sandbox, agent
 
     killed_at = []
     for _kill in range(KILLS):
-        reached = encounters() + 40
+        reached = encounters() + KILL_EVERY
         wait_until(lambda: encounters() >= reached, 60, f"{reached} encounters at central", every=0.01)
         agent.kill()
         killed_at.append(encounters())
@@ -83,7 +106,11 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(sandbox, agent
     assert sandbox.identifier_counts("QuestionnaireResponse", f"{IDENTIFIER_SYSTEM}/intake") == expected
     resources_at_central = sandbox.stats()["resources"]
     assert resources_at_central["Encounter"] == BACKLOG and resources_at_central["QuestionnaireResponse"] == BACKLOG
-    print("central requests:", sandbox.stats()["requests"])
+    stats = sandbox.stats()
+    print(strategy, "central requests:", stats["requests"], "transactions:", stats["transactions"])
+    committed = {"transaction": (BACKLOG, 3 * BACKLOG), "split-transactions": (2 * BACKLOG, 6 * BACKLOG),
+                 "individual": (0, 0)}[strategy]  # fmt: skip
+    assert committed[0] <= stats["transactions"] <= committed[1]  # the strategy is the one that ran
     arrived = sandbox.read(f"Appointment?date={today.isoformat()}&status=arrived").json()
     assert arrived["total"] == BACKLOG
 

@@ -49,7 +49,8 @@ def test_schedule_pull_maps_patients_and_coverage(sandbox, tmp_path):
 
 def test_a_server_without_coverage_search_still_gives_the_schedule(sandbox, tmp_path):
     sandbox.seed(day_schedule(dt.date.today(), 3))
-    sandbox.fault("status", status=400, diagnostics="_revinclude not supported", methods=["GET"])
+    sandbox.fault("status", status=400, diagnostics="_revinclude not supported", methods=["GET"],
+                  path_prefix="/Appointment")
     schedule = pull_schedule(sandbox.url, tmp_path / "agent", dt.date.today())
     assert len(schedule) == 3 and all(a.coverage is None for a in schedule)
 

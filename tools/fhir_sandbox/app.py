@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from .faults import FHIR_JSON, Fault, FaultInjector, TransportInScope
+from .modes import SandboxMode
 from .outcomes import FhirError, now_instant, validated
 from .server import FhirServer, _etag, _location
 from .storage import ResourceStore
@@ -28,8 +29,9 @@ async def json_body(request: Request) -> Any:
         raise FhirError(400, "structure", "body is not JSON")
 
 
-def build_app(data: Path | str) -> FaultInjector:
+def build_app(data: Path | str, mode: SandboxMode = SandboxMode()) -> FaultInjector:
     server = FhirServer(ResourceStore(data))
+    searches: list[dict] = []  # every search and what it returned (Type/id), for tests of data scoping
     app = FastAPI(title="FHIR R4 sandbox", openapi_url=None, docs_url=None, redoc_url=None)
     injector = FaultInjector(app)
     app.state.server = server
@@ -77,8 +79,13 @@ def build_app(data: Path | str) -> FaultInjector:
             }
         )
 
+    @app.get("/_control/searches")
+    async def search_log() -> Response:
+        return fhir_response({"searches": searches})
+
     @app.post("/_control/reset")
     async def reset() -> Response:
+        searches.clear()
         server.store.clear()
         injector.faults.clear()
         injector.requests.clear()
@@ -89,26 +96,21 @@ def build_app(data: Path | str) -> FaultInjector:
 
     @app.get("/metadata")
     async def capability_statement() -> Response:
-        return fhir_response(
-            {
-                "resourceType": "CapabilityStatement",
-                "status": "active",
-                "date": now_instant()[:10],
-                "kind": "instance",
-                "fhirVersion": "4.0.1",
-                "format": ["json"],
-                "patchFormat": ["application/json-patch+json"],
-            }
-        )
+        return fhir_response(mode.capability_statement())
 
     @app.post("/")
     async def transaction(request: Request) -> Response:
-        return fhir_response(server.transaction(await json_body(request)))
+        bundle = await json_body(request)
+        mode.admit_transaction(bundle if isinstance(bundle, dict) else {})
+        return fhir_response(server.transaction(bundle))
 
     @app.get("/{resource_type}")
     async def search(resource_type: str, request: Request) -> Response:
         params = list(request.query_params.multi_items())
-        return fhir_response(server.search_bundle(resource_type, params, base_of(request)))
+        bundle = server.search_bundle(resource_type, params, base_of(request))
+        returned = [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]]
+        searches.append({"url": f"{resource_type}?{request.url.query}", "returned": returned})
+        return fhir_response(bundle)
 
     @app.get("/{resource_type}/{resource_id}")
     async def read(resource_type: str, resource_id: str) -> Response:
@@ -154,8 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
     parser.add_argument("--tls-key", help="... and key")
     parser.add_argument("--tls-client-ca", help="require a client certificate issued by this CA (mutual TLS)")
+    parser.add_argument("--max-transaction-entries", type=int, default=None, metavar="N",
+                        help="refuse a transaction with a conditional create above N entries (as Medplum does above 8)")
+    parser.add_argument("--no-transactions", action="store_true", help="offer no transactions (POST of a Bundle: 405)")
     args = parser.parse_args(argv)
-    app = build_app(args.data)
+    mode = SandboxMode(transactions=not args.no_transactions, max_transaction_entries=args.max_transaction_entries)
+    app = build_app(args.data, mode)
     if args.auth_server:
         from .auth import TokenGate
 

@@ -32,6 +32,8 @@ class Fault:
     hang_s: float = 30.0
     trickle_s: float = 10.0  # "trickle": how long the answer takes to arrive, one byte at a time
     methods: list[str] = field(default_factory=lambda: ["POST", "PUT", "PATCH", "GET", "DELETE"])
+    path_prefix: str = ""  # only requests whose path starts with it (e.g. "/Appointment")
+    after: int = 0  # matching requests let through before the fault starts
 
 
 class FaultInjector:
@@ -42,9 +44,12 @@ class FaultInjector:
         self.faults: list[Fault] = []
         self.requests: dict[str, int] = {}
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, path: str = "/") -> Fault | None:
         for fault in self.faults:
-            if method in fault.methods and fault.count > 0:
+            if method in fault.methods and fault.count > 0 and path.startswith(fault.path_prefix):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.count -= 1
                 if fault.count == 0:
                     self.faults.remove(fault)
@@ -56,7 +61,7 @@ class FaultInjector:
             return await self.app(scope, receive, send)
         method = scope["method"]
         self.requests[method] = self.requests.get(method, 0) + 1
-        fault = self.take(method)
+        fault = self.take(method, scope["path"])
         if fault is None:
             return await self.app(scope, receive, send)
         if fault.mode == "hang":

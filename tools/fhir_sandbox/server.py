@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import urllib.parse
 import uuid
@@ -15,6 +16,42 @@ from .storage import ResourceStore
 
 # `_revinclude` targets the sandbox serves: resources that point at a matched or included Patient.
 PATIENT_REVINCLUDES = ("Coverage:beneficiary", "Consent:patient")
+APPOINTMENT_ACTORS = {"location": "Location", "practitioner": "Practitioner"}
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
+
+
+def _int_param(params: list[tuple[str, str]], name: str, default: int) -> int:
+    values = [value for key, value in params if key == name]
+    if not values:
+        return default
+    try:
+        return max(0, int(values[-1]))
+    except ValueError:
+        raise FhirError(400, "invalid", f"{name} must be a number")
+
+
+def _date_filter(value: str):
+    """An Appointment `date` filter: a day (`2026-12-01`) or an instant with a prefix
+    (`ge2026-12-01T00:00:00-06:00`), compared with the Appointment's start."""
+    prefix, when = (value[:2], value[2:]) if value[:2] in DATE_PREFIXES else ("eq", value)
+    if len(when) == 10:
+        day = when
+        compare = {"eq": day.__eq__, "ne": day.__ne__, "gt": day.__lt__, "lt": day.__gt__, "ge": day.__le__, "le": day.__ge__}
+        return lambda r: bool(r.get("start")) and compare[prefix](r["start"][:10])
+    try:
+        instant = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        raise FhirError(400, "invalid", f"date {value!r} is not a date or an instant")
+    if instant.tzinfo is None:
+        raise FhirError(400, "invalid", f"date {value!r} needs a time zone")
+    tests = {"eq": instant.__eq__, "ne": instant.__ne__, "gt": instant.__lt__, "lt": instant.__gt__,
+             "ge": instant.__le__, "le": instant.__ge__}  # fmt: skip
+
+    def matches(resource: dict) -> bool:
+        start = resource.get("start")
+        return bool(start) and tests[prefix](dt.datetime.fromisoformat(start.replace("Z", "+00:00")))
+
+    return matches
 
 
 def _references(value: Any, resolved: dict[str, str]) -> Any:
@@ -84,11 +121,12 @@ class FhirServer:
     # searches ----------------------------------------------------------------------------------
 
     def search(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
-        """Matches for the parameters we understand; an unknown parameter is an error, not ignored."""
+        """Matches for the parameters we understand; an unknown parameter is an error, not ignored.
+        A comma in a value means "any of these"."""
         candidates: list[dict] | None = None
         filters = []
         for name, value in params:
-            if name in ("_include", "_revinclude", "_revinclude:iterate", "_count", "_format"):
+            if name in ("_include", "_revinclude", "_revinclude:iterate", "_count", "_offset", "_format"):
                 continue
             if name == "identifier":
                 system, sep, ident = value.rpartition("|")
@@ -96,13 +134,17 @@ class FhirServer:
                 found = [r for r in (self.store.read(resource_type, i) for i in ids) if r]
                 candidates = found if candidates is None else [r for r in candidates if r in found]
             elif name == "_id":
-                filters.append(lambda r, v=value: r["id"] == v)
+                filters.append(lambda r, v=set(value.split(",")): r["id"] in v)
             elif name == "date" and resource_type == "Appointment":
-                filters.append(lambda r, v=value: r.get("start", "")[:10] == v.removeprefix("eq"))
+                filters.append(_date_filter(value))
             elif name in ("patient", "subject", "beneficiary", "actor"):
-                filters.append(lambda r, v=value: any(t.endswith(v) for t in _reference_targets(r)))
+                filters.append(lambda r, v=value.split(","): any(t.endswith(x) for t in _reference_targets(r) for x in v))
+            elif name in APPOINTMENT_ACTORS and resource_type == "Appointment":
+                kind = APPOINTMENT_ACTORS[name]
+                wanted = {x if "/" in x else f"{kind}/{x}" for x in value.split(",")}
+                filters.append(lambda r, w=wanted: bool(_reference_targets(r.get("participant", [])) & w))
             elif name == "status":
-                filters.append(lambda r, v=value: r.get("status") == v)
+                filters.append(lambda r, v=set(value.split(",")): r.get("status") in v)
             else:
                 raise FhirError(400, "not-supported", f"search parameter {name} is not supported")
         if candidates is None:
@@ -110,8 +152,12 @@ class FhirServer:
         return [r for r in candidates if all(f(r) for f in filters)]
 
     def search_bundle(self, resource_type: str, params: list[tuple[str, str]], base: str) -> dict:
+        """A searchset; with `_count`, one page of it and a `next` link (`_offset`) while more remain."""
         with self.store.lock:
-            matches = self.search(resource_type, params)
+            everything = self.search(resource_type, params)
+            offset = _int_param(params, "_offset", 0)
+            count = _int_param(params, "_count", len(everything) or 1)
+            matches = everything[offset : offset + count]
             included: dict[str, dict] = {}
             for name, value in params:
                 if name == "_include" and value == f"{resource_type}:patient":
@@ -137,7 +183,11 @@ class FhirServer:
         ] + [
             {"fullUrl": f"{base}/{key}", "resource": r, "search": {"mode": "include"}} for key, r in included.items()
         ]
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(matches), "entry": entries}
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(everything), "entry": entries}
+        if offset + count < len(everything):
+            following = [(k, v) for k, v in params if k != "_offset"] + [("_offset", str(offset + count))]
+            bundle["link"] = [{"relation": "next", "url": f"{base}/{resource_type}?{urllib.parse.urlencode(following)}"}]
+        return bundle
 
     # single interactions (callers hold the lock and run inside a transaction) ------------------
 

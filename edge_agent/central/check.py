@@ -1,0 +1,55 @@
+"""`edge-agent central check` and the start-up check: what the FHIR server supports, which delivery
+strategy and schedule scope follow, and what the site asks for that the server cannot do."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ..config import SiteConfig
+from .capabilities import CapabilitiesUnknown
+from .schedule_scope import ScheduleScope
+from .strategies import StrategyRefused, choose
+
+
+@dataclass
+class CheckResult:
+    lines: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # what the site asks and the server cannot do
+    unreachable: str = ""  # why the capabilities could not be read
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals and not self.unreachable
+
+
+async def check_central(config: SiteConfig) -> CheckResult:
+    from . import connector_for
+
+    result = CheckResult()
+    if config.central.kind != "fhir":
+        result.lines.append(f"central.kind = {config.central.kind!r}: nothing to check (FHIR servers only)")
+        return result
+    connector = connector_for(config)
+    try:
+        capabilities = await connector.capabilities()
+    except CapabilitiesUnknown as exc:
+        result.unreachable = f"{config.central.base_url}: {exc}"
+        return result
+    finally:
+        await connector.aclose()
+    result.lines += capabilities.describe()
+    try:
+        plan = choose(capabilities, config.central.capabilities.strategy)
+        result.lines.append(f"delivery strategy: {plan.describe()}")
+    except StrategyRefused as exc:
+        result.refusals.append(f"central.capabilities.strategy: {exc}")
+    if config.schedule.source == "central":
+        scope = ScheduleScope.of(config)
+        result.lines.append(f"schedule scope: {scope.describe()}")
+        result.refusals += scope.problems(capabilities.appointment_search)
+    return result
+
+
+def run_check(config: SiteConfig) -> CheckResult:
+    return asyncio.run(check_central(config))
