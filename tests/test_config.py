@@ -32,6 +32,11 @@ def test_example_documents_every_key_and_is_valid():
         for key in section:
             if key == "devices":
                 continue
+            if isinstance(section[key], dict):  # a sub-table such as [central.capabilities]
+                assert f"[{section_name}.{key}]" in text, f"[{section_name}.{key}] is not documented"
+                for inner in section[key]:
+                    assert f"{inner} =" in text or f"# {inner} =" in text, f"[{section_name}.{key}] {inner} is not documented"
+                continue
             assert f"{key} =" in text or f"# {key} =" in text, f"[{section_name}] {key} is not documented"
     assert {device.kind for device in site.kiosk.devices} >= {"id_scanner", "receipt_printer"}
 
