@@ -77,6 +77,12 @@ class Agent:
             log.error("background task failed", extra={"event": task.get_name(), "error": type(task.exception()).__name__})
 
     async def start(self) -> None:
+        from .central.check import StartRefused, startup_refusals
+
+        if refusals := await startup_refusals(self.config, self.central):
+            for refusal in refusals:
+                log.error("central cannot do what the site asks", extra={"error": refusal})
+            raise StartRefused(refusals)
         self.schedule.load_cached()
         if self.siu_feed is not None:
             await self.siu_feed.start()

@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     config = _load(args)
-    if problems := _consent_problems(config) + startup_problems(config) + _central_refusals(config):
+    if problems := _consent_problems(config) + startup_problems(config):
         for problem in problems:
             print(f"config error: {problem}", file=sys.stderr)
         return 2
@@ -132,22 +132,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _central_refusals(config: site_config.SiteConfig) -> list[str]:
-    """What the site asks of its FHIR server that the server says it cannot do (nothing when the server
-    does not answer now: the outbox holds until it does)."""
-    if config.central.kind != "fhir":
-        return []
-    from .central.check import run_check
-
-    return run_check(config).refusals
-
-
 def cmd_central_check(args: argparse.Namespace) -> int:
     """`edge-agent central check`: the server's capabilities, the delivery strategy that follows, and
     a non-zero exit for a strategy or schedule scope the server cannot do."""
     from .central.check import run_check
 
-    result = run_check(_load(args))
+    result = run_check(_load(args), with_auth=True)
     for line in result.lines:
         print(line)
     if result.unreachable:
@@ -217,7 +207,7 @@ def cmd_central_keygen(args: argparse.Namespace) -> int:
 
 
 def add_central_commands(commands: argparse._SubParsersAction) -> None:
-    central = commands.add_parser("central", help="credentials for the central system (SMART Backend Services keys)")
+    central = commands.add_parser("central", help="the central system (EHR): credentials, capabilities")
     group = central.add_subparsers(dest="central_command", required=True, metavar="COMMAND")
     keygen = group.add_parser(
         "keygen", help="add a signing key to central.key_dir and print the JWKS to register with the EHR",
@@ -227,6 +217,12 @@ def add_central_commands(commands: argparse._SubParsersAction) -> None:
     keygen.add_argument("--alg", choices=["ES384", "RS384"], default="ES384")
     keygen.add_argument("--retire-old", action="store_true", help="remove the keys older than the one that last got a token")
     keygen.set_defaults(handler=cmd_central_keygen)
+    check = group.add_parser(
+        "check", help="what the FHIR server supports, its authentication, and the delivery strategy that follows;"
+        " exit 1 if refused",
+    )  # fmt: skip
+    check.add_argument("--config", metavar="FILE", help="site TOML (default: $CHECKIN_CONFIG or built-in defaults)")
+    check.set_defaults(handler=cmd_central_check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,14 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_staff.add_argument("username")
     add_staff.add_argument("--role", choices=["front_desk", "admin"], default="front_desk")
     add_staff.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")
-
-    central = commands.add_parser("central", help="the central system (EHR)", description="the central system (EHR)")
-    central_commands = central.add_subparsers(dest="central_command", required=True, metavar="COMMAND")
-    central_check = central_commands.add_parser(
-        "check", help="what the FHIR server supports and the delivery strategy that follows; exit 1 if refused"
-    )
-    central_check.add_argument("--config", metavar="FILE", help="site TOML (default: $CHECKIN_CONFIG or built-in defaults)")
-    central_check.set_defaults(handler=cmd_central_check)
 
     verify_consent = command("verify-consent", cmd_verify_consent, "check a signed consent PDF's seal; exit 1 if altered")
     verify_consent.add_argument("file", metavar="FILE.pdf")

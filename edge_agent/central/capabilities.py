@@ -30,7 +30,12 @@ Getter = Callable[[str], Awaitable[httpx.Response]]
 
 
 class CapabilitiesUnknown(Exception):
-    """The server's CapabilityStatement could not be read (down, or not FHIR)."""
+    """The server's CapabilityStatement could not be read (down, or not FHIR). `reason`: what a delivery
+    held for it reports ("ConnectError", "HTTP 503"), as for any other request."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -146,10 +151,12 @@ async def discover(get: Getter, pins: CentralCapabilities) -> Capabilities:
     try:
         response = await get("metadata")
     except httpx.HTTPError as exc:
-        raise CapabilitiesUnknown(f"GET metadata: {type(exc).__name__}") from None
+        raise CapabilitiesUnknown(f"GET metadata: {type(exc).__name__}", type(exc).__name__) from None
     statement = _json_object(response)
     if response.status_code != 200 or statement.get("resourceType") != "CapabilityStatement":
-        raise CapabilitiesUnknown(f"GET metadata: HTTP {response.status_code} without a CapabilityStatement")
+        raise CapabilitiesUnknown(
+            f"GET metadata: HTTP {response.status_code} without a CapabilityStatement", f"HTTP {response.status_code}"
+        )
     smart: dict | None = None
     try:
         answer = await get(".well-known/smart-configuration")

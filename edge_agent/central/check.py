@@ -23,13 +23,21 @@ class CheckResult:
         return not self.refusals and not self.unreachable
 
 
-async def check_central(config: SiteConfig) -> CheckResult:
+async def check_central(config: SiteConfig, with_auth: bool = False) -> CheckResult:
+    """`with_auth`: also get a token (or try the configured credentials) first, as `central check` does."""
     from . import connector_for
 
     result = CheckResult()
     if config.central.kind != "fhir":
         result.lines.append(f"central.kind = {config.central.kind!r}: nothing to check (FHIR servers only)")
         return result
+    if with_auth:
+        from .credentials import check_auth
+
+        authenticated, line = await check_auth(config)
+        result.lines.append(line)
+        if not authenticated:
+            result.refusals.append(f"central.auth: {line}")
     connector = connector_for(config)
     try:
         capabilities = await connector.capabilities()
@@ -51,5 +59,28 @@ async def check_central(config: SiteConfig) -> CheckResult:
     return result
 
 
-def run_check(config: SiteConfig) -> CheckResult:
-    return asyncio.run(check_central(config))
+class StartRefused(Exception):
+    """The agent will not start: the site asks what its FHIR server cannot do."""
+
+
+async def startup_refusals(config: SiteConfig, connector) -> list[str]:
+    """For the agent's start, through its own connector (and credentials): what the server cannot do
+    of what the site asks. Nothing when the server does not answer now (the outbox holds until it does)."""
+    if config.central.kind != "fhir":
+        return []
+    try:
+        capabilities = await connector.capabilities()
+    except CapabilitiesUnknown:
+        return []
+    refusals = []
+    try:
+        choose(capabilities, config.central.capabilities.strategy)
+    except StrategyRefused as exc:
+        refusals.append(f"central.capabilities.strategy: {exc}")
+    if config.schedule.source == "central":
+        refusals += ScheduleScope.of(config).problems(capabilities.appointment_search)
+    return refusals
+
+
+def run_check(config: SiteConfig, with_auth: bool = False) -> CheckResult:
+    return asyncio.run(check_central(config, with_auth))

@@ -336,7 +336,7 @@ class FhirConnector:
         try:
             plan = await self.delivery_plan()
         except CapabilitiesUnknown as exc:
-            return Delivery.retry(str(exc))
+            return Delivery.retry(exc.reason)
         except StrategyRefused as exc:  # the server changed since start: hold everything, say why
             return Delivery.retry(f"strategy refused: {exc}")
         try:

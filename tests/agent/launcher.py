@@ -4,7 +4,7 @@ Other test areas use it too; keep the signature stable:
 
     from tests.agent.launcher import start_agent
 
-    agent = start_agent(tmp_path, central={"kind": "fhir", "base_url": url}, schedule={"source": "central"})
+    agent = start_agent(tmp_path, central={"kind": "fhir", "base_url": url}, schedule={"source": "central", "scope": "whole-server"})
     try:
         httpx.post(f"{agent.base_url}/api/v1/lookup", headers=agent.headers(), json={...})
     finally:

@@ -50,7 +50,7 @@ def test_the_lookup_gives_the_current_appointment_and_a_reminder_picks_its_own(l
     key = reminder.new_private_key()
     agent = launch_agent(
         site={"timezone": zone}, central={"kind": "fhir", "base_url": sandbox.url},
-        schedule={"source": "central"}, kiosk={"reminder_public_key": reminder.public_key_b64(key)},
+        schedule={"source": "central", "scope": "whole-server"}, kiosk={"reminder_public_key": reminder.public_key_b64(key)},
     )  # fmt: skip
     wait_until(lambda: httpx.get(f"{agent.base_url}/healthz", timeout=5).json()["schedule_appointments"] == 5,
                30, "the schedule pull")  # fmt: skip

@@ -171,7 +171,7 @@ def smart_agent(tmp_path: Path, gated_sandbox: Sandbox, agent_factory) -> Callab
     def make(**central) -> CentralAgent:
         settings = {"auth": "smart-backend", "client_id": CLIENT_ID, "key_dir": str(tmp_path / "smart-keys"), **central}
         agent = agent_factory(gated_sandbox.url, **settings)
-        agent.settings["schedule"] = {"source": "central", "refresh_s": 3600}  # no background token use
+        agent.settings["schedule"] = {"source": "central", "refresh_s": 3600, "scope": "whole-server"}  # no background token use
         return agent
 
     return make

@@ -124,7 +124,7 @@ def test_a_static_bearer_token_works_and_a_refused_one_holds(tmp_path, oauth, ga
     response = grant(oauth, key, scope=DEFAULT_SMART_SCOPES)
     token = response.json()["access_token"]
     agent = agent_factory(gated_sandbox.url, auth_token=token)  # auth unset: bearer, as before
-    agent.settings["schedule"] = {"source": "central", "refresh_s": 3600}
+    agent.settings["schedule"] = {"source": "central", "refresh_s": 3600, "scope": "whole-server"}
     lobby = Lobby(gated_sandbox, agent, count=2)
     agent.start()
     lobby.check_in(0)

@@ -25,7 +25,7 @@ class MedplumServer(Sandbox):
         self.log = log
         self.port = free_port()
         self.process: subprocess.Popen | None = None
-        self.mode_args = ()
+        self.args, self.scheme, self.http = (), "http", {}
 
     def start(self) -> None:
         self.process = subprocess.Popen(

@@ -107,7 +107,7 @@ def test_a_strategy_the_server_cannot_do_is_refused(server_name, capabilities, s
         check = run_cli(site, "central", "check", check=False)
         assert check.returncode == 1 and said in check.stderr and "refused: central.capabilities.strategy" in check.stderr
         serve = run_cli(site, "serve", check=False, timeout=60)
-        assert serve.returncode == 2 and said in serve.stderr
+        assert serve.returncode != 0 and "central cannot do what the site asks" in serve.stderr and said in serve.stderr
     finally:
         server.stop()
 
