@@ -79,9 +79,9 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(strategy_sandb
     wait_until(lambda: agent.health()["central"] == "unreachable", 30, "the agent to notice central is down")
     assert agent.health()["outbox_depth"] == BACKLOG
 
-    # Central comes back, slowed a little (30 ms per POST) so the kills land mid-drain.
+    # Central comes back, slowed a little (50 ms per POST) so the kills land mid-drain, even under load.
     sandbox.start()
-    sandbox.fault("hang", hang_s=0.03, count=100_000, methods=["POST"])
+    sandbox.fault("hang", hang_s=0.05, count=100_000, methods=["POST"])
 
     def encounters() -> int:
         return sandbox.stats()["resources"].get("Encounter", 0)
