@@ -39,7 +39,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# axe-core for the fleet view's accessibility check, repo-local (tests inject axe.min.js into the page)
+# axe-core for the browser accessibility checks (fleet view, tests/desk/axe.py), repo-local: tests inject axe.min.js
 [ -f .venv/node/node_modules/axe-core/axe.min.js ] || npm install --silent --no-audit --no-fund --prefix .venv/node axe-core@4
 
 # A FHIR server the project did not write, for tests (tools/medplum_fhir): Medplum's router from npm,

@@ -1,4 +1,5 @@
-"""The HTML pages: staff sign-in, the dashboard (`/desk`), and the public lobby board (`/board`).
+"""The HTML pages: staff sign-in, the dashboard (`/desk`), the audit log (`/desk/audit`, admins), and the
+public lobby board (`/board`).
 
 Pages are server-rendered shells (Jinja2) whose live parts are plain JavaScript over the JSON API and
 server-sent events; static files are served from this package, nothing from a CDN, no build step.
@@ -7,17 +8,20 @@ The sign-in form is protected against CSRF with a double-submit cookie (there is
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
+import json
 import secrets
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from . import texts
+from . import audit, texts
 from .auth import (
     LOGIN_PATH,
     SESSION_COOKIE,
@@ -35,6 +39,8 @@ HERE = Path(__file__).parent
 STATIC_PATH = "/desk/static"
 LOGIN_CSRF_COOKIE = "desk_login_csrf"
 BOARD_WAITING_SHOWN = 8
+BOARD_ROTATE_S = 8
+AUDIT_PAGE_ENTRIES = 500
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -134,23 +140,41 @@ async def dashboard(request: Request, staff: Annotated[StaffSession, Depends(req
     return _render(request, "desk.html", {"staff": staff, "desk_config": desk_config})
 
 
+@router.get("/desk/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)]) -> Response:
+    """The audit log as a page for admins (the dashboard shows the latest few)."""
+    if not staff.is_admin:
+        raise HTTPException(403, "administrators only")
+    agent = request.app.state.agent
+    zone = zoneinfo.ZoneInfo(agent.config.site.timezone)
+    rows = [
+        {"when": dt.datetime.fromtimestamp(entry.at, zone).strftime("%Y-%m-%d %H:%M:%S"), "actor": entry.actor,
+         "action": entry.action, "subject": entry.subject,
+         "detail": json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""}
+        for entry in await audit.entries(agent.store, limit=AUDIT_PAGE_ENTRIES)
+    ]  # fmt: skip
+    return _render(request, "audit.html", {"staff": staff, "rows": rows})
+
+
 @router.get("/board", response_class=HTMLResponse)
 async def board(request: Request) -> Response:
-    """Public: ticket numbers only. The page carries no patient data; its stream is the board channel."""
+    """Public: ticket numbers only. The page carries no patient data; its stream is the board channel.
+
+    The board shows and speaks every site language: the requested (or browser's) one first, then the others
+    in turn (`BOARD_ROTATE_S` each)."""
     config = request.app.state.agent.config
-    language, text = _page_text(request)
-    speech_keys = ("board.speech", "board.speech_no_room", "board.room")
+    first, _text = _page_text(request)
+    order = [first, *(lang for lang in config.site.languages if lang != first)]
+    catalogues = {
+        lang: texts.board_catalogue(config.translations_dir, lang, config.site.default_language) for lang in order
+    }
     board_config = {
-        "lang": language,
         "timezone": config.site.timezone,
         "waiting_shown": BOARD_WAITING_SHOWN,
-        "text": {key: value for key, value in text.items() if key.startswith("board.")},
-        "speech": {
-            lang: {key: texts.catalogue(config.translations_dir, lang, config.site.default_language)[key] for key in speech_keys}
-            for lang in config.site.languages
-        },
+        "rotate_s": BOARD_ROTATE_S,
+        "languages": [{"lang": lang, "text": catalogues[lang]} for lang in order],
     }
-    response = _render(request, "board.html", {"board_config": board_config})
+    response = _render(request, "board.html", {"t": catalogues[first], "board_config": board_config})
     # The lobby TV may play the chime without a click only if the browser allows it (kiosk flags).
     response.headers["Permissions-Policy"] = "autoplay=(self)"
     return response

@@ -1,4 +1,5 @@
-"""Page text for the desk and the board, from config/translations/desk.<lang>.json (lobby_core.catalogue)."""
+"""Page text for the desk (config/translations/desk.<lang>.json) and the lobby board (board.<lang>.json),
+through lobby_core.catalogue."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from lobby_core.catalogue import ENGLISH
 def catalogue(translations_dir: Path, language: str, default_language: str = ENGLISH) -> Mapping[str, str]:
     """Every desk message in `language`, the site's default language and English filling gaps."""
     return catalogues.load(Path(translations_dir), "desk", default_language).messages(language)
+
+
+def board_catalogue(translations_dir: Path, language: str, default_language: str = ENGLISH) -> Mapping[str, str]:
+    """Every lobby-board message in `language`, with the same fallbacks."""
+    return catalogues.load(Path(translations_dir), "board", default_language).messages(language)
 
 
 def choose_language(requested: str | None, accept_language: str, site_languages: list[str]) -> str:

@@ -22,6 +22,8 @@ from edge_agent.schedule import demo_appointments
 from tests.processes import free_port, stop_process
 from tests.sandbox import wait_until
 
+from .a11y_results import pytest_configure, pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 SITE_ID = "desk-test"
 TIMEZONE = "UTC"
@@ -52,6 +54,7 @@ class AgentProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     token: str = ""
+    top_level: str = ""  # TOML keys before the first table, e.g. 'translations_dir = "..."'
 
     @property
     def url(self) -> str:
@@ -72,7 +75,7 @@ class AgentProcess:
             else ""
         )
         self.config.write_text(
-            f'[site]\nid = "{SITE_ID}"\nname = "Riverside Family Clinic"\ntimezone = "{TIMEZONE}"\n'
+            f'{self.top_level}[site]\nid = "{SITE_ID}"\nname = "Riverside Family Clinic"\ntimezone = "{TIMEZONE}"\n'
             f'[agent]\nlisten = "127.0.0.1:{self.port}"\ndata_dir = "data"\nadvertise = false\n'
             f"lookup_rate_per_minute = 600\n"
             f"[desk]\nsignin_free_attempts = 3\nsignin_backoff_s = 1\nsignin_summary_s = 1\nsession_idle_minutes = 5\n"
@@ -216,8 +219,9 @@ def new_page(browser):
     """Pages in fresh browser contexts (own cookies), closed after the test."""
     contexts = []
 
-    def open_page(width: int = 1600, height: int = 1000):
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    def open_page(width: int = 1600, height: int = 1000, *, bypass_csp: bool = False):
+        # bypass_csp: axe-core is injected as an inline script, which the pages' CSP refuses.
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US", bypass_csp=bypass_csp)
         contexts.append(context)
         return context.new_page()
 
@@ -226,8 +230,8 @@ def new_page(browser):
         context.close()
 
 
-def signed_in_page(new_page, agent: AgentProcess, username: str, password: str):
-    page = new_page()
+def signed_in_page(new_page, agent: AgentProcess, username: str, password: str, **page_options):
+    page = new_page(**page_options)
     page.goto(f"{agent.url}/desk/login")
     page.fill("#username", username)
     page.fill("#password", password)

@@ -13,6 +13,8 @@ const roomDrafts = new Map(); // room numbers being typed survive a re-render
 const renderedRows = new Map(); // checkin_id -> { entry, row }
 let source = null;
 let lastActivity = Date.now();
+// The row control a keyboard or pointer user last used: kept (or moved on) when its row is rebuilt.
+let focusIntent = null; // { checkinId, control, index }
 
 // --- talking to the agent -----------------------------------------------------------------------
 
@@ -111,6 +113,50 @@ function renderQueue() {
   placeRows($("queue-body"), shown.map(rowFor));
   $("queue-empty").hidden = shown.length > 0;
   tickWaiting();
+  restoreFocus();
+}
+
+// --- focus across re-renders ------------------------------------------------------------------------
+// A rebuilt row drops the focused control (focus falls to <body>). Put it back on the same control of the
+// arrival's new row; if that control is gone, on the row's next action (room -> complete); if the arrival
+// has nothing left to do, on the next action of the arrival now at its old place in the list.
+
+const STATUS_ACTIONS = "button.call, button.room, button.complete, button.no-show";
+
+function rememberFocus(event) {
+  const control = event.target.closest("[data-control]");
+  const row = event.target.closest("tr[data-checkin-id]");
+  if (!control || !row) return;
+  const index = [...$("queue-body").children].indexOf(row);
+  focusIntent = { checkinId: row.dataset.checkinId, control: control.dataset.control, index };
+}
+
+function forgetFocus(event) {
+  // Focus left on purpose (the control is still there): forget. A removed control keeps the intent.
+  const target = event.target;
+  setTimeout(() => {
+    if (target.isConnected && document.activeElement !== target && focusIntent
+        && !document.activeElement.closest?.("tr[data-checkin-id]")) focusIntent = null;
+  }, 0);
+}
+
+function restoreFocus() {
+  if (!focusIntent || (document.activeElement && document.activeElement !== document.body)) return;
+  const body = $("queue-body");
+  const row = body.querySelector(`tr[data-checkin-id="${CSS.escape(focusIntent.checkinId)}"]`);
+  const target = row && (row.querySelector(`[data-control="${focusIntent.control}"]`) || row.querySelector(STATUS_ACTIONS))
+    || nextAction(body, focusIntent.index)
+    || (row && row.querySelector("td.actions [data-control]"));
+  if (target) target.focus();
+}
+
+function nextAction(body, index) {
+  const rows = [...body.children];
+  for (const row of [...rows.slice(index), ...rows.slice(0, index)]) {
+    const action = row.querySelector(STATUS_ACTIONS);
+    if (action) return action;
+  }
+  return null;
 }
 
 // Rows are rebuilt only when their arrival changed, and only misplaced rows move: a room number
@@ -151,6 +197,7 @@ function button(label, onClick, className = "") {
   b.type = "button";
   b.textContent = label;
   b.className = className;
+  if (className) b.dataset.control = className;
   b.addEventListener("click", () => onClick().catch(showError));
   return b;
 }
@@ -250,7 +297,9 @@ function renderActions(entry) {
   if (entry.status === "waiting" || entry.status === "called") {
     const roomInput = document.createElement("input");
     roomInput.className = "room-input";
+    roomInput.dataset.control = "room-input";
     roomInput.placeholder = text["action.room_placeholder"];
+    roomInput.setAttribute("aria-label", fill(text["action.room_label"], { ticket: entry.ticket }));
     roomInput.value = roomDrafts.get(id) ?? entry.room ?? "";
     roomInput.maxLength = 40;
     roomInput.addEventListener("input", () => roomDrafts.set(id, roomInput.value));
@@ -280,29 +329,38 @@ function renderActions(entry) {
   return box;
 }
 
+// A printer list and a Reprint button: choosing a printer (arrow keys included) sends nothing by itself.
 function renderReprint(entry) {
+  const box = document.createElement("span");
+  box.className = "reprint-box";
   const select = document.createElement("select");
-  select.className = "reprint";
+  select.className = "reprint-printer";
+  select.dataset.control = "reprint-printer";
+  select.setAttribute("aria-label", fill(text["action.reprint_printer"], { ticket: entry.ticket }));
+  const send = button(text["action.reprint"], async () => {
+    if (!select.value) return;
+    await api(`/api/v1/queue/${entry.checkin_id}/reprint`, { method: "POST", body: JSON.parse(select.value) });
+  }, "reprint");
   const fillPrinters = () => {
-    // The printers as the kiosks last reported them, read when the list is opened.
-    select.replaceChildren(new Option(text["action.reprint"], ""));
-    for (const kiosk of kiosks) {
-      for (const device of kiosk.devices.filter((d) => /printer/.test(d.kind))) {
-        const kind = device.kind === "label_printer" ? "label" : "ticket";
-        const label = `${text[`action.reprint_${kind}`]}: ${kiosk.kiosk_id} / ${device.name}`;
-        select.append(new Option(label, JSON.stringify({ kind, kiosk_id: kiosk.kiosk_id, printer: device.name })));
-      }
-    }
+    // The printers as the kiosks last reported them, read again whenever the list gets focus.
+    const chosen = select.value;
+    const options = kiosks.flatMap((kiosk) => kiosk.devices.filter((d) => /printer/.test(d.kind)).map((device) => {
+      const kind = device.kind === "label_printer" ? "label" : "ticket";
+      const label = `${text[`action.reprint_${kind}`]}: ${kiosk.kiosk_id} / ${device.name}`;
+      return new Option(label, JSON.stringify({ kind, kiosk_id: kiosk.kiosk_id, printer: device.name }));
+    }));
+    select.replaceChildren(...(options.length ? options : [new Option(text["action.reprint_none"], "")]));
+    if (options.some((o) => o.value === chosen)) select.value = chosen;
+    send.disabled = !options.length;
   };
   fillPrinters();
   select.addEventListener("focus", fillPrinters);
-  select.addEventListener("change", () => {
-    if (!select.value) return;
-    const body = JSON.parse(select.value);
-    select.value = "";
-    api(`/api/v1/queue/${entry.checkin_id}/reprint`, { method: "POST", body }).catch(showError);
-  });
-  return select;
+  box.append(select, send);
+  return box;
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
 }
 
 function tickWaiting() {
@@ -391,6 +449,7 @@ async function refreshSync() {
     item.dataset.outboxId = letter.id;
     const message = document.createElement("pre");
     message.textContent = `${letter.event_type} ${letter.aggregate_id}\n${letter.error}\n${letter.outcome}`;
+    message.tabIndex = 0; // it may scroll: keyboard users must reach it (WCAG 2.1.1)
     item.append(message);
     if (config.role === "admin") {
       const retry = () => api(`/api/v1/sync/dead-letters/${letter.id}/retry`, { method: "POST" }).then(refreshSync);
@@ -451,6 +510,8 @@ function watchIdle() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("clinician-filter").addEventListener("change", renderQueue);
+  $("queue-body").addEventListener("focusin", rememberFocus);
+  $("queue-body").addEventListener("focusout", forgetFocus);
   $("undo").addEventListener("click", () => api("/api/v1/queue/undo", { method: "POST" }).catch(showError));
   loadQueue().catch(showError);
   refreshPanels();
