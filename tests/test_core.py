@@ -82,7 +82,7 @@ def test_one_fallback_rule_language_then_site_default_then_english(tmp_path):
     assert desk.messages("de")["a"] == "A-es"  # an unknown language reads as the site default
 
 
-@pytest.mark.parametrize("family", ["kiosk", "devices", "desk", "consent-pdf"])
+@pytest.mark.parametrize("family", ["kiosk", "devices", "desk", "consent-pdf", "board"])
 def test_every_shipped_catalogue_key_exists_in_english(family):
     shipped = catalogue.read(DEFAULT_TRANSLATIONS_DIR, family)
     assert "en" in shipped.languages
