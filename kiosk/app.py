@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
-import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from kivy.app import App
@@ -23,7 +22,7 @@ from kivy.uix.screenmanager import NoTransition
 from lobby_core.site_config import DeviceConfig, KioskSiteConfig, is_loopback
 from lobby_core.contract import DeviceHealth
 
-from . import screens
+from . import audio, screens
 from .agent_client import AgentClient, discover
 from .backend import FlowStep, KioskBackend
 from .devices.base import Device, DeviceEvent
@@ -31,7 +30,10 @@ from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
 from .i18n import Catalogues
 from .screens import steps
 from .screens.overlays import HelpNotice, IdleWarning
+from .navigation import Navigator
 from .scan import ScanReader
+from .screen_reader import Reader
+from .speech import SpeechEngine, Utterance, Voices, record_dir_from_env, speech_health
 from .spool import Spool
 from .view import View, build_view
 
@@ -148,8 +150,14 @@ class KioskApp(App):
             app_version=_installed_version(),
         )
         self.title = self.catalogues.text(settings.default_language, "app.window_title", clinic=site.site.name)
-        self.can_speak = shutil.which("espeak-ng") is not None
-        self._speech: subprocess.Popen | None = None
+        self.audio_status = audio.probe()
+        self.voices = Voices.discover()
+        self.speech = SpeechEngine(self._play_speech, record_dir=record_dir_from_env())
+        self.can_speak = self.audio_status.usable and bool(self.voices.installed)
+        self._sound = None
+        self.navigator: Navigator | None = None
+        self._jack = audio.JackWatcher(audio.HeadphoneJack(kiosk.headphone_jack),
+                                       lambda plugged: Clock.schedule_once(lambda _dt: self._headphones(plugged)))  # fmt: skip
         self._shown_form = 0
         self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone)
 
@@ -164,11 +172,14 @@ class KioskApp(App):
             manager.add_widget(screen_class(name=step.value))
         Window.bind(size=self._on_window_size, on_touch_down=self._on_any_touch)
         self._on_window_size(Window, Window.size)
+        self.navigator = Navigator(self, self.site.kiosk.keypad_keys.model_dump(), self.say)
         return root
 
     def on_start(self) -> None:
         from .devices.registry import open_devices
 
+        self.navigator.attach()
+        self._jack.start()
         self.backend.start()
         self.devices = open_devices(self.device_configs, self.device_event, self.site.translations_dir)
         Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
@@ -179,8 +190,8 @@ class KioskApp(App):
             device.close()
         self.backend.stop()
         self.spool.close()
-        if self._speech is not None and self._speech.poll() is None:
-            self._speech.terminate()
+        self._jack.stop()
+        self.speech.close()
 
     # --- what screens call ---------------------------------------------------------------------
 
@@ -213,13 +224,34 @@ class KioskApp(App):
         self._on_window_size(Window, Window.size)
 
     def read_aloud(self) -> None:
-        if not self.can_speak:
-            return
-        if self._speech is not None and self._speech.poll() is None:
-            self._speech.terminate()
-        text = self.root.ids.steps.current_screen.spoken_text()
-        voice = self.catalogues.locale(self.flow.language).speech_voice
-        self._speech = subprocess.Popen(["espeak-ng", "-v", voice, text], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        """What the screen says (title, content, fields and their values, buttons), not its keys."""
+        self.say(Reader(self).utterance(self.navigator.scope()[0]))
+
+    def say(self, utterance: Utterance) -> None:
+        if self.can_speak:
+            self.speech.say(utterance, self.voice_for(self.flow.language).voice)
+
+    def voice_for(self, language: str):
+        wanted = self.catalogues.locale(language).speech_voice if language in self.catalogues.languages else ""
+        return self.voices.choose(language, wanted)
+
+    def _play_speech(self, path: Path, _utterance: Utterance) -> None:
+        """The speech worker's WAV: played on the Kivy thread, the newest sentence cutting the old one off."""
+        Clock.schedule_once(lambda _dt: self._play_now(path))
+
+    def _play_now(self, path: Path) -> None:
+        from kivy.core.audio import SoundLoader
+
+        if self._sound is not None:
+            self._sound.stop()
+        self._sound = SoundLoader.load(str(path))
+        path.unlink(missing_ok=True)  # SDL holds the samples in memory
+        if self._sound is not None:
+            self._sound.play()
+
+    def _headphones(self, plugged: bool) -> None:
+        if self.navigator is not None:
+            self.navigator.headphones_changed(plugged)
 
     def staff_unlock(self, pin: str) -> bool:
         if pin != self.site.kiosk.staff_pin:
@@ -285,7 +317,9 @@ class KioskApp(App):
         return AgentClient(url, kiosk.token, kiosk.agent_fingerprint) if url else None
 
     def _device_health(self) -> list[DeviceHealth]:
-        return [device.health() for device in self.devices]
+        """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
+        voices = [self.voice_for(language) for language in self.flow.settings.languages]
+        return [device.health() for device in self.devices] + [self.audio_status.health(), speech_health(voices)]
 
     def _print_ticket(self, job: PrintTicket) -> bool:
         from .devices.ticket import Ticket

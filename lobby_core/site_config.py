@@ -173,6 +173,40 @@ class DeviceConfig(Section):
         return self.name or self.kind
 
 
+class KeypadKeys(Section):
+    """Key codes (Kivy's, as a USB HID keypad types them) of the EZ-Access keys; the speech keys are optional
+    (holding help with up/down/select/back adjusts volume and rate as well)."""
+
+    up: int = 273
+    down: int = 274
+    select: int = 13
+    back: int = 8
+    help: int = 282
+    louder: int | None = None
+    softer: int | None = None
+    faster: int | None = None
+    slower: int | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _a_key_code(cls, code: int | None) -> int | None:
+        if code is not None and not 1 <= code <= 0x10FFFF:
+            raise ValueError("a key code is a positive number (Kivy's keycode)")
+        return code
+
+    def model_post_init(self, _context) -> None:
+        codes = [code for code in self.model_dump().values() if code is not None]
+        if len(codes) != len(set(codes)):
+            raise ValueError("each keypad key needs its own key code")
+
+
+def _headphone_jack(source: str) -> str:
+    kind, _, where = source.partition(":")
+    if source and not (kind in ("file", "alsa") and where):
+        raise ValueError("'file:PATH' or 'alsa:CARD:CONTROL' (e.g. alsa:0:Headphone Jack), or empty for none")
+    return source
+
+
 class KioskSection(Section):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")] = "kiosk-1"
     # Empty: find the agent with zeroconf. The kiosk only trusts the agent it was enrolled with.
@@ -187,6 +221,8 @@ class KioskSection(Section):
     display_name: Literal["none", "initials", "first_name"] = "none"  # what the ticket may print
     reminder_public_key: str = ""  # base64 Ed25519 key that signs reminder QR codes
     orientation: Literal["portrait", "landscape"] = "portrait"
+    keypad_keys: KeypadKeys = KeypadKeys()
+    headphone_jack: Annotated[str, AfterValidator(_headphone_jack)] = ""  # plugged in: speech mode
     devices: list[DeviceConfig] = []
 
 

@@ -12,12 +12,16 @@ DIGITS = "123456789"
 
 
 class LetterKeys(GridLayout):
+    speak_role = "keys"  # read aloud skips the keys; the keypad types with its letter wheel
+
     def on_kv_post(self, _base_widget) -> None:
         for char in "".join(LETTER_ROWS):
             self.add_widget(_key(char))
 
 
 class DigitKeys(GridLayout):
+    speak_role = "keys"
+
     def on_kv_post(self, _base_widget) -> None:
         for char in DIGITS:
             self.add_widget(_key(char))

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 
 
 class StepScreen(Screen):
-    def spoken_text(self) -> str:
-        """What 'Read aloud' says: every label on the screen, top to bottom."""
-        labels = [w for w in self.walk(restrict=True) if isinstance(w, Label) and w.text.strip() and w.opacity > 0]
-        labels.sort(key=lambda w: -w.to_window(*w.pos)[1])
-        return ". ".join(w.text.strip() for w in labels)
+    """What it says aloud comes from its widgets (kiosk/screen_reader.py); a step may add `describe(reader)`."""
 
 
 class AttractScreen(StepScreen):

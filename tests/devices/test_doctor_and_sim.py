@@ -77,7 +77,7 @@ def test_doctor_reports_each_device_truthfully_as_the_simulators_change(lobby):
 def test_doctor_plain_output_names_every_device(lobby):
     result = kiosk("doctor", "--config", str(lobby.config_file))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [line.split()[0] for line in result.stdout.splitlines()] == [d.name for d in lobby.devices]
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [d.name for d in lobby.devices] + ["audio", "speech"]
 
 
 def test_kiosk_sim_injects_events_into_the_running_drivers(lobby, events, tmp_path):

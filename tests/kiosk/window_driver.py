@@ -150,8 +150,8 @@ def language_switch(d: Driver):
     yield d.at("confirm")
     yield 2
     d.tap(d.app.root.ids.read_aloud)
-    speech = d.app._speech
-    report("read_aloud", command=list(speech.args) if speech else None)
+    yield d.until(lambda: d.app.speech.idle, "read aloud to be spoken")
+    report("read_aloud", voice=d.app.voice_for(d.app.flow.language).voice)
     yes = d.screen("confirm").ids.yes
     normal = (yes.font_size, tuple(yes.background_color))
     d.tap(d.app.root.ids.large_text)
@@ -224,7 +224,10 @@ def demo_patient(d: Driver):
     yield from autopilot.demo_patients(d, 1, pause_s=0.5)
 
 
+from tests.kiosk.keypad_scenarios import SCENARIOS as KEYPAD_SCENARIOS  # noqa: E402
+
 SCENARIOS = {
+    **KEYPAD_SCENARIOS,
     "full_checkin": full_checkin,
     "language_switch": language_switch,
     "idle_timeout": idle_timeout,
