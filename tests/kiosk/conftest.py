@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.agent.launcher import EDGE_AGENT, REPO, RunningAgent, start_agent
+from tests.desk.a11y_results import pytest_configure, pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401
 
 
 def restart_agent(agent: RunningAgent, timeout_s: float = 60.0) -> RunningAgent:

@@ -41,7 +41,9 @@ def keys_read_out(text: str) -> set[str]:
     return {word for word in re.findall(r"\b\w\b", text) if word in KEYBOARD_KEYS}
 
 
+@pytest.mark.wcag("5.1.3.1", "5.1.6.1", "5.5.2", product="kiosk")
 def test_a_patient_who_cannot_see_the_screen_checks_in_with_the_keypad_and_headphones(tmp_path, agent, monkeypatch):
+    """Blind check-in: headphones and the EZ-Access keypad only; speech says each screen, control and the ticket."""
     speech = tmp_path / "speech"
     monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
     monkeypatch.setenv("KIOSK_SPEECH_RECORD_DIR", str(speech))
@@ -84,7 +86,9 @@ def test_a_patient_who_cannot_see_the_screen_checks_in_with_the_keypad_and_headp
     assert audio["state"] == "degraded" and "null sink" in audio["reason"]
 
 
+@pytest.mark.wcag("5.1.3.1", product="kiosk")
 def test_read_aloud_says_the_screen_and_the_date_as_a_date_not_the_keys(tmp_path, agent, monkeypatch):
+    """Read aloud: the screen's words and the date typed so far as a date, never the 45 keys (was 31 s)."""
     speech = tmp_path / "speech"
     monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
     monkeypatch.setenv("KIOSK_SPEECH_RECORD_DIR", str(speech))
@@ -101,7 +105,9 @@ def test_read_aloud_says_the_screen_and_the_date_as_a_date_not_the_keys(tmp_path
     assert "March 3, 1962" in whole["text"]
 
 
+@pytest.mark.wcag("5.1.3.1", product="kiosk")
 def test_without_an_audio_device_read_aloud_says_sound_unavailable_and_the_desk_sees_it(tmp_path, agent, monkeypatch):
+    """No audio device: the read-aloud button says 'Sound unavailable' and the heartbeat reports audio offline."""
     monkeypatch.setenv("SDL_AUDIODRIVER", "none")  # an SDL back end that cannot open: no device, on any machine
     monkeypatch.setenv("KIOSK_SPEECH_RECORD_DIR", str(tmp_path / "speech"))
     scenario = Scenario(tmp_path, "no_audio", agent)

@@ -36,7 +36,9 @@ def rms(path: Path) -> float:
     return math.sqrt(sum(s * s for s in samples) / len(samples))
 
 
+@pytest.mark.wcag("5.1.3.14", product="kiosk")
 def test_every_offered_language_has_a_voice_or_an_honest_fallback(voices):
+    """Spoken languages: each of the 12 kiosk languages has an espeak-ng voice, Tagalog an honest stand-in."""
     assert set(VOICES) == set(LANGUAGES)
     choices = [voices.choose(language) for language in LANGUAGES]
     for choice in choices:

@@ -123,6 +123,7 @@ def test_the_ticket_is_worded_from_the_sites_own_translations_dir(tmp_path, agen
     assert done["printed"] and any("Riverside asks you to sit" in receipt for receipt in done["receipts"]), done["receipts"]
 
 
+@pytest.mark.wcag("5.1.3.14", product="kiosk")
 def test_language_switch_mid_flow_keeps_progress_and_signs_in_spanish(tmp_path, agent, monkeypatch):
     monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")  # a null sink: read aloud plays, nobody hears
     monkeypatch.setenv("KIOSK_SPEECH_RECORD_DIR", str(tmp_path / "speech"))
