@@ -48,8 +48,11 @@ def short(host: str) -> str:
 
 
 def ansible_env(home: Path, ansible_dir: Path = ANSIBLE_DIR) -> dict[str, str]:
+    # Without PYTHONPATH: the test suite puts the checkout on it, and a release's pip would then take the
+    # checkout's egg-info for an installed lobby-checkin and skip the wheel (no entry points).
+    inherited = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     return {
-        **os.environ,
+        **inherited,
         "ANSIBLE_CONFIG": str(ansible_dir / "ansible.cfg"),
         "ANSIBLE_HOME": str(home),
         "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),

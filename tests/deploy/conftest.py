@@ -30,3 +30,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, sources: Path, wheel: P
         assert run.returncode == 0, run.output[-6000:]
         runs.append(run)
     yield Deployment(base=base, sources=sources, wheel=wheel, runs=runs)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test that needs the deployment also waits for its two playbook runs (minutes on a busy
+    machine), so those tests get a longer limit than the suite's default."""
+    for item in items:
+        if "deployment" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(1200))
