@@ -57,6 +57,11 @@ class Agent:
         self.siu_feed = siu_feed.for_config(config, self.store, self.schedule)
         self.tls_fingerprint = tls.fingerprint(tls.ensure_certificate(config)[0]) if config.uses_tls else ""
         self.advertisement = Advertisement(config, config.agent.port, self.tls_fingerprint)
+        self.eligibility = None
+        if config.eligibility.kind != "none":
+            from .eligibility.service import EligibilityService
+
+            self.eligibility = EligibilityService(self)
         self._tasks: list[asyncio.Task] = []
         self._board_dirty = asyncio.Event()
         self._board: BoardState | None = None
@@ -99,6 +104,8 @@ class Agent:
         from .consents.retention import keep_purging
 
         self.spawn(keep_purging(self.store, self.config.agent.retention_days), "consent-retention")
+        if self.eligibility is not None:
+            self.eligibility.start()
 
     async def healthy(self) -> bool:
         """What the systemd watchdog asks: the store answers and the sync loop is still running."""
@@ -117,6 +124,9 @@ class Agent:
                 await self.siu_feed.stop()
         with contextlib.suppress(Exception):
             await self.advertisement.stop()
+        if self.eligibility is not None:
+            with contextlib.suppress(Exception):
+                await self.eligibility.close()
         self.store.close()
 
     # --- queue and board -----------------------------------------------------------------------------

@@ -322,6 +322,7 @@ class QueueEntry:
     roomed_at: str | None
     finished_at: str | None
     patient: dict[str, Any] = field(default_factory=dict)  # family, given, birth_date, coverage, ...; {} once purged
+    eligibility: dict[str, Any] = field(default_factory=dict)  # the desk's view of the coverage check (eligibility.summary.DeskView)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -330,6 +331,11 @@ class QueueEntry:
 def details_context(checkin_id: str) -> str:
     """The AES-GCM context that binds an arrival's sealed details to its check-in id."""
     return f"arrival:{checkin_id}"
+
+
+def eligibility_context(checkin_id: str) -> str:
+    """The AES-GCM context of an arrival's sealed eligibility view (edge_agent/eligibility/checks.py)."""
+    return f"eligibility-view:{checkin_id}"
 
 
 def _entry(row: sqlite3.Row, store: "Store", position: int | None) -> QueueEntry:
@@ -341,6 +347,8 @@ def _entry(row: sqlite3.Row, store: "Store", position: int | None) -> QueueEntry
         offline=bool(row["offline"]), arrived_at=row["arrived_at"], called_at=row["called_at"],
         roomed_at=row["roomed_at"], finished_at=row["finished_at"],
         patient=store.unseal_json(row["details_sealed"], details_context(row["checkin_id"])) if row["details_sealed"] else {},
+        eligibility=store.unseal_json(row["eligibility_sealed"], eligibility_context(row["checkin_id"]))
+        if row["eligibility_sealed"] else {},
     )  # fmt: skip
 
 

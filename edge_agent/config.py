@@ -9,6 +9,7 @@ holds only [site] and [kiosk].
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -177,6 +178,62 @@ class ScheduleSection(Section):
     scope: Literal["site", "whole-server"] = "site"
 
 
+# --- insurance eligibility (edge_agent/eligibility/) ------------------------------------------------
+BATCH_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class EligibilitySection(Section):
+    kind: Literal["none", "x12-core", "fhir"] = "none"
+    url: str = ""  # x12-core: the clearinghouse's CORE endpoint; fhir: the FHIR base URL
+    envelope: Literal["soap", "mime"] = "soap"  # CAQH CORE connectivity: SOAP 1.2 or MIME multipart
+    sender_id: str = ""  # CORE SenderID, ISA06 / GS02 (the clearinghouse assigns it)
+    sender_qualifier: Annotated[str, Field(pattern=r"^[0-9A-Z]{2}$")] = "ZZ"
+    receiver_id: str = ""  # CORE ReceiverID, ISA08 / GS03
+    receiver_qualifier: Annotated[str, Field(pattern=r"^[0-9A-Z]{2}$")] = "ZZ"
+    provider_npi: Annotated[str, Field(pattern=r"^([0-9]{10})?$")] = ""
+    provider_name: str = ""  # default: the site's name
+    originating_company_id: Annotated[str, Field(pattern=r"^([19][0-9]{9})?$")] = ""  # TRN03; default "9" + NPI's last 9
+    payer_ids: dict[str, Annotated[str, Field(min_length=1, max_length=80)]] = {}  # payor name on card/file -> payer id
+    usage: Literal["P", "T"] = "P"  # ISA15: production or test data
+    service_types: list[Annotated[str, Field(pattern=r"^[0-9A-Z]{1,2}$")]] = ["30"]  # EQ01 codes asked
+    visit_service_type: Annotated[str, Field(pattern=r"^[0-9A-Z]{1,2}$")] = "98"  # whose copay the desk shows
+    max_age_s: Annotated[float, Field(ge=60, le=7 * 86400)] = 86400.0  # older answers are asked again at check-in
+    batch_time: Annotated[str, Field(pattern=BATCH_TIME.pattern)] = "18:00"  # site time, the evening before
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0  # one request, in total
+    retry_base_s: Annotated[float, Field(ge=0.1, le=3600)] = 30.0  # first retry after a failure, then doubling
+    retry_max_s: Annotated[float, Field(ge=1, le=86400)] = 1800.0
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 8  # then the answer stays "not verified"
+    concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    auth: Literal["none", "basic", "client-cert"] = "none"
+    username: str = ""  # basic
+    password: str = ""  # basic; keep it in Ansible Vault
+    tls_client_cert: Path | None = None  # client-cert
+    tls_client_key: Path | None = None
+    tls_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "EligibilitySection":
+        problems = []
+        if self.kind != "none" and not self.url.startswith(("http://", "https://")):
+            problems.append(f"eligibility.url: must start with http:// or https:// when kind is {self.kind!r}")
+        if self.kind == "x12-core":
+            for key in ("sender_id", "receiver_id", "provider_npi"):
+                if not getattr(self, key):
+                    problems.append(f"eligibility.{key}: required when eligibility.kind is 'x12-core'")
+        if self.auth == "basic" and not (self.username and self.password):
+            problems.append("eligibility.username: username and password required when eligibility.auth is 'basic'")
+        if self.auth == "client-cert" and (self.tls_client_cert is None or self.tls_client_key is None):
+            problems.append("eligibility.tls_client_cert: tls_client_cert and tls_client_key required for 'client-cert'")
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    @property
+    def batch_minutes(self) -> int:
+        hours, minutes = self.batch_time.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
 class DeskSection(Section):
     session_idle_minutes: Annotated[int, Field(ge=1, le=720)] = 15
     # Failed sign-ins back off (per account and source, per source, per account) instead of locking.
@@ -218,6 +275,7 @@ class SiteConfig(SharedSiteConfig):
     desk: DeskSection = DeskSection()
     limits: LimitsSection = LimitsSection()
     fleet: FleetSection = FleetSection()
+    eligibility: EligibilitySection = EligibilitySection()
 
     def model_post_init(self, _context: object) -> None:
         problems = []

@@ -124,6 +124,8 @@ async def create_checkin(request: Request) -> Response:
     agent.metrics.checkins.inc()
     agent.metrics.checkin_duration.observe(time.perf_counter() - started)
     agent.publish_arrival(outcome.entry)
+    if agent.eligibility is not None:  # in the background, after the commit: never delays the check-in
+        agent.eligibility.after_checkin(outcome.entry.checkin_id)
     log.info("checkin accepted", extra={
         "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,
     })  # fmt: skip

@@ -25,6 +25,7 @@ SAFE_FIELDS = frozenset({
     "checkin_id", "ticket", "kiosk_id", "outcome", "status", "error", "appointments", "day", "count", "listen",
     "tls", "fingerprint", "event", "action", "depth", "seconds", "site_id", "path", "method", "code", "attempt",
     "outbox_id", "event_type", "reason", "retry_in_s", "version", "service", "screen", "username", "role",
+    "control_number",
 })  # fmt: skip
 
 

@@ -122,6 +122,19 @@ async def arrival_details(checkin_id: str, request: Request, staff: Staff) -> di
     return _entry_json(entry)
 
 
+@router.get("/queue/{checkin_id}/eligibility")
+async def arrival_eligibility(checkin_id: str, request: Request, staff: Staff) -> dict:
+    """The full insurance eligibility answer for an arrival (edge_agent/eligibility/): an audited view."""
+    agent = agent_of(request)
+    if agent.eligibility is None:
+        return {"state": "not_configured"}
+    found = await agent.eligibility.summary_for(checkin_id)
+    if found is None:
+        raise HTTPException(404, "no such arrival")
+    await audit.log(agent.store, staff.username, "eligibility.view", checkin_id)
+    return found
+
+
 def _known(read, *args):
     try:
         return read(*args)

@@ -42,6 +42,7 @@ class Inquiry:
     date_of_service: dt.date
     service_types: tuple[str, ...]
     trace: str  # TRN02: ours, echoed back in the 271
+    visit_service_type: str = ""  # whose copay the answer is read for
 
 
 def _fixed(value: str, width: int) -> str:

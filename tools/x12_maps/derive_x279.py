@@ -154,6 +154,12 @@ def health_care_diagnosis_segment(pos: str) -> ET.Element:
     return new_segment("HI", "Health Care Diagnosis Code", "S", pos, "1", composites)
 
 
+# Service type codes 5010 added to EQ01 / EB03 (the 4010 list ends at BS).
+SERVICE_TYPES_5010 = ["B1", "B2", "B3", "BT", "BU", "BV", "BW", "BX", "BY", "BZ", "C1", "CA", "CB", "CC", "CD", "CE",
+                      "CF", "CG", "CH", "CI", "CJ", "CK", "CL", "CM", "CN", "CO", "CP", "CQ", "DG", "DM", "DS", "GF",
+                      "GN", "GY", "IC", "MH", "NI", "ON", "PT", "PU", "RN", "RT", "TC", "TN", "UC"]
+
+
 # The X12 standard's syntax notes of the segments these maps use (pyx12's 4010 eligibility maps carry none):
 # P paired (all or none), R at least one, C conditional (if the first, then the others), E at most one.
 SYNTAX_NOTES = {
@@ -202,6 +208,7 @@ def derive_270() -> ET.Element:
     inquiry = loop(name_c, "2110C")
     set_codes(element(segment(inquiry, "DTP"), "DTP01"), ["291"])
     set_usage(element(segment(inquiry, "EQ"), "EQ04"), "N")  # insurance type: not used in 5010
+    add_codes(element(segment(inquiry, "EQ"), "EQ01"), SERVICE_TYPES_5010)
     dependent = loop(subscriber, "2000D")
     name_d = loop(dependent, "2100D")
     add_codes(element(segment(name_d, "DMG"), "DMG03"), ["U"])
@@ -210,6 +217,7 @@ def derive_270() -> ET.Element:
     set_codes(element(dtp_d, "DTP01"), ["291"])
     set_codes(element(segment(loop(name_d, "2110D"), "DTP"), "DTP01"), ["291"])
     set_usage(element(segment(loop(name_d, "2110D"), "EQ"), "EQ04"), "N")
+    add_codes(element(segment(loop(name_d, "2110D"), "EQ"), "EQ01"), SERVICE_TYPES_5010)
     syntax_notes(root)
     return root
 
@@ -249,6 +257,7 @@ def derive_271() -> ET.Element:
     benefit = loop(name_c, "2110C")
     eb = segment(benefit, "EB")
     add_codes(element(eb, "EB12"), ["W"])  # W: not applicable (network status does not matter)
+    add_codes(element(eb, "EB03"), SERVICE_TYPES_5010)
     plan_date_291(segment(benefit, "DTP"), ["346", "347"])
     set_codes(element(segment(benefit, "AAA"), "AAA03"), AAA_2110C)
     entity = loop(benefit, "2120C")
@@ -257,6 +266,7 @@ def derive_271() -> ET.Element:
     name_d = loop(subscriber, "2000D", "2100D")
     plan_date_291(segment(loop(name_d, "2110D"), "DTP"), ["346", "347"])
     add_codes(element(segment(loop(name_d, "2110D"), "EB"), "EB12"), ["W"])
+    add_codes(element(segment(loop(name_d, "2110D"), "EB"), "EB03"), SERVICE_TYPES_5010)
     syntax_notes(root)
     return root
 

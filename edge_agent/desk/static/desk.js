@@ -274,6 +274,7 @@ async function showDetails(checkinId) {
     item.append(link, ` — ${text[`details.${consent.decision}`] || consent.decision}`);
     return item;
   }) : [Object.assign(document.createElement("li"), { textContent: none })]));
+  await showEligibility(checkinId).catch(() => { $("details-eligibility").hidden = true; });
   $("details").showModal();
 }
 
@@ -287,6 +288,7 @@ function renderFlags(entry) {
     tag.textContent = text[`flag.${flag}`] || flag.replaceAll("_", " ");
     list.append(tag);
   });
+  list.append(renderEligibility(entry));
   return list;
 }
 
@@ -496,6 +498,62 @@ function refreshPanels() {
   refreshSync().catch(() => {});
   refreshStats().catch(() => {});
   refreshAudit().catch(() => {});
+}
+
+// --- insurance eligibility (edge_agent/eligibility/): the row's badge and the details' full answer ------
+
+function money(amount) {
+  const value = Number(amount);
+  return `$${Number.isInteger(value) ? value : value.toFixed(2)}`;
+}
+
+function eligibilityText(view) {
+  const label = text[`eligibility.${view.state}`] || view.state;
+  if (view.state === "verified") return view.copay ? `${label} — ${text["eligibility.copay"]} ${money(view.copay)}` : label;
+  return view.reason ? `${label} — ${view.reason}` : label;
+}
+
+function renderEligibility(entry) {
+  const view = entry.eligibility || {};
+  const badge = document.createElement("span");
+  if (!view.state) return badge;
+  badge.className = `eligibility eligibility-${view.state}`;
+  badge.dataset.state = view.state;
+  badge.textContent = eligibilityText(view);
+  badge.title = `${text["eligibility.label"]}${view.checked_at ? ` · ${text["eligibility.checked"]} ${formatTime(view.checked_at)}` : ""}`;
+  return badge;
+}
+
+async function showEligibility(checkinId) {
+  const box = $("details-eligibility");
+  const answer = await api(`/api/v1/queue/${checkinId}/eligibility`); // audited by the agent
+  box.hidden = answer.state === "not_configured";
+  const summary = answer.summary;
+  const rows = [[text["eligibility.label"], text[`eligibility.${answer.state}`] || text["eligibility.none"]]];
+  if (answer.payer) rows.push([text["details.coverage"], answer.payer]);
+  if (summary) {
+    const dates = [summary.plan_begin, summary.plan_end].filter(Boolean).join(" – ");
+    rows.push(
+      [text["eligibility.plan"], [summary.plan_name, summary.group_number].filter(Boolean).join(" · ") || "–"],
+      [text["eligibility.dates"], dates || "–"],
+      [text["eligibility.copay"], summary.copay === null ? "–" : `${money(summary.copay)} (${summary.visit_service_type})`],
+      [text["eligibility.coinsurance"], summary.coinsurance_percent === null ? "–" : `${Number(summary.coinsurance_percent)} %`],
+      [text["eligibility.deductible_remaining"], summary.deductible_remaining === null ? "–" : money(summary.deductible_remaining)],
+      [text["eligibility.network"], summary.network || "–"],
+    );
+    if (summary.reason) rows.push([text["eligibility.reason"], summary.reason]);
+    rows.push([text["eligibility.benefits"], summary.benefits.map((b) =>
+      [b.kind, b.service_types.join(","), b.amount !== null ? money(b.amount) : "", b.percent !== null ? `${Number(b.percent) * 100} %` : "",
+       b.time_period, b.network].filter(Boolean).join(" ")).join("; ") || "–"]);
+  } else if (answer.error) {
+    rows.push([text["eligibility.reason"], answer.error]);
+  }
+  if (answer.checked_at) rows.push([text["eligibility.checked"], formatTime(answer.checked_at)]);
+  if (answer.attempts) rows.push([text["eligibility.attempts"], String(answer.attempts)]);
+  $("details-eligibility-body").replaceChildren(...rows.flatMap(([label, value]) => [
+    Object.assign(document.createElement("dt"), { textContent: label }),
+    Object.assign(document.createElement("dd"), { textContent: value ?? "" }),
+  ]));
 }
 
 // --- inactivity: sign out after the site's idle time (the server enforces it too) -----------------
