@@ -214,6 +214,8 @@ class EligibilitySection(Section):
     @model_validator(mode="after")
     def _complete(self) -> "EligibilitySection":
         problems = []
+        if self.kind == "fhir":
+            problems.append("eligibility.kind: 'fhir' (CoverageEligibilityRequest) is not built yet; use 'x12-core'")
         if self.kind != "none" and not self.url.startswith(("http://", "https://")):
             problems.append(f"eligibility.url: must start with http:// or https:// when kind is {self.kind!r}")
         if self.kind == "x12-core":

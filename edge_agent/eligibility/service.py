@@ -72,17 +72,10 @@ class EligibilityService:
         self.agent = agent
         self.section = agent.config.eligibility
         self.zone = zoneinfo.ZoneInfo(agent.config.site.timezone)
-        self.source = self._source()
+        self.source = CoreSource(self.section, agent.config.site.name)
         self._checkins: asyncio.Queue[str] = asyncio.Queue(maxsize=CHECKIN_QUEUE)
         self._wake = asyncio.Event()
         self._payers = {matching.normalise(name): payer_id for name, payer_id in self.section.payer_ids.items()}
-
-    def _source(self):
-        if self.section.kind == "fhir":
-            from .fhir_client import FhirSource
-
-            return FhirSource(self.section, self.agent.config.site.name)
-        return CoreSource(self.section, self.agent.config.site.name)
 
     # --- entry points ------------------------------------------------------------------------------
 

@@ -530,13 +530,13 @@ async function showEligibility(checkinId) {
   box.hidden = answer.state === "not_configured";
   const summary = answer.summary;
   const rows = [[text["eligibility.label"], text[`eligibility.${answer.state}`] || text["eligibility.none"]]];
-  if (answer.payer) rows.push([text["details.coverage"], answer.payer]);
+  if (answer.payer) rows.push([text["eligibility.payer"], answer.payer]);
   if (summary) {
     const dates = [summary.plan_begin, summary.plan_end].filter(Boolean).join(" – ");
     rows.push(
       [text["eligibility.plan"], [summary.plan_name, summary.group_number].filter(Boolean).join(" · ") || "–"],
       [text["eligibility.dates"], dates || "–"],
-      [text["eligibility.copay"], summary.copay === null ? "–" : `${money(summary.copay)} (${summary.visit_service_type})`],
+      [text["eligibility.copay_label"], summary.copay === null ? "–" : `${money(summary.copay)} (${summary.visit_service_type})`],
       [text["eligibility.coinsurance"], summary.coinsurance_percent === null ? "–" : `${Number(summary.coinsurance_percent)} %`],
       [text["eligibility.deductible_remaining"], summary.deductible_remaining === null ? "–" : money(summary.deductible_remaining)],
       [text["eligibility.network"], summary.network || "–"],
