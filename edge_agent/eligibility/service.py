@@ -27,7 +27,7 @@ import zoneinfo
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from .. import matching
-from ..appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from . import checks
 from .core_client import CoreSource, Unavailable
 from .request_270 import Inquiry

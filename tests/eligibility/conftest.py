@@ -14,7 +14,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from edge_agent.appointments import ScheduledAppointment
+from lobby_core.appointments import ScheduledAppointment
 from edge_agent.schedule import DEMO_PAYORS, demo_appointments
 from tests.agent.launcher import RunningAgent, start_agent
 from tests.desk.conftest import Staff, edge_agent_cli
@@ -44,12 +44,11 @@ class Clearinghouse:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.clearinghouse_sim", "--port", str(self.port), *self.args],
+            [sys.executable, "-m", "tools.clearinghouse_sim", "--port", str(self.port), *self.args,
+             *(f"--member={member}={scenario}" for member, scenario in self.members.items())],  # known before it listens
             cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_until(self._ready, 30, "the clearinghouse simulator to answer")
-        if self.members:
-            self.control("POST", "members", json=self.members)
 
     def _ready(self) -> bool:
         if self.process.poll() is not None:

@@ -146,7 +146,7 @@ def test_clearinghouse_process_down_then_back(tmp_path, clearinghouse):
     appointments = appointments_on(today())
     clearinghouse.set_members({a.coverage.member_id: "active" for a in covered(appointments)})
     clearinghouse.stop()
-    agent = start_eligibility_agent(tmp_path, clearinghouse.url)
+    agent = start_eligibility_agent(tmp_path, clearinghouse.url, max_attempts=50)
     staff = staff_client(agent)
     try:
         arrival = check_in(agent, appointments[0], str(uuid.uuid4()))

@@ -9,14 +9,27 @@ import uuid
 
 import pytest
 
-from tests.desk.conftest import browser, new_page, signed_in_page  # noqa: F401 - fixtures
+from tests.desk.conftest import CHROMIUM_ARGS, signed_in_page
 
 from .conftest import STAFF, appointments_on, check_in, start_eligibility_agent, today
 
 pytestmark = pytest.mark.browser
 
 
-def test_desk_shows_verified_copay_and_inactive_reason(tmp_path, clearinghouse, new_page):  # noqa: F811
+@pytest.fixture
+def new_page():
+    """A fresh Chromium page; Playwright is closed after the test (its loop must not outlive it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield lambda **_: chromium.new_context(viewport={"width": 1600, "height": 1000}, locale="en-US").new_page()
+        finally:
+            chromium.close()
+
+
+def test_desk_shows_verified_copay_and_inactive_reason(tmp_path, clearinghouse, new_page):
     appointments = [a for a in appointments_on(today()) if a.coverage]
     active, inactive, rejected = appointments[0], appointments[1], appointments[2]
     clearinghouse.set_members({active.coverage.member_id: "active", inactive.coverage.member_id: "inactive",
