@@ -248,6 +248,7 @@ class KioskSiteConfig(SharedSiteConfig):
     desk: AgentOnly = {}
     limits: AgentOnly = {}
     fleet: AgentOnly = {}
+    eligibility: AgentOnly = {}
 
 
 Config = TypeVar("Config", bound=SharedSiteConfig)
