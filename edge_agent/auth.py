@@ -1,13 +1,15 @@
 """Kiosk tokens: enrolled once, shown once, stored only as a SHA-256 hash.
 
     token = store.write_sync(lambda c: auth.enroll(c, "kiosk-1"))   # print it once; re-enrolling rotates
-    kiosk_id = Depends(auth.require_kiosk)                            # in a route: 401 Problem otherwise
+    kiosk_id = await kiosk_auth.authenticate(authorization_header)    # 401 Problem otherwise
+                                                                      # (in a route: dependencies.KioskId)
 
 Tokens are 256 random bits, so a fast unsalted hash is enough (no guessing to slow down). Verified
-hashes are cached in memory for CACHE_S so the hot path never touches the database. Whoever enrolls or
-revokes a kiosk (the CLI, another process) then calls `tokens_changed(store_path)`, which replaces a
-marker file beside the database; a running agent stats it on every request (a microsecond) and empties
-its cache when it changed, so a revoked or rotated token is refused on the very next request.
+hashes are cached in memory for CACHE_S so the hot path never touches the database (a miss is read on
+the store's reader threads, never on the event loop). Whoever enrolls or revokes a kiosk (the CLI,
+another process) then calls `tokens_changed(store_path)`, which replaces a marker file beside the
+database; a running agent stats it on every request (a microsecond) and empties its cache when it
+changed, so a revoked or rotated token is refused on the very next request.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import secrets
 import sqlite3
 import time
 from pathlib import Path
-
-from fastapi import Request
 
 from .problems import ProblemError
 from .store import Store
@@ -84,7 +84,7 @@ class KioskAuth:
             return (0, 0)
         return (info.st_ino, info.st_mtime_ns)
 
-    def kiosk_for(self, token: str) -> str | None:
+    async def kiosk_for(self, token: str) -> str | None:
         """The kiosk id a token belongs to, or None."""
         if (stamp := self._tokens_stamp()) != self._tokens_seen:
             self._cache.clear()
@@ -94,7 +94,7 @@ class KioskAuth:
         now = time.monotonic()
         if cached and now - cached[1] < CACHE_S:
             return cached[0]
-        row = self.store.read_sync(
+        row = await self.store.read(
             lambda c: c.execute(
                 "SELECT kiosk_id, token_hash FROM kiosks WHERE token_hash = ? AND revoked_at IS NULL", (digest,)
             ).fetchone()
@@ -105,20 +105,16 @@ class KioskAuth:
         self._cache[digest] = (row["kiosk_id"], now)
         return row["kiosk_id"]
 
-    def authenticate(self, request: Request) -> str:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        kiosk_id = self.kiosk_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    async def authenticate(self, authorization_header: str) -> str:
+        """The kiosk id of an `Authorization: Bearer <token>` header; a 401 Problem otherwise."""
+        scheme, _, token = authorization_header.partition(" ")
+        kiosk_id = await self.kiosk_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if kiosk_id is None:
             raise ProblemError(
                 401, "unauthorized", "A valid kiosk token is required (Authorization: Bearer <token>).",
                 headers={"WWW-Authenticate": 'Bearer realm="kiosk"'},
             )  # fmt: skip
         return kiosk_id
-
-
-async def require_kiosk(request: Request) -> str:
-    """FastAPI dependency (async: no thread hop): the authenticated kiosk's id."""
-    return request.app.state.agent.kiosk_auth.authenticate(request)
 
 
 def require_same_kiosk(claimed: str, authenticated: str) -> None:

@@ -1,7 +1,10 @@
 """One check-in, durably: idempotency, arrival, consents and the outbox event in ONE transaction.
 
-    outcome = await submit(agent, kiosk_id, idempotency_key, request)   # -> CheckinOutcome
-    outcome.body (JSON bytes of CheckinResponse), outcome.replayed, outcome.entry (for the staff event)
+    outcome = await submit(request, kiosk_id=..., idempotency_key=..., store=..., schedule=...,
+                           consent_library=..., site=config.site)
+    match outcome:
+        case Stored(body, entry): ...     # 201: body is the CheckinResponse JSON; entry is for the desk
+        case Replayed(body): ...          # 200: the answer stored under this Idempotency-Key, unchanged
 
 A repeat with the same Idempotency-Key and the same body returns the stored answer byte for byte and
 stores nothing; the same key with another body, or a check-in id already used under another key, is a
@@ -11,34 +14,48 @@ HL7 v2 connector).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from . import arrivals, matching
 from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
+from .config import SiteSection
+from .consents.documents import ConsentLibrary
 from .consents.records import ConsentRecordError, insert_consents, validate_records
 from lobby_core import comparison
 from lobby_core.contract import CheckinRequest, CheckinResponse
 from lobby_core.outbox_events import CheckinV1
 from .problems import ProblemError
+from .schedule import ScheduleCache
+from .store import Store
 
-if TYPE_CHECKING:
-    from .app import Agent
 
 @dataclass(frozen=True)
-class CheckinOutcome:
+class Stored:
+    """A new check-in, committed: answer 201 with `body` and publish `entry`."""
+
     body: bytes
-    replayed: bool
-    entry: arrivals.QueueEntry | None = None  # None for a replay
+    entry: arrivals.QueueEntry
 
 
-class _Replay(Exception):
-    def __init__(self, body: str):
-        self.body = body
+@dataclass(frozen=True)
+class Replayed:
+    """A repeat of a stored check-in: answer 200 with the stored `body`; nothing was stored."""
+
+    body: bytes
+
+
+CheckinOutcome = Stored | Replayed
+
+
+@dataclass(frozen=True)
+class _Committed:
+    response: str
+    placement: arrivals.Placement
 
 
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
@@ -79,22 +96,24 @@ def request_hash(request: CheckinRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
-async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: CheckinRequest) -> CheckinOutcome:
+async def submit(
+    request: CheckinRequest, *, kiosk_id: str, idempotency_key: str, store: Store, schedule: ScheduleCache,
+    consent_library: ConsentLibrary, site: SiteSection,
+) -> CheckinOutcome:  # fmt: skip
     require_same_kiosk(request.kiosk_id, kiosk_id)
     if request.consents:
-        try:
-            validate_records(request.consents, agent.consent_library, kiosk_id=kiosk_id)
+        try:  # in a thread: checking the documents may re-read their folder and store new versions
+            await asyncio.to_thread(validate_records, request.consents, consent_library, kiosk_id=kiosk_id)
         except ConsentRecordError as exc:
             raise ProblemError(422, exc.code, exc.message, field=exc.field)
 
-    config, store = agent.config, agent.store
-    appointment = agent.schedule.get(request.appointment_id) if request.appointment_id else None
+    appointment = schedule.get(request.appointment_id) if request.appointment_id else None
     identity = appointment or request.patient
     patient_key = matching.patient_key(store.key, identity.family, identity.given, identity.birth_date)
     checkin_id = str(request.checkin_id)
     arrived = arrival_time(request)
     arrived_at = arrived.isoformat(timespec="milliseconds")
-    day = arrivals.site_day(config.site.timezone, arrived)
+    day = arrivals.site_day(site.timezone, arrived)
     flags = flags_for(request, appointment)
     checkin_json = request.model_dump(mode="json")
     details = {
@@ -114,23 +133,21 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
         offline_ticket=request.offline.kiosk_ticket if request.offline else None,
     )  # fmt: skip
     body_hash = request_hash(request)
-    placement_box: list[arrivals.Placement] = []
 
-    def transaction(conn: sqlite3.Connection) -> str:
+    def transaction(conn: sqlite3.Connection) -> _Committed | Replayed:
         stored = conn.execute("SELECT request_hash, response FROM idempotency WHERE key = ?", (idempotency_key,)).fetchone()
         if stored is not None:
             if stored[0] != body_hash:
                 raise ProblemError(409, "idempotency_key_reused", "This Idempotency-Key was used for a different check-in.")
-            raise _Replay(stored[1])
+            return Replayed(stored[1].encode())  # read only: its savepoint holds nothing
         placement = arrivals.add_arrival(conn, new_arrival)
         consent_ids = insert_consents(
             conn, store, checkin_id=checkin_id, patient_key=patient_key, patient=request.patient,
-            records=request.consents, documents=agent.consent_library, site_id=config.site.id,
-            site_name=config.site.name,
+            records=request.consents, documents=consent_library, site_id=site.id, site_name=site.name,
         ) if request.consents else []  # fmt: skip
         event = CheckinV1(
-            checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=config.site.id,
-            site_name=config.site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,
+            checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=site.id,
+            site_name=site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,
         )  # fmt: skip
         store.enqueue(conn, event.event_name, checkin_id, patient_key, event.payload())
         response = CheckinResponse(
@@ -141,20 +158,19 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
             "INSERT INTO idempotency(key, kiosk_id, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
             (idempotency_key, kiosk_id, body_hash, response, arrived_at),
         )
-        placement_box.append(placement)
-        return response
+        return _Committed(response, placement)
 
     try:
-        response = await store.write(transaction)
-    except _Replay as replay:
-        return CheckinOutcome(replay.body.encode(), replayed=True)
+        outcome = await store.write(transaction)
     except ConsentRecordError as exc:
         raise ProblemError(422, exc.code, exc.message, field=exc.field)
     except sqlite3.IntegrityError as exc:  # the arrival's primary key: this check-in id is taken
         if "arrivals.checkin_id" in str(exc):
             raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
         raise ProblemError(409, "conflict", "This check-in conflicts with one already stored.")
-    placement = placement_box[0]
+    if isinstance(outcome, Replayed):
+        return outcome
+    placement = outcome.placement
     entry = arrivals.QueueEntry(
         checkin_id=checkin_id, ticket=placement.ticket, status="waiting", position=placement.position, room="",
         flags=placement.flags, kiosk_id=kiosk_id, appointment_id=new_arrival.appointment_id,
@@ -162,4 +178,4 @@ async def submit(agent: "Agent", kiosk_id: str, idempotency_key: str, request: C
         identity_source=request.identity_source, language=request.language, offline=request.offline is not None,
         arrived_at=arrived_at, called_at=None, roomed_at=None, finished_at=None, patient=details,
     )  # fmt: skip
-    return CheckinOutcome(response.encode(), replayed=False, entry=entry)
+    return Stored(outcome.response.encode(), entry)

@@ -11,12 +11,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from .dependencies import ConfigDep
 from .desk.auth import StaffSession, require_staff_page
 from .desk.pages import SECURITY_HEADERS
 from .metrics import ARRIVAL_STATUSES
@@ -168,8 +170,9 @@ templates.env.filters["duration"] = duration
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-async def fleet_page(request: Request, staff: StaffSession = Depends(require_staff_page)) -> HTMLResponse:
-    config = request.app.state.agent.config
+async def fleet_page(
+    request: Request, config: ConfigDep, staff: Annotated[StaffSession, Depends(require_staff_page)]
+) -> HTMLResponse:  # fmt: skip
     if not config.fleet.prometheus_url:
         raise ProblemError(404, "not_found", "This agent does not serve the fleet view ([fleet] prometheus_url).")
     error, sites = "", []

@@ -6,28 +6,29 @@ Bodies are the models of lobby_core/contract.py. Every kiosk route needs `Author
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from lobby_core import reminder
 
-from . import checkin, matching
+from . import arrivals, checkin, dependencies, matching
 from lobby_core.appointments import ScheduledAppointment
-from .auth import require_kiosk, require_same_kiosk
-from .consents.due import forms_due_async
+from .auth import require_same_kiosk
+from .config import SiteConfig
+from .consents.due import forms_due
 from lobby_core.contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
+from .dependencies import (
+    ConfigDep, ConsentLibraryDep, EventsDep, KioskId, LiveQueueDep, LookupLimiterDep, MetricsDep, ScheduleDep, StoreDep,
+)  # fmt: skip
 from .events import sse_response
 from .problems import ProblemError, invalid_input
 from .ratelimit import RateLimiter
-
-if TYPE_CHECKING:
-    from .app import Agent
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -36,38 +37,34 @@ MAX_CHECKIN_BYTES = 8_000_000  # signatures are the bulk: a check-in with severa
 JSON = "application/json"
 
 
-def _agent(request: Request) -> "Agent":
-    return request.app.state.agent
-
-
 @router.post("/lookup", response_model=LookupResponse)
-async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(require_kiosk)) -> LookupResponse:
-    agent = _agent(request)
-    wait_s = agent.lookup_limiter.take(kiosk_id)
+async def lookup(
+    body: LookupRequest, kiosk_id: KioskId, limiter: LookupLimiterDep, metrics: MetricsDep, schedule: ScheduleDep,
+    store: StoreDep, consent_library: ConsentLibraryDep, config: ConfigDep,
+) -> LookupResponse:  # fmt: skip
+    wait_s = limiter.take(kiosk_id)
     if wait_s:
-        agent.metrics.lookups.labels(outcome="rate_limited").inc()
+        metrics.lookups.labels(outcome="rate_limited").inc()
         log.warning("lookup rate limited", extra={"kiosk_id": kiosk_id})
         raise ProblemError(
             429, "rate_limited", "Too many lookups from this kiosk; please ask at the front desk.",
             headers={"Retry-After": RateLimiter.retry_after_header(wait_s)},
         )  # fmt: skip
-    matches = agent.schedule.find(body.family, body.given, body.birth_date)
-    if body.reminder_token and (reminded := _reminded_appointment(agent, body.reminder_token, kiosk_id)):
+    matches = schedule.find(body.family, body.given, body.birth_date)
+    if body.reminder_token and (reminded := _reminded_appointment(config, body.reminder_token, kiosk_id)):
         matches = [a for a in matches if a.appointment_id == reminded] or matches
     patients = {appointment.patient_id for appointment in matches}
     outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
-    agent.metrics.lookups.labels(outcome=outcome).inc()
+    metrics.lookups.labels(outcome=outcome).inc()
     log.info("lookup", extra={"kiosk_id": kiosk_id, "outcome": outcome})
     if outcome != "matched":
         return LookupResponse(outcome=outcome)
     appointment = _next_of(matches)
-    patient_key = matching.patient_key(
-        agent.store.key, appointment.family, appointment.given, appointment.birth_date
-    )
-    forms = await forms_due_async(
-        agent.store, agent.consent_library, patient_key, new_patient=appointment.new_patient,
-        birth_date=appointment.birth_date, today=agent.schedule.today(),
-        central=lambda: appointment.central_consents,
+    patient_key = matching.patient_key(store.key, appointment.family, appointment.given, appointment.birth_date)
+    # In a thread, the store read and the documents together: the library may re-read its folder.
+    forms = await asyncio.to_thread(
+        forms_due, store, consent_library, patient_key, new_patient=appointment.new_patient,
+        birth_date=appointment.birth_date, today=schedule.today(), central=lambda: appointment.central_consents,
     )  # fmt: skip
     return LookupResponse(
         outcome="matched",
@@ -80,11 +77,11 @@ async def lookup(body: LookupRequest, request: Request, kiosk_id: str = Depends(
     )
 
 
-def _reminded_appointment(agent: "Agent", token: str, kiosk_id: str) -> str | None:
+def _reminded_appointment(config: SiteConfig, token: str, kiosk_id: str) -> str | None:
     """The appointment a valid reminder QR names. It only picks among the identity's own matches:
     a reminder identifies nobody by itself. Invalid ones are ignored (and logged)."""
     try:
-        found = reminder.verify(agent.config.kiosk.reminder_public_key, token, site=agent.config.site.id)
+        found = reminder.verify(config.kiosk.reminder_public_key, token, site=config.site.id)
     except reminder.ReminderError as exc:
         log.warning("reminder code refused", extra={"kiosk_id": kiosk_id, "reason": exc.key})
         return None
@@ -100,11 +97,13 @@ def _next_of(matches: list[ScheduledAppointment]) -> ScheduledAppointment:
 
 async def create_checkin(request: Request) -> Response:
     """POST /api/v1/checkins. The hot path: a plain Starlette route (see `install`, no FastAPI
-    dependency solving), body parsed by hand after the token and the Idempotency-Key are checked.
-    Errors still become Problem bodies through the app's exception handlers."""
+    dependency solving: it awaits the dependency functions itself), body parsed by hand after the token
+    and the Idempotency-Key are checked. Errors still become Problem bodies through the app's exception
+    handlers."""
     started = time.perf_counter()
-    agent = _agent(request)
-    kiosk_id = agent.kiosk_auth.authenticate(request)
+    kiosk_auth = await dependencies.get_kiosk_auth(request)
+    metrics = await dependencies.get_metrics(request)
+    kiosk_id = await kiosk_auth.authenticate(request.headers.get("authorization", ""))
     try:
         key = request.headers.get("idempotency-key", "").strip()
         if not key or len(key) > 200:
@@ -114,18 +113,24 @@ async def create_checkin(request: Request) -> Response:
             body = CheckinRequest.model_validate_json(raw)
         except ValidationError as exc:
             raise invalid_input(exc.errors())
-        outcome = await checkin.submit(agent, kiosk_id, key, body)
+        outcome = await checkin.submit(
+            body, kiosk_id=kiosk_id, idempotency_key=key, store=await dependencies.get_store(request),
+            schedule=await dependencies.get_schedule(request),
+            consent_library=await dependencies.get_consent_library(request),
+            site=(await dependencies.get_config(request)).site,
+        )  # fmt: skip
     except ProblemError as problem:
-        agent.metrics.checkins_refused.labels(error=problem.problem.error).inc()
+        metrics.checkins_refused.labels(error=problem.problem.error).inc()
         log.info("checkin refused", extra={"kiosk_id": kiosk_id, "code": problem.problem.error})
         raise
-    if outcome.replayed:
+    if isinstance(outcome, checkin.Replayed):
         return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
-    agent.metrics.checkins.inc()
-    agent.metrics.checkin_duration.observe(time.perf_counter() - started)
-    agent.publish_arrival(outcome.entry)
-    if agent.eligibility is not None:  # in the background, after the commit: never delays the check-in
-        agent.eligibility.after_checkin(outcome.entry.checkin_id)
+    metrics.checkins.inc()
+    metrics.checkin_duration.observe(time.perf_counter() - started)
+    (await dependencies.get_live_queue(request)).publish_arrival(outcome.entry)
+    eligibility = await dependencies.get_eligibility(request)
+    if eligibility is not None:  # in the background, after the commit: never delays the check-in
+        eligibility.after_checkin(outcome.entry.checkin_id)
     log.info("checkin accepted", extra={
         "checkin_id": outcome.entry.checkin_id, "ticket": outcome.entry.ticket, "kiosk_id": kiosk_id,
     })  # fmt: skip
@@ -146,34 +151,41 @@ async def _body_within(request: Request, limit: int) -> bytes:
 
 
 @router.post("/kiosks/heartbeat", status_code=204)
-async def heartbeat(body: Heartbeat, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
+async def heartbeat(body: Heartbeat, kiosk_id: KioskId, store: StoreDep, events: EventsDep) -> Response:
     require_same_kiosk(body.kiosk_id, kiosk_id)
-    await _agent(request).record_heartbeat(body)
+    now = arrivals.now_iso()
+    await store.write(
+        lambda c: c.execute(
+            "UPDATE kiosks SET last_seen_at = ?, heartbeat = ? WHERE kiosk_id = ?",
+            (now, body.model_dump_json(), body.kiosk_id),
+        )
+    )
+    events.staff.publish("kiosk", {"kiosk_id": body.kiosk_id, "at": now, **body.model_dump(mode="json")})
     return Response(status_code=204)
 
 
 @router.post("/help", status_code=202)
-async def help_request(body: HelpRequest, request: Request, kiosk_id: str = Depends(require_kiosk)) -> Response:
+async def help_request(body: HelpRequest, kiosk_id: KioskId, store: StoreDep, events: EventsDep) -> Response:
     require_same_kiosk(body.kiosk_id, kiosk_id)
-    await _agent(request).raise_help(body)
+    now = arrivals.now_iso()
+    await store.write(lambda c: store.set_meta(c, f"help:{body.kiosk_id}", now))
+    events.staff.publish("help", {"at": now, **body.model_dump(mode="json")})
     log.info("help requested", extra={"kiosk_id": kiosk_id, "screen": body.screen})
     return Response(status_code=202)
 
 
 @router.get("/board")
-async def board(request: Request) -> Response:
-    state = await _agent(request).board_state()
+async def board(live_queue: LiveQueueDep) -> Response:
+    state = await live_queue.board()
     return Response(state.model_dump_json(), media_type=JSON, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/board/events")
-async def board_events(request: Request) -> Response:
-    agent = _agent(request)
-
+async def board_events(request: Request, live_queue: LiveQueueDep, events: EventsDep) -> Response:
     async def current_board() -> tuple[str, dict]:
-        return "board", (await agent.board_state()).model_dump(mode="json")
+        return "board", (await live_queue.board()).model_dump(mode="json")
 
-    return sse_response(agent.events.board, request, snapshot=current_board)
+    return sse_response(events.board, request, snapshot=current_board)
 
 
 def install(app: FastAPI) -> None:

@@ -1,8 +1,12 @@
-"""The agent's Prometheus metrics: counters the routes update, and gauges read from the agent at scrape time.
+"""The agent's Prometheus metrics: counters the routes update, and gauges read at scrape time.
 
-    metrics = AgentMetrics(agent)                 # one CollectorRegistry per app instance
+    metrics = AgentMetrics(config, store, schedule, events, sync, central=connector, loop_lag=monitor)
     metrics.lookups.labels(outcome="matched").inc()
-    body = await metrics.exposition()             # /metrics: store reads run in a worker thread
+    body = await metrics.exposition()             # /metrics: collection (store reads too) in a worker thread
+
+One CollectorRegistry per app instance, built by the composition root (edge_agent/app.py) from the
+collaborators it reads; with the loop-lag debug monitor on (edge_agent/loop_lag.py) its largest stall
+is exposed too.
 
 Label values never hold patient data: kiosk ids, device names and kinds (set by the clinic), and a
 device's reason mapped onto the fixed set REASONS. Prometheus adds the site (`site`, from the scrape
@@ -20,7 +24,7 @@ import sqlite3
 import time
 import zoneinfo
 from importlib import metadata
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import anyio.to_thread
 import httpx
@@ -31,12 +35,15 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from . import arrivals, tls
+from .central.base import Connector
 from .config import WEEKDAYS, SiteConfig, parse_opening_ranges
 from .desk.devices import KioskStatus, kiosk_statuses
+from .events import EventBus
+from .loop_lag import METRIC as LOOP_LAG_METRIC, LoopLagMonitor
 from .problems import ProblemError
-
-if TYPE_CHECKING:
-    from .app import Agent
+from .schedule import ScheduleCache
+from .store import Store
+from .sync import SyncWorker
 
 disable_created_metrics()  # *_created series double every counter and nothing here reads them
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -126,16 +133,25 @@ def _gauge(name: str, help: str, value: float | None = None, labels: Iterable[st
 
 
 class AgentStateCollector(Collector):
-    """Every gauge, read from the agent, its store and its files when Prometheus scrapes."""
+    """Every gauge, read from the agent's collaborators, its store and its files when Prometheus scrapes
+    (in a worker thread: see AgentMetrics.exposition)."""
 
-    def __init__(self, agent: "Agent", clock: CentralClock):
-        self.agent = agent
+    def __init__(
+        self, config: SiteConfig, store: Store, schedule: ScheduleCache, events: EventBus, sync: SyncWorker,
+        clock: CentralClock, loop_lag: LoopLagMonitor | None = None,
+    ):  # fmt: skip
+        self.config = config
+        self.store = store
+        self.schedule = schedule
+        self.events = events
+        self.sync = sync
         self.clock = clock
+        self.loop_lag = loop_lag
         self.version = _package_version()
         self.started_at = time.time()
 
     def collect(self) -> Iterator[Metric]:
-        agent, config, now = self.agent, self.agent.config, time.time()
+        config, schedule, events, now = self.config, self.schedule, self.events, time.time()
         info = GaugeMetricFamily("lobby_agent_info", "The agent: site name and version", labels=["site_name", "version"])
         info.add_metric([config.site.name, self.version], 1)
         yield info
@@ -143,19 +159,21 @@ class AgentStateCollector(Collector):
         yield from self._store_gauges(now)
         yield from self._sync_gauges(now)
         yield from self._host_gauges()
-        yield _gauge("checkin_schedule_appointments", "Appointments in today's schedule cache", len(agent.schedule.appointments))
-        refreshed = agent.schedule.last_refresh_at or self.started_at  # never refreshed: as old as the process
+        yield _gauge("checkin_schedule_appointments", "Appointments in today's schedule cache", len(schedule.appointments))
+        refreshed = schedule.last_refresh_at or self.started_at  # never refreshed: as old as the process
         yield _gauge("lobby_schedule_age_seconds", "Time since the schedule was last refreshed", max(0.0, now - refreshed))
         yield _gauge("lobby_schedule_refresh_interval_seconds", "How often the schedule is refreshed", config.schedule.refresh_s)
         yield _gauge("checkin_sse_subscribers", "Open server-sent event streams",
-                     agent.events.staff.subscriber_count + agent.events.board.subscriber_count)  # fmt: skip
+                     events.staff.subscriber_count + events.board.subscriber_count)  # fmt: skip
+        if self.loop_lag is not None:
+            yield _gauge(LOOP_LAG_METRIC, "Longest event-loop stall seen (debug monitor)", self.loop_lag.max_lag_s)
 
     def _store_gauges(self, now: float) -> Iterator[Metric]:
-        agent = self.agent
+        store = self.store
         try:
-            stats = agent.store.outbox_stats(now)
-            day = agent.today()
-            kiosks, today, waiting, purged_at = agent.store.read_sync(lambda conn: (
+            stats = store.outbox_stats(now)
+            day = arrivals.site_day(self.config.site.timezone)
+            kiosks, today, waiting, purged_at = store.read_sync(lambda conn: (
                 kiosk_statuses(conn, dt.datetime.fromtimestamp(now, dt.UTC)), _arrivals_by_status(conn, day),
                 arrivals.waiting_count(conn, day),
                 conn.execute("SELECT value FROM meta WHERE key = ?", (PURGED_AT_META,)).fetchone(),
@@ -182,7 +200,7 @@ class AgentStateCollector(Collector):
         yield from self._kiosk_gauges(kiosks)
 
     def _kiosk_gauges(self, kiosks: list[KioskStatus]) -> Iterator[Metric]:
-        offline_after = self.agent.config.agent.kiosk_offline_after_s
+        offline_after = self.config.agent.kiosk_offline_after_s
         online = _gauge("lobby_kiosk_online", "1 when the kiosk sent a heartbeat recently", labels=["kiosk"])
         age = _gauge("lobby_kiosk_last_heartbeat_age_seconds", "Time since the kiosk's last heartbeat", labels=["kiosk"])
         spool = _gauge("lobby_kiosk_spool_depth", "Check-ins the kiosk holds offline", labels=["kiosk"])
@@ -207,7 +225,7 @@ class AgentStateCollector(Collector):
         yield from (online, age, spool, usable, reason, paper_low)
 
     def _sync_gauges(self, now: float) -> Iterator[Metric]:
-        reachable = self.agent.sync_status.central_reachable
+        reachable = self.sync.health.central_reachable
         if reachable is not None:
             yield _gauge("checkin_central_reachable", "1 when the last contact with the central system worked", float(reachable))
         if self.clock.offset_s is not None:
@@ -215,7 +233,7 @@ class AgentStateCollector(Collector):
                          "Central system's clock minus this host's (HTTP Date of its last answer)", self.clock.offset_s)  # fmt: skip
 
     def _host_gauges(self) -> Iterator[Metric]:
-        config = self.agent.config
+        config = self.config
         usage = shutil.disk_usage(config.data_dir)
         yield _gauge("lobby_data_dir_free_bytes", "Free space on the data directory's file system", usage.free)
         yield _gauge("lobby_data_dir_size_bytes", "Size of the data directory's file system", usage.total)
@@ -238,7 +256,10 @@ def _package_version() -> str:
 
 
 class AgentMetrics:
-    def __init__(self, agent: "Agent"):
+    def __init__(
+        self, config: SiteConfig, store: Store, schedule: ScheduleCache, events: EventBus, sync: SyncWorker, *,
+        central: Connector | None = None, loop_lag: LoopLagMonitor | None = None,
+    ):  # fmt: skip
         self.registry = CollectorRegistry(auto_describe=False)
         self.lookups = Counter("checkin_lookups", "Lookups by outcome", ["outcome"], registry=self.registry)
         self.checkins = Counter("checkin_checkins", "Check-ins stored", registry=self.registry)
@@ -247,10 +268,10 @@ class AgentMetrics:
         self.checkin_duration = Histogram("checkin_checkin_duration_seconds", "Time to store and answer a check-in",
                                           buckets=LATENCY_BUCKETS_S, registry=self.registry)  # fmt: skip
         self.clock = CentralClock()
-        client = getattr(agent.central, "client", None)
+        client = getattr(central, "client", None)
         if isinstance(client, httpx.AsyncClient):  # HTTP-based central systems (FHIR) answer with a Date
             self.clock.watch(client)
-        self.registry.register(AgentStateCollector(agent, self.clock))
+        self.registry.register(AgentStateCollector(config, store, schedule, events, sync, self.clock, loop_lag))
 
     async def exposition(self) -> bytes:
         """The text format; collectors read the store, so this runs in a worker thread."""

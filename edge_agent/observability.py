@@ -1,4 +1,5 @@
-"""Structured JSON logs without PHI, the health check, and the /metrics route (edge_agent/metrics.py).
+"""Structured JSON logs without PHI, the health check (`/healthz`) and the Prometheus scrape (`/metrics`,
+its registry in edge_agent/metrics.py).
 
 Log only identifiers that say nothing about a patient (check-in ids, tickets, kiosk ids, counts):
 `log.info("checkin accepted", extra={"checkin_id": ..., "ticket": ...})`. Only keys in SAFE_FIELDS
@@ -7,19 +8,21 @@ are written; anything else passed in `extra` is dropped, so a careless call cann
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from .central.credentials import auth_health
+from .config import SiteConfig
+from .dependencies import CentralDep, ConfigDep, MetricsDep, ScheduleDep, StoreDep, SyncDep
 from .metrics import CONTENT_TYPE, require_scrape_token
-
-if TYPE_CHECKING:
-    from .app import Agent
+from .store import OutboxStats
+from .sync import SyncWorker
 
 SAFE_FIELDS = frozenset({
     "checkin_id", "ticket", "kiosk_id", "outcome", "status", "error", "appointments", "day", "count", "listen",
@@ -56,44 +59,43 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True  # request lines are not needed; PHI never is
 
 
-def _health(agent: "Agent") -> dict:
-    from .central.credentials import auth_health
-
-    try:
-        stats = agent.store.outbox_stats()
-        store_ok = True
-    except Exception:  # noqa: BLE001 - reported, not raised
-        stats, store_ok = None, False
-    sync = agent.sync_status
-    central = "none" if agent.config.central.kind == "none" else (
-        "unknown" if sync.central_reachable is None else "reachable" if sync.central_reachable else "unreachable"
-    )  # fmt: skip
-    return {
-        "status": "ok" if store_ok else "failing",
-        "store": "ok" if store_ok else "failing",
-        "central": central,
-        "outbox_depth": stats.pending if stats else None,
-        "oldest_pending_age_s": round(stats.oldest_pending_age_s, 1) if stats and stats.oldest_pending_age_s is not None else None,
-        "dead_letters": stats.dead if stats else None,
-        "last_sync_success_at": stats.last_success_at if stats else None,
-        "schedule_appointments": len(agent.schedule.appointments),
-        "schedule_refreshed_at": agent.schedule.last_refresh_at,
-        "site_id": agent.config.site.id,
-        "central_auth": auth_health(agent.central),
-    }
+def central_state(config: SiteConfig, sync: SyncWorker) -> str:
+    if config.central.kind == "none":
+        return "none"
+    reachable = sync.health.central_reachable
+    return "unknown" if reachable is None else "reachable" if reachable else "unreachable"
 
 
 router = APIRouter()
 
 
 @router.get("/healthz")
-async def healthz(request: Request) -> JSONResponse:
-    body = _health(request.app.state.agent)
-    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+async def healthz(
+    store: StoreDep, schedule: ScheduleDep, sync: SyncDep, config: ConfigDep, central: CentralDep
+) -> JSONResponse:  # fmt: skip
+    stats: OutboxStats | None
+    try:
+        stats = await asyncio.to_thread(store.outbox_stats)
+    except Exception:  # noqa: BLE001 - reported, not raised
+        stats = None
+    status = "ok" if stats is not None else "failing"
+    body = {
+        "status": status,
+        "store": status,
+        "central": central_state(config, sync),
+        "outbox_depth": stats.pending if stats else None,
+        "oldest_pending_age_s": round(stats.oldest_pending_age_s, 1) if stats and stats.oldest_pending_age_s is not None else None,
+        "dead_letters": stats.dead if stats else None,
+        "last_sync_success_at": stats.last_success_at if stats else None,
+        "schedule_appointments": len(schedule.appointments),
+        "schedule_refreshed_at": schedule.last_refresh_at,
+        "site_id": config.site.id,
+        "central_auth": auth_health(central),
+    }
+    return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    agent: Agent = request.app.state.agent
-    require_scrape_token(request, agent.config)
-    return Response(await agent.metrics.exposition(), media_type=CONTENT_TYPE)
+async def prometheus_metrics(request: Request, config: ConfigDep, metrics: MetricsDep) -> Response:
+    require_scrape_token(request, config)
+    return Response(await metrics.exposition(), media_type=CONTENT_TYPE)

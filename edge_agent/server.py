@@ -18,7 +18,7 @@ import signal
 import uvicorn
 from fastapi import FastAPI
 
-from . import connection_limits, systemd_notify, tls
+from . import connection_limits, dependencies, systemd_notify, tls
 from .app import create_app
 from .config import SiteConfig
 from .observability import configure_logging
@@ -55,15 +55,18 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             calm_garbage_collector()
+            collaborators = dependencies.provided(self.app)
+            if collaborators is not None and collaborators.loop_lag is not None:
+                collaborators.loop_lag.reset()  # the collection just above belongs to startup
             systemd_notify.ready()
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM:  # a drained stop is a clean exit (status 0), not death by signal
             self._captured_signals.remove(sig)
-        agent = getattr(self.app.state, "agent", None)
-        if agent is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(agent.events.close)
+        collaborators = dependencies.provided(self.app)
+        if collaborators is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(collaborators.events.close)
         systemd_notify.stopping()
 
 

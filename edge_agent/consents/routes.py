@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 
+from ..dependencies import ConfigDep, StoreDep
 from ..desk import audit
 from ..desk.auth import StaffSession, require_staff
 from .records import ConsentPurged, sealed_pdf
@@ -16,12 +17,8 @@ router = APIRouter(prefix="/api/v1")
 Staff = Annotated[StaffSession, Depends(require_staff)]
 
 
-def _store(request: Request) -> Any:
-    return request.app.state.agent.store
-
-
 @router.get("/checkins/{checkin_id}/consents")
-async def checkin_consents(checkin_id: str, request: Request, staff: Staff) -> dict:
+async def checkin_consents(checkin_id: str, staff: Staff, store: StoreDep) -> dict:
     """What the patient signed or declined at this check-in (no patient details), with links to the PDFs."""
 
     def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -31,7 +28,7 @@ async def checkin_consents(checkin_id: str, request: Request, staff: Staff) -> d
             (checkin_id,),
         ).fetchall()
 
-    rows = await _store(request).read(query)
+    rows = await store.read(query)
     return {
         "checkin_id": checkin_id,
         "consents": [{**dict(row), "pdf_url": f"/api/v1/consents/{row['consent_id']}/pdf"} for row in rows],
@@ -39,11 +36,10 @@ async def checkin_consents(checkin_id: str, request: Request, staff: Staff) -> d
 
 
 @router.get("/consents/{consent_id}/pdf")
-async def consent_pdf(consent_id: str, request: Request, staff: Staff) -> Response:
+async def consent_pdf(consent_id: str, staff: Staff, store: StoreDep, config: ConfigDep) -> Response:
     """The sealed PDF exactly as stored; `edge-agent verify-consent` checks a downloaded copy."""
-    store = _store(request)
     try:
-        pdf = await asyncio.to_thread(sealed_pdf, store, consent_id, request.app.state.agent.config.translations_dir)
+        pdf = await asyncio.to_thread(sealed_pdf, store, consent_id, config.translations_dir)
     except ConsentPurged:
         raise HTTPException(410, "purged here after delivery and retention; the central system holds this PDF")
     if pdf is None:

@@ -33,13 +33,14 @@ import sqlite3
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
 from ..config import DeskSection
+from ..dependencies import get_staff_auth
 from ..problems import ProblemError
 from ..store import Store
 from . import audit
@@ -260,21 +261,16 @@ class StaffAuth:
 # --- FastAPI dependencies ------------------------------------------------------------------------
 
 
-def staff_auth(request: Request) -> StaffAuth:
-    """The app's StaffAuth, built on first use from the agent on app.state (store + site config)."""
-    auth = getattr(request.app.state, "staff_auth", None)
-    if auth is None:
-        agent = request.app.state.agent
-        auth = StaffAuth(agent.store, agent.config.desk, secure_cookies=agent.config.uses_tls)
-        request.app.state.staff_auth = auth
-    return auth
+# The agent's one StaffAuth (its throttle and failure summary live for the process), built by the
+# composition root (edge_agent/app.py).
+StaffAuthDep = Annotated[StaffAuth, Depends(get_staff_auth)]
 
 
-async def current_staff(request: Request) -> StaffSession | None:
+async def current_staff(request: Request, auth: StaffAuthDep) -> StaffSession | None:
     """The request's session. A page's own background refresh (BACKGROUND_HEADER) does not count as
     activity, so an unattended dashboard still signs out after the idle time."""
     touch = request.headers.get(BACKGROUND_HEADER) != "1"
-    return await staff_auth(request).session_for(request.cookies.get(SESSION_COOKIE), touch=touch)
+    return await auth.session_for(request.cookies.get(SESSION_COOKIE), touch=touch)
 
 
 def request_source(request: Request) -> str:
@@ -286,21 +282,21 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 
-def check_origin(request: Request) -> None:
+def check_origin(request: Request, auth: StaffAuth) -> None:
     """403 unless the request comes from a page of the agent itself: its Origin (or, without one, its
     Referer) must be the origin the request was addressed to (scheme + Host) or one of desk.origins."""
     host = request.headers.get("host", "")
-    allowed = {f"{request.url.scheme}://{host}".lower(), *(o.rstrip("/").lower() for o in staff_auth(request).settings.origins)}
+    allowed = {f"{request.url.scheme}://{host}".lower(), *(o.rstrip("/").lower() for o in auth.settings.origins)}
     origin = request.headers.get("origin")
     sent = origin.lower() if origin is not None else _origin_of(request.headers.get("referer", ""))
     if not host or sent not in allowed:
         raise ProblemError(403, "cross_origin", "This change must come from the desk's own pages (Origin or Referer).")
 
 
-async def check_csrf(request: Request, session: StaffSession) -> None:
+async def check_csrf(request: Request, session: StaffSession, auth: StaffAuth) -> None:
     if request.method in SAFE_METHODS:
         return
-    check_origin(request)
+    check_origin(request, auth)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -310,25 +306,25 @@ async def check_csrf(request: Request, session: StaffSession) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 
-async def require_staff(request: Request) -> StaffSession:
+async def require_staff(request: Request, auth: StaffAuthDep) -> StaffSession:
     """API guard: a signed-in staff member (401 otherwise) and, on changes, a valid CSRF token (403)."""
-    session = await current_staff(request)
+    session = await current_staff(request, auth)
     if session is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "staff sign-in required")
-    await check_csrf(request, session)
+    await check_csrf(request, session, auth)
     return session
 
 
-async def require_admin(request: Request) -> StaffSession:
-    session = await require_staff(request)
+async def require_admin(request: Request, auth: StaffAuthDep) -> StaffSession:
+    session = await require_staff(request, auth)
     if not session.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
     return session
 
 
-async def require_staff_page(request: Request) -> StaffSession:
+async def require_staff_page(request: Request, auth: StaffAuthDep) -> StaffSession:
     """Page guard: without a session, a 303 to the sign-in page."""
-    session = await current_staff(request)
+    session = await current_staff(request, auth)
     if session is None:
         raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in first", headers={"Location": LOGIN_PATH})
     return session

@@ -22,17 +22,20 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from . import audit, texts
+from ..config import SiteConfig
+from ..dependencies import ConfigDep, StoreDep
 from .auth import (
     LOGIN_PATH,
     SESSION_COOKIE,
     SignInRefused,
+    StaffAuth,
+    StaffAuthDep,
     StaffSession,
     check_csrf,
     check_origin,
     current_staff,
     request_source,
     require_staff_page,
-    staff_auth,
 )
 
 HERE = Path(__file__).parent
@@ -53,17 +56,17 @@ templates = Jinja2Templates(directory=HERE / "templates")
 static_files = StaticFiles(directory=HERE / "static")
 
 
-def _page_text(request: Request) -> tuple[str, dict[str, str]]:
-    config = request.app.state.agent.config
+def _page_text(request: Request, config: SiteConfig) -> tuple[str, dict[str, str]]:
     language = texts.choose_language(
         request.query_params.get("lang"), request.headers.get("accept-language", ""), config.site.languages
     )
     return language, texts.catalogue(config.translations_dir, language, config.site.default_language)
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    language, text = _page_text(request)
-    config = request.app.state.agent.config
+def _render(
+    request: Request, config: SiteConfig, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:  # fmt: skip
+    language, text = _page_text(request, config)
     response = templates.TemplateResponse(
         request, name, {"lang": language, "t": text, "clinic_name": config.site.name, **context}, status_code
     )
@@ -72,18 +75,20 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
-async def login_page(request: Request, notice: str | None = None) -> Response:
-    if await current_staff(request) is not None:
+async def login_page(request: Request, auth: StaffAuthDep, config: ConfigDep, notice: str | None = None) -> Response:
+    if await current_staff(request, auth) is not None:
         return RedirectResponse("/desk", status_code=303)
-    return _login_form(request, notice)
+    return _login_form(request, config, auth, notice)
 
 
-def _login_form(request: Request, notice: str | None, status_code: int = 200) -> HTMLResponse:
+def _login_form(
+    request: Request, config: SiteConfig, auth: StaffAuth, notice: str | None, status_code: int = 200
+) -> HTMLResponse:  # fmt: skip
     login_csrf = secrets.token_urlsafe(24)
-    response = _render(request, "login.html", {"csrf_token": login_csrf, "notice": notice}, status_code)
+    response = _render(request, config, "login.html", {"csrf_token": login_csrf, "notice": notice}, status_code)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, login_csrf, httponly=True, samesite="strict",
-        secure=staff_auth(request).secure_cookies, path=LOGIN_PATH,
+        secure=auth.secure_cookies, path=LOGIN_PATH,
     )  # fmt: skip
     return response
 
@@ -91,19 +96,20 @@ def _login_form(request: Request, notice: str | None, status_code: int = 200) ->
 @router.post(LOGIN_PATH)
 async def login(
     request: Request,
+    auth: StaffAuthDep,
+    config: ConfigDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    check_origin(request)
+    check_origin(request, auth)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
-        return _login_form(request, "login.expired", status_code=403)
-    auth = staff_auth(request)
+        return _login_form(request, config, auth, "login.expired", status_code=403)
     try:
         session = await auth.sign_in(username, password, source=request_source(request))
     except SignInRefused as refused:
-        page = _login_form(request, f"login.{refused.reason}", status_code=refused.status)
+        page = _login_form(request, config, auth, f"login.{refused.reason}", status_code=refused.status)
         page.headers.update(refused.headers)
         return page
     response = RedirectResponse("/desk", status_code=303)
@@ -113,12 +119,11 @@ async def login(
 
 
 @router.post("/desk/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, auth: StaffAuthDep) -> Response:
     """Sign out (CSRF-checked like every change); without a session it just shows the sign-in page."""
-    auth = staff_auth(request)
-    session = await current_staff(request)
+    session = await current_staff(request, auth)
     if session is not None:
-        await check_csrf(request, session)
+        await check_csrf(request, session, auth)
         await auth.sign_out(session)
     response = RedirectResponse(f"{LOGIN_PATH}?notice=login.signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -126,9 +131,10 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/desk", response_class=HTMLResponse)
-async def dashboard(request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)]) -> Response:
-    config = request.app.state.agent.config
-    _language, text = _page_text(request)
+async def dashboard(
+    request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)], config: ConfigDep
+) -> Response:  # fmt: skip
+    _language, text = _page_text(request, config)
     desk_config = {
         "username": staff.username,
         "role": staff.role,
@@ -137,33 +143,33 @@ async def dashboard(request: Request, staff: Annotated[StaffSession, Depends(req
         "timezone": config.site.timezone,
         "text": text,
     }
-    return _render(request, "desk.html", {"staff": staff, "desk_config": desk_config})
+    return _render(request, config, "desk.html", {"staff": staff, "desk_config": desk_config})
 
 
 @router.get("/desk/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)]) -> Response:
+async def audit_page(
+    request: Request, staff: Annotated[StaffSession, Depends(require_staff_page)], config: ConfigDep, store: StoreDep
+) -> Response:  # fmt: skip
     """The audit log as a page for admins (the dashboard shows the latest few)."""
     if not staff.is_admin:
         raise HTTPException(403, "administrators only")
-    agent = request.app.state.agent
-    zone = zoneinfo.ZoneInfo(agent.config.site.timezone)
+    zone = zoneinfo.ZoneInfo(config.site.timezone)
     rows = [
         {"when": dt.datetime.fromtimestamp(entry.at, zone).strftime("%Y-%m-%d %H:%M:%S"), "actor": entry.actor,
          "action": entry.action, "subject": entry.subject,
          "detail": json.dumps(entry.detail, ensure_ascii=False) if entry.detail else ""}
-        for entry in await audit.entries(agent.store, limit=AUDIT_PAGE_ENTRIES)
+        for entry in await audit.entries(store, limit=AUDIT_PAGE_ENTRIES)
     ]  # fmt: skip
-    return _render(request, "audit.html", {"staff": staff, "rows": rows})
+    return _render(request, config, "audit.html", {"staff": staff, "rows": rows})
 
 
 @router.get("/board", response_class=HTMLResponse)
-async def board(request: Request) -> Response:
+async def board(request: Request, config: ConfigDep) -> Response:
     """Public: ticket numbers only. The page carries no patient data; its stream is the board channel.
 
     The board shows and speaks every site language: the requested (or browser's) one first, then the others
     in turn (`BOARD_ROTATE_S` each)."""
-    config = request.app.state.agent.config
-    first, _text = _page_text(request)
+    first, _text = _page_text(request, config)
     order = [first, *(lang for lang in config.site.languages if lang != first)]
     catalogues = {
         lang: texts.board_catalogue(config.translations_dir, lang, config.site.default_language) for lang in order
@@ -174,7 +180,7 @@ async def board(request: Request) -> Response:
         "rotate_s": BOARD_ROTATE_S,
         "languages": [{"lang": lang, "text": catalogues[lang]} for lang in order],
     }
-    response = _render(request, "board.html", {"t": catalogues[first], "board_config": board_config})
+    response = _render(request, config, "board.html", {"t": catalogues[first], "board_config": board_config})
     # The lobby TV may play the chime without a click only if the browser allows it (kiosk flags).
     response.headers["Permissions-Policy"] = "autoplay=(self)"
     return response

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Annotated
+from fastapi import APIRouter, HTTPException, Response
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-
-from ..auth import require_kiosk
+from ..dependencies import EventsDep, KioskId, StoreDep
 from . import audit
 
 router = APIRouter(prefix="/api/v1/kiosks")
-Kiosk = Annotated[str, Depends(require_kiosk)]
 
 
 def add(conn: sqlite3.Connection, *, checkin_id: str, ticket: str, kind: str, kiosk_id: str, printer: str,
@@ -43,7 +40,7 @@ def _own_kiosk(request_kiosk: str, path_kiosk: str) -> None:
 
 
 @router.get("/{kiosk_id}/reprints")
-async def pending(kiosk_id: str, request: Request, kiosk: Kiosk) -> dict:
+async def pending(kiosk_id: str, kiosk: KioskId, store: StoreDep) -> dict:
     _own_kiosk(kiosk, kiosk_id)
 
     def query(conn: sqlite3.Connection) -> list[dict]:
@@ -55,11 +52,11 @@ async def pending(kiosk_id: str, request: Request, kiosk: Kiosk) -> dict:
         return [{"request_id": r["id"], "checkin_id": r["checkin_id"], "ticket": r["ticket"], "kind": r["kind"],
                  "printer": r["printer"]} for r in rows]  # fmt: skip
 
-    return {"reprints": await request.app.state.agent.store.read(query)}
+    return {"reprints": await store.read(query)}
 
 
 @router.post("/{kiosk_id}/reprints/{request_id}/done", status_code=204)
-async def done(kiosk_id: str, request_id: int, request: Request, kiosk: Kiosk) -> Response:
+async def done(kiosk_id: str, request_id: int, kiosk: KioskId, store: StoreDep, events: EventsDep) -> Response:
     _own_kiosk(kiosk, kiosk_id)
 
     def work(conn: sqlite3.Connection) -> bool:
@@ -68,8 +65,7 @@ async def done(kiosk_id: str, request_id: int, request: Request, kiosk: Kiosk) -
             (time.time(), request_id, kiosk_id),
         ).rowcount == 1
 
-    agent = request.app.state.agent
-    if not await agent.store.write(work):
+    if not await store.write(work):
         raise HTTPException(404, "no such pending reprint")
-    agent.events.staff.publish("reprint", {"request_id": request_id, "kiosk_id": kiosk_id, "done": True})
+    events.staff.publish("reprint", {"request_id": request_id, "kiosk_id": kiosk_id, "done": True})
     return Response(status_code=204)

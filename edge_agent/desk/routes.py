@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from typing import Annotated, Any, AsyncIterator, Callable, Literal
+from typing import Annotated, AsyncIterator, Callable, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from .. import arrivals, patient_updates
-from ..events import Channel
+from ..config import SiteConfig
+from ..dependencies import ConfigDep, EligibilityDep, EventsDep, LiveQueueDep, StoreDep, SyncDep
+from ..events import Channel, EventBus
+from ..live_queue import LiveQueue
+from ..store import Store
+from ..sync import SyncWorker
 from . import audit, dead_letters, devices, reprints, stats
-from .auth import StaffSession, require_admin, require_staff, staff_auth
+from .auth import StaffAuth, StaffAuthDep, StaffSession, require_admin, require_staff
 
 router = APIRouter(prefix="/api/v1")
 Staff = Annotated[StaffSession, Depends(require_staff)]
@@ -51,12 +56,8 @@ class DiscardBody(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
-def agent_of(request: Request) -> Any:
-    return request.app.state.agent
-
-
-def today(agent: Any) -> str:
-    return arrivals.site_day(agent.config.site.timezone)
+def today(config: SiteConfig) -> str:
+    return arrivals.site_day(config.site.timezone)
 
 
 def _entry_json(entry: arrivals.QueueEntry) -> dict:
@@ -67,37 +68,37 @@ def _entry_json(entry: arrivals.QueueEntry) -> dict:
 
 
 @router.get("/queue")
-async def queue(request: Request, staff: Staff) -> dict:
+async def queue(staff: Staff, store: StoreDep, events: EventsDep, config: ConfigDep) -> dict:
     """The day's arrivals (every status), and the staff channel's event id to resume the stream from."""
-    agent = agent_of(request)
-    last_event_id = agent.events.staff.last_id  # before the read: a later event is at worst applied twice
-    day = today(agent)
+    last_event_id = events.staff.last_id  # before the read: a later event is at worst applied twice
+    day = today(config)
     all_statuses = ("waiting", "called", "roomed", "done", "no_show")
-    entries = await agent.store.read(lambda c: arrivals.queue_entries(c, agent.store, day, all_statuses))
-    await audit.log(agent.store, staff.username, "queue.view", day, {"arrivals": len(entries)})
+    entries = await store.read(lambda c: arrivals.queue_entries(c, store, day, all_statuses))
+    await audit.log(store, staff.username, "queue.view", day, {"arrivals": len(entries)})
     return {"day": day, "last_event_id": str(last_event_id), "entries": [_entry_json(e) for e in entries]}
 
 
 @router.get("/queue/events")
-async def queue_events(request: Request, staff: Staff, since: str | None = None) -> StreamingResponse:
+async def queue_events(
+    request: Request, staff: Staff, auth: StaffAuthDep, store: StoreDep, events: EventsDep, config: ConfigDep,
+    since: str | None = None,
+) -> StreamingResponse:  # fmt: skip
     """Server-sent events of the staff channel; resumes after Last-Event-ID (or ?since= on first connect).
 
     The stream ends when the session does (sign-out, idle timeout); the page then goes to sign-in.
     """
-    agent = agent_of(request)
-    await audit.log(agent.store, staff.username, "queue.stream", today(agent))
+    await audit.log(store, staff.username, "queue.stream", today(config))
     last_event_id = request.headers.get("last-event-id") or since
     return StreamingResponse(
-        _staff_frames(agent.events.staff, last_event_id, request, staff),
+        _staff_frames(events.staff, last_event_id, auth, staff),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _staff_frames(
-    channel: Channel, last_event_id: str | None, request: Request, staff: StaffSession
+    channel: Channel, last_event_id: str | None, auth: StaffAuth, staff: StaffSession
 ) -> AsyncIterator[bytes]:
-    auth = staff_auth(request)
     loop = asyncio.get_running_loop()
     checked_at = loop.time()
     yield b"retry: 2000\n\n"
@@ -114,24 +115,22 @@ async def _staff_frames(
 
 
 @router.get("/queue/{checkin_id}")
-async def arrival_details(checkin_id: str, request: Request, staff: Staff) -> dict:
+async def arrival_details(checkin_id: str, staff: Staff, store: StoreDep) -> dict:
     """One arrival with the patient's details: a view that is always audited."""
-    agent = agent_of(request)
-    entry = await agent.store.read(lambda c: _known(arrivals.queue_entry, c, agent.store, checkin_id))
-    await audit.log(agent.store, staff.username, "patient.view", checkin_id)
+    entry = await store.read(lambda c: _known(arrivals.queue_entry, c, store, checkin_id))
+    await audit.log(store, staff.username, "patient.view", checkin_id)
     return _entry_json(entry)
 
 
 @router.get("/queue/{checkin_id}/eligibility")
-async def arrival_eligibility(checkin_id: str, request: Request, staff: Staff) -> dict:
+async def arrival_eligibility(checkin_id: str, staff: Staff, store: StoreDep, eligibility: EligibilityDep) -> dict:
     """The full insurance eligibility answer for an arrival (edge_agent/eligibility/): an audited view."""
-    agent = agent_of(request)
-    if agent.eligibility is None:
+    if eligibility is None:
         return {"state": "not_configured"}
-    found = await agent.eligibility.summary_for(checkin_id)
+    found = await eligibility.summary_for(checkin_id)
     if found is None:
         raise HTTPException(404, "no such arrival")
-    await audit.log(agent.store, staff.username, "eligibility.view", checkin_id)
+    await audit.log(store, staff.username, "eligibility.view", checkin_id)
     return found
 
 
@@ -142,8 +141,9 @@ def _known(read, *args):
         raise HTTPException(404, "no such arrival")
 
 
-async def _transition(request: Request, staff: StaffSession, action: str, checkin_id: str, **kwargs) -> dict:
-    agent = agent_of(request)
+async def _transition(
+    store: Store, live_queue: LiveQueue, staff: StaffSession, action: str, checkin_id: str, **kwargs
+) -> dict:  # fmt: skip
     change_status = getattr(arrivals, action)
 
     def work(conn: sqlite3.Connection) -> arrivals.Transition:
@@ -153,39 +153,42 @@ async def _transition(request: Request, staff: StaffSession, action: str, checki
         return change
 
     try:
-        change = await agent.store.write(work)
+        change = await store.write(work)
     except arrivals.UnknownArrival:
         raise HTTPException(404, "no such arrival")
     except arrivals.InvalidTransition as exc:
         raise HTTPException(409, str(exc))
-    agent.publish_transition(change)
+    live_queue.publish_transition(change)
     return {"checkin_id": change.checkin_id, "ticket": change.ticket, "status": change.to_status, "room": change.room}
 
 
 @router.post("/queue/{checkin_id}/call")
-async def call(checkin_id: str, request: Request, staff: Staff, body: RoomBody | None = None) -> dict:
-    return await _transition(request, staff, "call", checkin_id, room=body.room if body else None)
+async def call(
+    checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep, body: RoomBody | None = None
+) -> dict:  # fmt: skip
+    return await _transition(store, live_queue, staff, "call", checkin_id, room=body.room if body else None)
 
 
 @router.post("/queue/{checkin_id}/room")
-async def room(checkin_id: str, request: Request, staff: Staff, body: RoomBody | None = None) -> dict:
-    return await _transition(request, staff, "room", checkin_id, room=body.room if body else None)
+async def room(
+    checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep, body: RoomBody | None = None
+) -> dict:  # fmt: skip
+    return await _transition(store, live_queue, staff, "room", checkin_id, room=body.room if body else None)
 
 
 @router.post("/queue/{checkin_id}/complete")
-async def complete(checkin_id: str, request: Request, staff: Staff) -> dict:
-    return await _transition(request, staff, "complete", checkin_id)
+async def complete(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> dict:
+    return await _transition(store, live_queue, staff, "complete", checkin_id)
 
 
 @router.post("/queue/{checkin_id}/no-show")
-async def no_show(checkin_id: str, request: Request, staff: Staff) -> dict:
-    return await _transition(request, staff, "no_show", checkin_id)
+async def no_show(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> dict:
+    return await _transition(store, live_queue, staff, "no_show", checkin_id)
 
 
 @router.post("/queue/undo")
-async def undo(request: Request, staff: Staff) -> dict:
-    agent = agent_of(request)
-    day = today(agent)
+async def undo(staff: Staff, store: StoreDep, live_queue: LiveQueueDep, events: EventsDep, config: ConfigDep) -> dict:
+    day = today(config)
 
     def work(conn: sqlite3.Connection) -> arrivals.Transition | None:
         change = arrivals.undo_last(conn, day)
@@ -194,24 +197,23 @@ async def undo(request: Request, staff: Staff) -> dict:
                          {"from": change.from_status, "to": change.to_status})
         return change
 
-    change = await agent.store.write(work)
+    change = await store.write(work)
     if change is None:
         raise HTTPException(409, "nothing to undo")
-    agent.publish_transition(change)
+    live_queue.publish_transition(change)
     # An undo restores earlier timestamps too: give the dashboards the whole restored arrival.
-    restored = await agent.store.read(lambda c: arrivals.queue_entry(c, agent.store, change.checkin_id))
-    agent.events.staff.publish("arrival", _entry_json(restored))
+    restored = await store.read(lambda c: arrivals.queue_entry(c, store, change.checkin_id))
+    events.staff.publish("arrival", _entry_json(restored))
     return {"checkin_id": change.checkin_id, "ticket": change.ticket, "status": change.to_status, "room": change.room}
 
 
 async def _clear_flag(
-    request: Request, staff: StaffSession, checkin_id: str, flag: str, action: str,
+    store: Store, events: EventBus, staff: StaffSession, checkin_id: str, flag: str, action: str,
     follow_up: Callable[[sqlite3.Connection], dict] | None = None,
 ) -> dict:  # fmt: skip
     """Clear one flag of an arrival (audited with `action`) and publish the arrival's new state.
 
     `follow_up` runs in the same transaction; what it returns goes into the audit entry and the answer."""
-    agent = agent_of(request)
     outcome: dict = {}
 
     def work(conn: sqlite3.Connection) -> arrivals.QueueEntry:
@@ -225,34 +227,32 @@ async def _clear_flag(
         conn.execute("UPDATE arrivals SET flags = ? WHERE checkin_id = ?", (json.dumps(flags), checkin_id))
         outcome.update(follow_up(conn) if follow_up else {})
         audit.record(conn, staff.username, action, checkin_id, outcome or None)
-        return arrivals.queue_entry(conn, agent.store, checkin_id)
+        return arrivals.queue_entry(conn, store, checkin_id)
 
-    entry = await agent.store.write(work)
+    entry = await store.write(work)
     data = _entry_json(entry)
-    agent.events.staff.publish("arrival", data)
+    events.staff.publish("arrival", data)
     return {**data, **outcome}
 
 
 @router.post("/queue/{checkin_id}/changes/{kind}/{decision}")
 async def decide_change(
     checkin_id: str, kind: Literal["insurance", "demographics"], decision: Literal["accept", "dismiss"],
-    request: Request, staff: Staff,
+    staff: Staff, store: StoreDep, events: EventsDep,
 ) -> dict:  # fmt: skip
     """Accept or dismiss a demographic / insurance change the kiosk read from an ID or card. An accepted
     demographics change is queued for the central Patient (`central_update` in the answer says whether)."""
-    store = agent_of(request).store
 
     def send_to_central(conn: sqlite3.Connection) -> dict:
         return {"central_update": patient_updates.enqueue_accepted_demographics(conn, store, checkin_id)}
 
     follow_up = send_to_central if (kind, decision) == ("demographics", "accept") else None
-    return await _clear_flag(request, staff, checkin_id, CHANGE_FLAGS[kind], f"change.{kind}.{decision}", follow_up)
+    return await _clear_flag(store, events, staff, checkin_id, CHANGE_FLAGS[kind], f"change.{kind}.{decision}", follow_up)
 
 
 @router.post("/queue/{checkin_id}/reprint", status_code=202)
-async def reprint(checkin_id: str, body: ReprintBody, request: Request, staff: Staff) -> dict:
+async def reprint(checkin_id: str, body: ReprintBody, staff: Staff, store: StoreDep, events: EventsDep) -> dict:
     """Ask the kiosk that drives the chosen printer to print again: a stored request and a staff event."""
-    agent = agent_of(request)
 
     def work(conn: sqlite3.Connection) -> dict:
         row = conn.execute("SELECT ticket FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
@@ -261,8 +261,8 @@ async def reprint(checkin_id: str, body: ReprintBody, request: Request, staff: S
         return reprints.add(conn, checkin_id=checkin_id, ticket=row["ticket"], kind=body.kind, kiosk_id=body.kiosk_id,
                             printer=body.printer, requested_by=staff.username)
 
-    reprint_request = await agent.store.write(work)
-    agent.events.staff.publish("reprint", reprint_request)
+    reprint_request = await store.write(work)
+    events.staff.publish("reprint", reprint_request)
     return reprint_request
 
 
@@ -270,16 +270,14 @@ async def reprint(checkin_id: str, body: ReprintBody, request: Request, staff: S
 
 
 @router.get("/devices")
-async def kiosk_devices(request: Request, staff: Staff) -> dict:
-    agent = agent_of(request)
-    kiosks = await agent.store.read(devices.kiosk_statuses)
+async def kiosk_devices(staff: Staff, store: StoreDep) -> dict:
+    kiosks = await store.read(devices.kiosk_statuses)
     return {"offline_after_s": devices.OFFLINE_AFTER_S, "kiosks": [k.as_json() for k in kiosks]}
 
 
 @router.post("/kiosks/{kiosk_id}/help-handled")
-async def help_handled(kiosk_id: str, request: Request, staff: Staff) -> dict:
+async def help_handled(kiosk_id: str, staff: Staff, store: StoreDep, events: EventsDep) -> dict:
     """Someone from the desk went to the kiosk whose patient asked for help."""
-    agent = agent_of(request)
 
     def work(conn: sqlite3.Connection) -> bool:
         handled = devices.clear_help(conn, kiosk_id)
@@ -287,84 +285,80 @@ async def help_handled(kiosk_id: str, request: Request, staff: Staff) -> dict:
             audit.record(conn, staff.username, "help.handled", kiosk_id)
         return handled
 
-    if not await agent.store.write(work):
+    if not await store.write(work):
         raise HTTPException(409, "no open help request at this kiosk")
-    agent.events.staff.publish("help", {"kiosk_id": kiosk_id, "handled_by": staff.username})
+    events.staff.publish("help", {"kiosk_id": kiosk_id, "handled_by": staff.username})
     return {"kiosk_id": kiosk_id, "handled": True}
 
 
 @router.get("/sync")
-async def sync_panel(request: Request, staff: Staff) -> dict:
-    agent = agent_of(request)
-    outbox = await asyncio.to_thread(agent.store.outbox_stats)
-    letters = await agent.store.read(dead_letters.dead_letters)
+async def sync_panel(staff: Staff, store: StoreDep, sync: SyncDep, config: ConfigDep) -> dict:
+    outbox = await asyncio.to_thread(store.outbox_stats)
+    letters = await store.read(dead_letters.dead_letters)
     return {
         "outbox_depth": outbox.pending,
         "oldest_pending_age_s": outbox.oldest_pending_age_s,
         "last_success_at": outbox.last_success_at,
-        "central": central_state(agent),
+        "central": central_state(config, sync),
         "dead_letters": [letter.as_json() for letter in letters],
     }
 
 
-def central_state(agent: Any) -> Literal["reachable", "unreachable", "unknown", "not_configured"]:
-    if agent.config.central.kind == "none":
+def central_state(config: SiteConfig, sync: SyncWorker) -> Literal["reachable", "unreachable", "unknown", "not_configured"]:
+    if config.central.kind == "none":
         return "not_configured"
-    reachable = agent.central_reachable()
+    reachable = sync.health.central_reachable
     return "unknown" if reachable is None else "reachable" if reachable else "unreachable"
 
 
 @router.post("/sync/dead-letters/{outbox_id}/retry")
-async def retry_dead_letter(outbox_id: int, request: Request, admin: Admin) -> dict:
-    agent = agent_of(request)
+async def retry_dead_letter(outbox_id: int, admin: Admin, store: StoreDep, sync: SyncDep, events: EventsDep) -> dict:
     try:
-        await dead_letters.retry(agent.store, outbox_id, admin.username)
+        await dead_letters.retry(store, outbox_id, admin.username)
     except dead_letters.NotADeadLetter:
         raise HTTPException(404, "no such dead letter")
-    agent.sync.notify()
-    agent.events.staff.publish("sync", {"outbox_id": outbox_id, "change": "retry"})
+    sync.notify()
+    events.staff.publish("sync", {"outbox_id": outbox_id, "change": "retry"})
     return {"outbox_id": outbox_id, "status": "pending"}
 
 
 @router.post("/sync/dead-letters/{outbox_id}/discard")
-async def discard_dead_letter(outbox_id: int, body: DiscardBody, request: Request, admin: Admin) -> dict:
-    agent = agent_of(request)
+async def discard_dead_letter(
+    outbox_id: int, body: DiscardBody, admin: Admin, store: StoreDep, events: EventsDep
+) -> dict:  # fmt: skip
     try:
-        await agent.store.write(lambda c: dead_letters.discard(c, outbox_id, admin.username, body.reason))
+        await store.write(lambda c: dead_letters.discard(c, outbox_id, admin.username, body.reason))
     except dead_letters.NotADeadLetter:
         raise HTTPException(404, "no such dead letter")
-    agent.events.staff.publish("sync", {"outbox_id": outbox_id, "change": "discard"})
+    events.staff.publish("sync", {"outbox_id": outbox_id, "change": "discard"})
     return {"outbox_id": outbox_id, "status": "discarded"}
 
 
 @router.get("/stats")
-async def day_stats(request: Request, staff: Staff) -> dict:
-    agent = agent_of(request)
-    day = today(agent)
-    figures = await agent.store.read(lambda c: stats.day_stats(c, day, agent.config.site.timezone))
+async def day_stats(staff: Staff, store: StoreDep, config: ConfigDep) -> dict:
+    day = today(config)
+    figures = await store.read(lambda c: stats.day_stats(c, day, config.site.timezone))
     return figures.as_json()
 
 
 @router.get("/stats.csv")
-async def day_stats_csv(request: Request, admin: Admin) -> Response:
-    agent = agent_of(request)
-    day = today(agent)
-    figures = await agent.store.read(lambda c: stats.day_stats(c, day, agent.config.site.timezone))
-    await audit.log(agent.store, admin.username, "stats.export", day)
+async def day_stats_csv(admin: Admin, store: StoreDep, config: ConfigDep) -> Response:
+    day = today(config)
+    figures = await store.read(lambda c: stats.day_stats(c, day, config.site.timezone))
+    await audit.log(store, admin.username, "stats.export", day)
     return _csv(stats.to_csv(figures), f"checkins-{day}.csv")
 
 
 @router.get("/audit")
-async def audit_log(request: Request, admin: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict:
-    entries = await audit.entries(agent_of(request).store, limit=limit)
+async def audit_log(admin: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict:
+    entries = await audit.entries(store, limit=limit)
     return {"entries": [entry.as_json() for entry in entries]}
 
 
 @router.get("/audit.csv")
-async def audit_csv(request: Request, admin: Admin) -> Response:
-    agent = agent_of(request)
-    await audit.log(agent.store, admin.username, "audit.export")
-    return _csv(audit.to_csv(await audit.entries(agent.store, limit=1_000_000)), "audit-log.csv")
+async def audit_csv(admin: Admin, store: StoreDep) -> Response:
+    await audit.log(store, admin.username, "audit.export")
+    return _csv(audit.to_csv(await audit.entries(store, limit=1_000_000)), "audit-log.csv")
 
 
 def _csv(text: str, filename: str) -> Response:
@@ -375,9 +369,9 @@ def _csv(text: str, filename: str) -> Response:
 
 
 @router.post("/desk/ping", status_code=202)
-async def ping(request: Request, staff: Staff, body: PingBody) -> dict:
+async def ping(staff: Staff, body: PingBody, events: EventsDep) -> dict:
     """Publish a trivial event on the staff channel: checks (and times) the live link to the dashboards."""
-    agent_of(request).events.staff.publish("ping", {"nonce": body.nonce})
+    events.staff.publish("ping", {"nonce": body.nonce})
     return {"nonce": body.nonce}
 
 

@@ -1,7 +1,7 @@
 """When eligibility is asked, and what happens with the answer.
 
-    service = EligibilityService(agent)     # in Agent.__init__ (None when [eligibility] kind = "none")
-    service.start()                         # in Agent.start: one supervised background task
+    service = EligibilityService(config, store, schedule, events)   # in Agent.__init__ (None when kind = "none")
+    spawn(service.supervised(), "eligibility")                      # in Agent.start: one supervised task
     service.after_checkin(checkin_id)       # after a check-in committed: never waits, never fails the check-in
 
 - The evening before: at `batch_time` (site time) every appointment of tomorrow with coverage on file
@@ -34,8 +34,11 @@ from .request_270 import Inquiry
 from .summary import DeskView, EligibilitySummary
 
 if TYPE_CHECKING:
-    from ..app import Agent
     from ..arrivals import QueueEntry
+    from ..config import SiteConfig
+    from ..events import EventBus
+    from ..schedule import ScheduleCache
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 DUE_BATCH = 64  # checks taken per round
@@ -68,19 +71,23 @@ def coverage_key(key_of: Callable[..., str], payer_id: str, member_id: str) -> s
 
 
 class EligibilityService:
-    def __init__(self, agent: "Agent"):
-        self.agent = agent
-        self.section = agent.config.eligibility
-        self.zone = zoneinfo.ZoneInfo(agent.config.site.timezone)
-        self.source = CoreSource(self.section, agent.config.site.name)
+    def __init__(self, config: "SiteConfig", store: "Store", schedule: "ScheduleCache", events: "EventBus"):
+        self.config = config
+        self.store = store
+        self.schedule = schedule
+        self.events = events
+        self.section = config.eligibility
+        self.zone = zoneinfo.ZoneInfo(config.site.timezone)
+        self.source = CoreSource(self.section, config.site.name)
         self._checkins: asyncio.Queue[str] = asyncio.Queue(maxsize=CHECKIN_QUEUE)
         self._wake = asyncio.Event()
         self._payers = {matching.normalise(name): payer_id for name, payer_id in self.section.payer_ids.items()}
 
     # --- entry points ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self.agent.spawn(supervise("eligibility", self.run), "eligibility")
+    def supervised(self) -> Awaitable[None]:
+        """The background task to spawn for the agent's lifetime."""
+        return supervise("eligibility", self.run)
 
     async def close(self) -> None:
         await self.source.close()
@@ -105,7 +112,7 @@ class EligibilityService:
             await self._sleep()
 
     async def _sleep(self) -> None:
-        store = self.agent.store
+        store = self.store
         next_due = await store.read(checks.next_due_at)
         now = time.time()
         wait = IDLE_WAKE_S if next_due is None else max(0.05, min(IDLE_WAKE_S, next_due - now))
@@ -130,16 +137,16 @@ class EligibilityService:
         if now.hour * 60 + now.minute < self.section.batch_minutes:
             return
         today = now.date().isoformat()
-        if await asyncio.to_thread(self.agent.store.get_meta, BATCH_META) == today:
+        if await asyncio.to_thread(self.store.get_meta, BATCH_META) == today:
             return
         tomorrow = now.date() + dt.timedelta(days=1)
         count = await self._schedule_day(tomorrow, replace=False)
-        await self.agent.store.write(lambda c: self.agent.store.set_meta(c, BATCH_META, today))
+        await self.store.write(lambda c: self.store.set_meta(c, BATCH_META, today))
         await self._purge(now.date())
         log.info("eligibility batch scheduled", extra={"day": tomorrow.isoformat(), "count": count})
 
     async def _appointments_of(self, day: dt.date) -> list[ScheduledAppointment]:
-        schedule = self.agent.schedule
+        schedule = self.schedule
         if day == schedule.day:
             return list(schedule.appointments)
         if schedule.source is not None:
@@ -149,7 +156,7 @@ class EligibilityService:
             return [schedule.stored(conn, appointment_id) for (appointment_id,) in
                     conn.execute("SELECT appointment_id FROM appointments WHERE day = ?", (day.isoformat(),))]  # fmt: skip
 
-        return [a for a in await self.agent.store.read(stored) if a is not None]
+        return [a for a in await self.store.read(stored) if a is not None]
 
     async def _schedule_day(self, day: dt.date, *, replace: bool) -> int:
         try:
@@ -157,7 +164,7 @@ class EligibilityService:
         except Exception as exc:  # noqa: BLE001 - a schedule source that fails: try again at the next batch
             log.warning("eligibility batch: schedule unavailable", extra={"error": type(exc).__name__})
             return 0
-        store, now = self.agent.store, time.time()
+        store, now = self.store, time.time()
         planned = []
         for appointment in appointments:
             request = self._request(appointment.family, appointment.given, appointment.birth_date.isoformat(),
@@ -185,23 +192,23 @@ class EligibilityService:
         return {
             "family": family, "given": given, "birth_date": birth_date, "member_id": coverage["member_id"],
             "payer_name": payer_name, "payer_id": payer_id, "day": day,
-            "coverage_key": coverage_key(self.agent.store.key.pseudonym, payer_id or payer_name, coverage["member_id"]),
+            "coverage_key": coverage_key(self.store.key.pseudonym, payer_id or payer_name, coverage["member_id"]),
         }  # fmt: skip
 
     async def _purge(self, today: dt.date) -> None:
-        cutoff = (today - dt.timedelta(days=self.agent.config.agent.retention_days)).isoformat()
+        cutoff = (today - dt.timedelta(days=self.config.agent.retention_days)).isoformat()
 
         def work(conn) -> None:
             conn.execute("DELETE FROM eligibility_checks WHERE day < ?", (cutoff,))
             conn.execute("UPDATE arrivals SET eligibility_sealed = NULL WHERE day < ? AND eligibility_sealed IS NOT NULL",
                          (cutoff,))  # fmt: skip
 
-        await self.agent.store.write(work)
+        await self.store.write(work)
 
     # --- at check-in -------------------------------------------------------------------------------
 
     async def _on_checkin(self, checkin_id: str) -> None:
-        store = self.agent.store
+        store = self.store
         row = await store.read(lambda c: c.execute(
             "SELECT patient_key, day, appointment_id, details_sealed FROM arrivals WHERE checkin_id = ?", (checkin_id,)
         ).fetchone())  # fmt: skip
@@ -212,7 +219,7 @@ class EligibilityService:
         details = store.unseal_json(row["details_sealed"], details_context(checkin_id))
         coverage = details.get("coverage")
         if not coverage and row["appointment_id"]:
-            appointment = self.agent.schedule.get(row["appointment_id"])
+            appointment = self.schedule.get(row["appointment_id"])
             coverage = appointment.coverage.model_dump(mode="json") if appointment and appointment.coverage else None
         request = self._request(details.get("family", ""), details.get("given", ""), details.get("birth_date", ""),
                                 coverage, row["day"])  # fmt: skip
@@ -236,7 +243,7 @@ class EligibilityService:
     # --- asking ------------------------------------------------------------------------------------
 
     async def _run_due(self) -> None:
-        store = self.agent.store
+        store = self.store
         due = await store.read(lambda c: checks.due(c, store, time.time(), DUE_BATCH))
         if not due:
             return
@@ -260,7 +267,7 @@ class EligibilityService:
         )  # fmt: skip
 
     async def _ask(self, check: checks.Check) -> None:
-        store = self.agent.store
+        store = self.store
         control_number = await store.write(checks.next_control_number)
         summary: EligibilitySummary | None = None
         error = ""
@@ -311,13 +318,13 @@ class EligibilityService:
 
     def _publish(self, entries: list["QueueEntry"]) -> None:
         for entry in entries:
-            self.agent.events.staff.publish("arrival", json.loads(json.dumps(entry.as_dict(), default=str)))
+            self.events.staff.publish("arrival", json.loads(json.dumps(entry.as_dict(), default=str)))
 
     # --- the desk's details view -----------------------------------------------------------------
 
     async def summary_for(self, checkin_id: str) -> dict[str, Any] | None:
         """The full answer for an arrival's details view (staff only; the route audits it)."""
-        store = self.agent.store
+        store = self.store
 
         def read(conn) -> dict[str, Any] | None:
             row = conn.execute("SELECT patient_key, day FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
