@@ -4,8 +4,11 @@
 
 `Agent` builds every collaborator once at startup (config, store, events, live queue, schedule cache,
 consent library, kiosk and staff auth, lookup limiter, metrics, central connector, sync worker, the SIU
-feed when the schedule comes over HL7 v2, the eligibility service when one is configured), runs the background tasks, and closes it all at shutdown. Routes never see it: they declare the collaborators they use through the
-typed dependencies of edge_agent/dependencies.py, which find what `Agent.collaborators` provides.
+feed when the schedule comes over HL7 v2, the eligibility service when one is configured), runs the
+background tasks, and closes it all at shutdown. Routes never see it: they declare the collaborators they
+use through the typed dependencies of edge_agent/dependencies.py, which find what `Agent.collaborators`
+provides. `create_app` installs the request limits (edge_agent/limits.py) and every router: kiosk API,
+health/metrics, desk, fleet, consents.
 """
 
 from __future__ import annotations
