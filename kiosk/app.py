@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,7 @@ from lobby_core.contract import DeviceHealth
 from . import audio, screens
 from .agent_client import AgentClient, discover
 from .backend import FlowStep, KioskBackend
+from .control import ControlError, ControlServer, control_socket_path
 from .devices.base import Device, DeviceEvent
 from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
 from .i18n import Catalogues
@@ -159,6 +161,7 @@ class KioskApp(App):
         self._jack = audio.JackWatcher(audio.HeadphoneJack(kiosk.headphone_jack),
                                        lambda plugged: Clock.schedule_once(lambda _dt: self._headphones(plugged)))  # fmt: skip
         self._shown_form = 0
+        self._control: ControlServer | None = None
         self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone)
 
     # --- Kivy lifecycle ----------------------------------------------------------------------------
@@ -182,10 +185,13 @@ class KioskApp(App):
         self._jack.start()
         self.backend.start()
         self.devices = open_devices(self.device_configs, self.device_event, self.site.translations_dir)
+        self._control = self._start_control_server()
         Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
         self.refresh()
 
     def on_stop(self) -> None:
+        if self._control is not None:
+            self._control.stop()
         for device in self.devices:
             device.close()
         self.backend.stop()
@@ -318,8 +324,27 @@ class KioskApp(App):
 
     def _device_health(self) -> list[DeviceHealth]:
         """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
+        return [device.health() for device in self.devices] + self._speech_health()
+
+    def _speech_health(self) -> list[DeviceHealth]:
         voices = [self.voice_for(language) for language in self.flow.settings.languages]
-        return [device.health() for device in self.devices] + [self.audio_status.health(), speech_health(voices)]
+        return [self.audio_status.health(), speech_health(voices)]
+
+    def _start_control_server(self) -> ControlServer | None:
+        """`kiosk doctor` asks here for the devices' states instead of opening the devices this app holds."""
+        path = control_socket_path(self.site.kiosk)
+        try:
+            return ControlServer(path, {"devices": self._control_devices}).start()
+        except (OSError, ControlError) as exc:  # ControlSocketBusy: another kiosk answers there
+            log.error("no control socket at %s (kiosk doctor will not see this kiosk): %s", path, exc)
+            return None
+
+    def _control_devices(self) -> dict:
+        """Runs on the control thread: the drivers' last known states and the audio found at start (the
+        devices and the sound card themselves are not touched)."""
+        devices = [device.health().model_dump() for device in self.devices]
+        speech = [health.model_dump() for health in self._speech_health()]
+        return {"kiosk": self.site.kiosk.id, "pid": os.getpid(), "devices": devices, "speech": speech}
 
     def _print_ticket(self, job: PrintTicket) -> bool:
         from .devices.ticket import Ticket

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a kiosk's site TOML, one line per problem")
     check.add_argument("file")
     check.set_defaults(handler=run_check_config)
-    doctor = command("doctor", run_doctor, "probe every configured device and print its status (exit 0: all usable)")
+    doctor = command("doctor", run_doctor, "every device's status, asked of the running kiosk or else probed here (exit 0: all usable)")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
     sim = command("sim", run_sim, "inject an event into a running simulated kiosk (`kiosk run --simulate`)")
     sim.add_argument("--data-dir", metavar="DIR", help="the simulated kiosk's data folder (default: kiosk.spool_dir)")

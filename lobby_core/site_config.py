@@ -217,6 +217,7 @@ class KioskSection(Section):
     idle_timeout_s: Annotated[int, Field(ge=15, le=900)] = 60
     idle_warning_s: Annotated[int, Field(ge=5, le=120)] = 15
     spool_dir: Path = Path("data/kiosk")
+    control_socket: str = ""  # where the running kiosk answers `kiosk doctor`; empty: <spool_dir>/control.sock
     staff_pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] = "2468"
     display_name: Literal["none", "initials", "first_name"] = "none"  # what the ticket may print
     reminder_public_key: str = ""  # base64 Ed25519 key that signs reminder QR codes

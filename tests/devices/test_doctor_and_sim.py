@@ -1,4 +1,5 @@
-"""`kiosk doctor --json` and `kiosk sim` as real subprocesses against a running SimulatedLobby."""
+"""`kiosk doctor --json` (probing by itself: no kiosk app runs) and `kiosk sim` as real subprocesses against a
+running SimulatedLobby. tests/devices/test_doctor_live_kiosk.py runs doctor beside a real kiosk app."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def doctor(lobby) -> tuple[int, dict[str, tuple[str, str]]]:
     assert result.stdout.startswith("{"), result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] == (result.returncode == 0)
+    assert report["source"] == "probe"  # no kiosk app runs beside these simulators: doctor opens them itself
     return result.returncode, {d["name"]: (d["state"], d["reason"]) for d in report["devices"]}
 
 
@@ -77,7 +79,9 @@ def test_doctor_reports_each_device_truthfully_as_the_simulators_change(lobby):
 def test_doctor_plain_output_names_every_device(lobby):
     result = kiosk("doctor", "--config", str(lobby.config_file))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [line.split()[0] for line in result.stdout.splitlines()] == [d.name for d in lobby.devices] + ["audio", "speech"]
+    header, *lines = result.stdout.splitlines()
+    assert header == "probed here (no kiosk is running):"
+    assert [line.split()[0] for line in lines] == [d.name for d in lobby.devices] + ["audio", "speech"]
 
 
 def test_kiosk_sim_injects_events_into_the_running_drivers(lobby, events, tmp_path):
