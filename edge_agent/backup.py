@@ -112,7 +112,7 @@ def _tar(members: dict[str, bytes]) -> bytes:
 
 def _tar_members(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r") as archive:
-        members = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+        members = {m.name: stream.read() for m in archive.getmembers() if (stream := archive.extractfile(m)) is not None}
     missing = {DB_MEMBER, KEY_MEMBER, MANIFEST_MEMBER} - members.keys()
     if missing:
         raise BackupError(f"backup is incomplete: {', '.join(sorted(missing))} missing")

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 
 import ifaddr
-from zeroconf import InterfaceChoice, IPVersion
+from zeroconf import InterfaceChoice, InterfacesType, IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from .config import SiteConfig
@@ -58,10 +58,7 @@ class Advertisement:
     async def start(self) -> None:
         host = "127.0.0.1" if self.config.agent.host == "localhost" else self.config.agent.host
         address = ipaddress.ip_address(host)
-        if address.is_unspecified:
-            interfaces = InterfaceChoice.All
-        else:
-            interfaces = [host]
+        interfaces: InterfacesType = InterfaceChoice.All if address.is_unspecified else [host]
         version = IPVersion.V6Only if address.version == 6 else IPVersion.V4Only
         self.zeroconf = AsyncZeroconf(interfaces=interfaces, ip_version=version)
         registration = await self.zeroconf.async_register_service(self.info)

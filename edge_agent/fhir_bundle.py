@@ -24,6 +24,8 @@ from typing import Any, Iterable
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
+from lobby_core.appointments import ScheduledAppointment
+from lobby_core.contract import CoverageInfo
 from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -168,13 +170,13 @@ class CheckinBundle:
         if self.appointment is None:
             self._walk_in_patient()
         else:
-            self._appointment_arrived()
+            self._appointment_arrived(self.appointment)
         self._encounter()
         groups = [EntryGroup("arrival", self.entries)]
         groups += consent_groups(list(consent_entries))
         self.entries = []
         if self.checkin.coverage is not None:
-            self._coverage()
+            self._coverage(self.checkin.coverage)
         if self.checkin.answers:
             self._questionnaire_response()
         if self.entries:
@@ -190,8 +192,8 @@ class CheckinBundle:
             entry["fullUrl"] = full_url
         self.entries.append(entry)
 
-    def _appointment_arrived(self) -> None:
-        self.entries.append(patch_entry(f"Appointment/{self.appointment.appointment_id}", ARRIVED_PATCH))
+    def _appointment_arrived(self, appointment: ScheduledAppointment) -> None:
+        self.entries.append(patch_entry(f"Appointment/{appointment.appointment_id}", ARRIVED_PATCH))
 
     def _walk_in_patient(self) -> None:
         """No appointment matched: a provisional Patient the front desk links or merges at central."""
@@ -227,8 +229,7 @@ class CheckinBundle:
             if_none_exist=_if_none_exist(self.systems.checkin, self.checkin_id),
         )
 
-    def _coverage(self) -> None:
-        card = self.checkin.coverage
+    def _coverage(self, card: CoverageInfo) -> None:
         classes = [
             {"type": {"coding": [{"system": COVERAGE_CLASS, "code": code}]}, "value": value}
             for code, value in (("group", card.group), ("plan", card.plan))

@@ -7,6 +7,8 @@ Raise `ProblemError(status, "code", "Sentence.", field=..., headers=...)` from a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,7 +34,7 @@ def problem_response(status: int, problem: Problem, headers: dict[str, str] | No
     return JSONResponse(problem.model_dump(), status_code=status, headers=headers)
 
 
-def invalid_input(errors: list[dict]) -> ProblemError:
+def invalid_input(errors: Sequence[Mapping[str, Any]]) -> ProblemError:
     """A 422 naming the first offending field, from pydantic's error list."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     location = [str(part) for part in first.get("loc", ()) if part != "body"]

@@ -71,7 +71,8 @@ def for_config(config: SiteConfig, store: Store, cache: ScheduleCache) -> "SiuFe
     schedule = config.schedule
     if schedule.source != "hl7v2":
         return None
-    tls = ssl_context(schedule.siu_tls_cert, schedule.siu_tls_key) if schedule.siu_tls_cert else None
+    cert, key = schedule.siu_tls_cert, schedule.siu_tls_key  # the config allows both or neither
+    tls = ssl_context(cert, key) if cert is not None and key is not None else None
     return SiuFeed(store, cache, config.site.id, parse_listen(schedule.siu_listen), tls)
 
 
@@ -254,7 +255,7 @@ class SiuFeed:
         self.facility = facility
         self.host, self.port = listen
         self.tls = tls
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self.counts: dict[str, int] = {"AA": 0, "AE": 0, "duplicate": 0}
 
     async def start(self) -> int:

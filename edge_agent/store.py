@@ -232,6 +232,7 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (event_type, aggregate_id, patient_key, self.seal_json(payload, f"outbox:{aggregate_id}"), now, now),
         )
+        assert cursor.lastrowid is not None  # sqlite3 sets it on every INSERT
         return cursor.lastrowid
 
     def outbox_due(self, limit: int, now: float | None = None) -> list[OutboxItem]:

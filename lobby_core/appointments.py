@@ -10,13 +10,16 @@ from typing import Literal
 from lobby_core.contract import CoverageInfo, Demographics
 
 
+Decision = Literal["accepted", "declined"]
+
+
 @dataclass(frozen=True)
 class PriorDecision:
     """A consent decision already on record for a patient (here, or at the central system)."""
 
     document_id: str
     version: str
-    decision: Literal["accepted", "declined"]
+    decision: Decision
     signed_at: dt.datetime
 
 

@@ -39,7 +39,7 @@ def _report_missing(family: str, key: str) -> None:
         log.error("translation missing in English", extra={"catalogue": family, "key": key})
 
 
-class Messages(dict):
+class Messages(dict[str, str]):
     """One language's messages with the fallbacks merged in; a key none of them has reads as itself."""
 
     def __init__(self, family: str, entries: dict[str, str]):

@@ -14,6 +14,7 @@ import re
 import sys
 import tomllib
 import zoneinfo
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -255,7 +256,7 @@ class KioskSiteConfig(SharedSiteConfig):
 Config = TypeVar("Config", bound=SharedSiteConfig)
 
 
-def describe(error: dict) -> str:
+def describe(error: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(file)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
@@ -263,7 +264,7 @@ def describe(error: dict) -> str:
     return f"{key}: {message}"
 
 
-def load(path: str | os.PathLike | None, model: type[Config]) -> Config:
+def load(path: str | os.PathLike[str] | None, model: type[Config]) -> Config:
     """Load and validate a site file; None means $CHECKIN_CONFIG or, failing that, the defaults."""
     if path is None:
         path = os.environ.get(ENV_CONFIG) or None
@@ -279,7 +280,7 @@ def load(path: str | os.PathLike | None, model: type[Config]) -> Config:
     return from_mapping(raw, model, base_dir=path.parent)
 
 
-def from_mapping(raw: dict, model: type[Config], base_dir: Path | None = None) -> Config:
+def from_mapping(raw: dict[str, Any], model: type[Config], base_dir: Path | None = None) -> Config:
     try:
         config = model.model_validate(raw)
     except ValidationError as exc:

@@ -26,6 +26,7 @@ class CheckResult:
 async def check_central(config: SiteConfig, with_auth: bool = False) -> CheckResult:
     """`with_auth`: also get a token (or try the configured credentials) first, as `central check` does."""
     from . import connector_for
+    from .fhir import FhirConnector
 
     result = CheckResult()
     if config.central.kind != "fhir":
@@ -39,6 +40,7 @@ async def check_central(config: SiteConfig, with_auth: bool = False) -> CheckRes
         if not authenticated:
             result.refusals.append(f"central.auth: {line}")
     connector = connector_for(config)
+    assert isinstance(connector, FhirConnector)  # central.kind is "fhir" (above)
     try:
         capabilities = await connector.capabilities()
     except CapabilitiesUnknown as exc:

@@ -52,15 +52,15 @@ def central_credentials(central: CentralSection, key_dir: Path | None = None) ->
     verify = tls_context(central)
     method = central.auth_method
     if method == "bearer":
-        auth = StaticBearerAuth(central.auth_token)
-        return CentralCredentials(auth, verify, auth.status)
+        bearer = StaticBearerAuth(central.auth_token)
+        return CentralCredentials(bearer, verify, bearer.status)
     if method == "smart-backend":
         folder = key_dir or central.key_dir
         if folder is None:
             raise ValueError("central.auth = 'smart-backend' needs a key folder")
         token_client = httpx.AsyncClient(timeout=central.timeout_s, verify=verify)
-        auth = SmartBackendAuth(TokenSource(central, KeyRing(folder), token_client))
-        return CentralCredentials(auth, verify, auth.status, token_client)
+        smart = SmartBackendAuth(TokenSource(central, KeyRing(folder), token_client))
+        return CentralCredentials(smart, verify, smart.status, token_client)
     return CentralCredentials(None, verify, AuthStatus(method, state="ok" if method == "mtls" else "not used"))
 
 

@@ -192,10 +192,10 @@ def individual_request(entry: dict) -> dict:
         headers["If-None-Exist"] = request["ifNoneExist"]
     if request.get("ifMatch"):
         headers["If-Match"] = request["ifMatch"]
-    resource = entry.get("resource")
-    if request["method"] == "PATCH":
+    if request["method"] == "PATCH":  # patch_entry: the JSON Patch is a Binary resource
         headers["Content-Type"] = JSON_PATCH
-        return {"content": base64.b64decode(resource["data"]), "headers": headers}
+        return {"content": base64.b64decode(entry["resource"]["data"]), "headers": headers}
+    resource = entry.get("resource")
     if resource is None:
         return {"headers": headers}
     return {"content": bundle_json(resource), "headers": headers}

@@ -21,7 +21,7 @@ import logging
 import sqlite3
 from typing import Callable, Iterable
 
-from lobby_core.appointments import PriorDecision
+from lobby_core.appointments import Decision, PriorDecision
 from lobby_core.contract import FormDue
 from ..store import Store
 from .documents import ConsentDocument, ConsentLibrary
@@ -62,7 +62,7 @@ def decisions_from_fhir(consents: Iterable[dict]) -> list[PriorDecision]:
             signed_at = dt.datetime.fromisoformat(when)
             if signed_at.tzinfo is None:
                 signed_at = signed_at.replace(tzinfo=dt.timezone.utc)
-            decision = "accepted" if status == "active" else "declined"
+            decision: Decision = "accepted" if status == "active" else "declined"
             decisions.append(PriorDecision(document_id, version, decision, signed_at))
     return decisions
 

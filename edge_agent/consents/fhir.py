@@ -131,9 +131,9 @@ def consent_entries(
     entries = []
     for consent_id in consent_ids:
         pdf = sealed_pdf(store, consent_id, translations_dir)
-        if pdf is None:
+        signed = store.read_sync(lambda conn: read_signed(store, conn, consent_id))  # runs now, in this turn
+        if pdf is None or signed is None:
             raise LookupError(f"consent {consent_id} is not in the store")
-        signed = store.read_sync(lambda conn, cid=consent_id: read_signed(store, conn, cid))
         full_url = f"urn:uuid:{consent_id}"
         system = consent_identifier_system(identifier_system)
         entries.append(

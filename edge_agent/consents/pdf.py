@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pypdf import PdfReader, PdfWriter
+from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -82,7 +83,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "body": body,
         "bullet": ParagraphStyle("bullet", parent=body, leftIndent=6 * mm, bulletIndent=1.5 * mm, spaceAfter=3),
         "small": ParagraphStyle("small", parent=body, fontSize=9, leading=12, spaceAfter=0),
-        "site": ParagraphStyle("site", parent=body, fontName=FONT_BOLD, fontSize=9, textColor="#555555"),
+        "site": ParagraphStyle("site", parent=body, fontName=FONT_BOLD, fontSize=9, textColor=HexColor("#555555")),
     }
 
 
@@ -161,7 +162,7 @@ def _when(moment: dt.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} (UTC{offset[:3]}:{offset[3:]})" if offset else f"{moment:%Y-%m-%d %H:%M:%S}"
 
 
-def _record_table(signed: SignedConsent, text: dict[str, str], styles: dict[str, ParagraphStyle]) -> Table:
+def _record_table(signed: SignedConsent, text: Mapping[str, str], styles: dict[str, ParagraphStyle]) -> Table:
     record, document, patient = signed.record, signed.document, signed.patient
     rows = [
         (text["record.patient"], f"{patient.given} {patient.family}".strip()),

@@ -223,6 +223,8 @@ def sealed_pdf(store: Store, consent_id: str, translations_dir: Path = DEFAULT_T
     if row["pdf_sealed"] is not None:
         return store.key.unseal(row["pdf_sealed"], _pdf_context(consent_id).encode())
     signed = store.read_sync(lambda c: read_signed(store, c, consent_id))
+    if signed is None:
+        return None
     pdf = render_sealed_pdf(signed, store.key, translations_dir)
     ciphertext = store.key.seal(pdf, _pdf_context(consent_id).encode())
     # Rendering is deterministic, so a concurrent renderer produced the same bytes: first one wins.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
@@ -35,7 +36,7 @@ def verify_pdf(data: bytes, key: SiteKey) -> Verdict:
             return Verdict(False, f"sealed with key {sealed_by}, not this site's key {key_id(key)} (or the seal was altered)")
         return Verdict(False, "ALTERED: the content does not match its seal")
     try:
-        info = PdfReader(io.BytesIO(data)).metadata or {}
+        info: Mapping[str, object] = PdfReader(io.BytesIO(data)).metadata or {}
     except PdfReadError as exc:
         return Verdict(False, f"the seal matches but the PDF cannot be read: {exc}")
     details = {name: str(info.get(key_name, "")) for name, key_name in META.items()}

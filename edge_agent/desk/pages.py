@@ -14,7 +14,7 @@ import json
 import secrets
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Mapping
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -56,7 +56,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 static_files = StaticFiles(directory=HERE / "static")
 
 
-def _page_text(request: Request, config: SiteConfig) -> tuple[str, dict[str, str]]:
+def _page_text(request: Request, config: SiteConfig) -> tuple[str, Mapping[str, str]]:
     language = texts.choose_language(
         request.query_params.get("lang"), request.headers.get("accept-language", ""), config.site.languages
     )
