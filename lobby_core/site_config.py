@@ -195,7 +195,7 @@ class KeypadKeys(Section):
             raise ValueError("a key code is a positive number (Kivy's keycode)")
         return code
 
-    def model_post_init(self, _context) -> None:
+    def model_post_init(self, _context: Any) -> None:
         codes = [code for code in self.model_dump().values() if code is not None]
         if len(codes) != len(set(codes)):
             raise ValueError("each keypad key needs its own key code")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import email.parser
 import email.policy
+import email.utils
 import ssl
 import uuid
 import xml.etree.ElementTree as ET
@@ -100,11 +101,19 @@ def mime_answer(content_type: str, body: bytes) -> dict[str, str]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
     )
-    fields = {}
+    fields: dict[str, str] = {}
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            fields[name] = part.get_content() if part.get_content_maintype() == "text" else part.get_payload(decode=True).decode()
+        param = part.get_param("name", header="content-disposition")
+        name = email.utils.collapse_rfc2231_value(param) if param else ""
+        if not name:
+            continue
+        if part.get_content_maintype() == "text":
+            fields[name] = part.get_content()
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            raise Unavailable("envelope_unreadable")
+        fields[name] = payload.decode()
     if not fields:
         raise Unavailable("envelope_unreadable")
     return fields

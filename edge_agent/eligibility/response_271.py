@@ -16,7 +16,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from .codes import ACTIVE_KINDS, INACTIVE_KINDS
-from .summary import Benefit, EligibilitySummary, Rejection
+from .summary import Benefit, CoverageStatus, EligibilitySummary, Rejection
 from .x12 import Segment, X12Error, element, split_segments
 
 PLAN_SERVICE_TYPE = "30"
@@ -155,6 +155,7 @@ def parse_271(text: str, visit_service_type: str, trace: str = "") -> Eligibilit
         raise X12Error("the answer is for another inquiry (trace number differs)")
     benefits = [Benefit(**{**b, "messages": tuple(b["messages"])}) for b in reader.benefits]
     kinds = {b.kind for b in benefits}
+    status: CoverageStatus
     if kinds & ACTIVE_KINDS:
         status = "active"
     elif kinds & INACTIVE_KINDS:

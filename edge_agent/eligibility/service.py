@@ -152,7 +152,7 @@ class EligibilityService:
         if schedule.source is not None:
             return await schedule.source.fetch_schedule(day)
 
-        def stored(conn) -> list[ScheduledAppointment]:  # a pushed feed stores other days' rows too
+        def stored(conn) -> list[ScheduledAppointment | None]:  # a pushed feed stores other days' rows too
             return [schedule.stored(conn, appointment_id) for (appointment_id,) in
                     conn.execute("SELECT appointment_id FROM appointments WHERE day = ?", (day.isoformat(),))]  # fmt: skip
 
@@ -229,10 +229,11 @@ class EligibilityService:
 
         def work(conn) -> list["QueueEntry"]:
             known = checks.get(conn, store, patient_key, day)
-            fresh = known is not None and known.coverage_key == request["coverage_key"]
-            if fresh and known.state in ("verified", "inactive") and (now - (known.answered_at or 0)) <= self.section.max_age_s:
+            if known is not None and known.coverage_key != request["coverage_key"]:
+                known = None  # a check of another card says nothing about this one
+            if known is not None and known.state in ("verified", "inactive") and (now - (known.answered_at or 0)) <= self.section.max_age_s:
                 return checks.apply_view(conn, store, patient_key, day, self._view(known), checkin_id)
-            if fresh and known.state in ("pending", "not_verified"):
+            if known is not None and known.state in ("pending", "not_verified"):
                 checks.hurry(conn, patient_key, day, now)
                 return checks.apply_view(conn, store, patient_key, day, self._view(known), checkin_id)
             checks.schedule(conn, store, patient_key, day, request["coverage_key"], request, now, replace=True)

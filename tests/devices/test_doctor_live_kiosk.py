@@ -45,6 +45,7 @@ class RunningKiosk:
         self.socket = workdir / "spool" / "control.sock"
         self.scans_file = workdir / "scans.jsonl"
         self.log_path = workdir / "kiosk.log"
+        self.app_pid: int | None = None
         env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(workdir / "kivy-home")}
         command = ["xvfb-run", "-a", "-s", "-screen 0 540x960x24", sys.executable, str(COUNTING_KIOSK),
                    str(self.scans_file), "run", "--config", str(site), "--windowed", "--size", "540x960", *run_args]
@@ -56,7 +57,9 @@ class RunningKiosk:
         while True:
             assert self.process.poll() is None, f"the kiosk exited {self.process.returncode}\n{self.log_tail()}"
             try:
-                return ask(self.socket, "devices")
+                reply = ask(self.socket, "devices")
+                self.app_pid = reply["pid"]
+                return reply
             except ControlError:
                 if time.monotonic() > deadline:
                     pytest.fail(f"the kiosk's control socket never answered\n{self.log_tail()}")
@@ -78,14 +81,17 @@ class RunningKiosk:
         return [json.loads(line) for line in self.scans_file.read_text(encoding="utf-8").splitlines()]
 
     def stop(self) -> None:
-        """SIGTERM to the app, as systemd stops it; it closes its devices and its control socket."""
+        """SIGTERM to the app (not its Xvfb), as systemd stops it; it closes its devices and its control socket."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            if self.app_pid is not None:
+                os.kill(self.app_pid, signal.SIGTERM)
             try:
-                self.process.wait(30)
+                self.process.wait(30)  # xvfb-run ends with the app
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+                pass
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
