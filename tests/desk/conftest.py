@@ -20,7 +20,8 @@ import pytest
 from lobby_core.appointments import ScheduledAppointment
 from edge_agent.schedule import demo_appointments
 from tests.processes import free_port, stop_process
-from tests.sandbox import wait_until
+from tests.sandbox import Sandbox, wait_until
+from tools.central_seed import day_schedule
 
 from .a11y_results import pytest_configure, pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401
 
@@ -241,3 +242,28 @@ def signed_in_page(new_page, agent: AgentProcess, username: str, password: str, 
     return page
 
 
+
+
+CENTRAL_APPOINTMENTS = 3
+
+
+def central_schedule() -> list[dict]:
+    """Today's appointments at the central system of `central_agent` (FHIR resources)."""
+    return day_schedule(dt.datetime.now(dt.UTC).date(), CENTRAL_APPOINTMENTS)
+
+
+@pytest.fixture
+def central_agent(tmp_path):
+    """An agent delivering to the FHIR sandbox (tools/fhir_sandbox), seeded with `central_schedule()`."""
+    sandbox = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
+    sandbox.start()
+    sandbox.seed(central_schedule())
+    process = AgentProcess(tmp_path / "agent", central_url=sandbox.url)
+    process.root.mkdir()
+    try:
+        process.prepare()
+        process.start()
+        yield process, sandbox
+    finally:
+        process.stop()
+        sandbox.stop()

@@ -3,12 +3,10 @@ axe-core in every state, keyboard focus across live re-renders, target sizes, re
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
 from edge_agent.central.fhir import schedule_from_resources
-from tools.central_seed import day_schedule
 
 from .axe import (
     REFLOW_WIDTH_PX,
@@ -17,7 +15,7 @@ from .axe import (
     horizontal_overflow,
     small_targets,
 )
-from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, Staff, signed_in_page, today_appointments, wait_until
+from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, Staff, central_schedule, signed_in_page, today_appointments, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -102,24 +100,6 @@ def test_axe_finds_nothing_serious_on_any_page_in_any_state(agent, every_state, 
         assert_no_serious_violations(board, f"the board at {width}x{height}")
 
 
-@pytest.fixture
-def central_agent(tmp_path):
-    from tests.sandbox import Sandbox
-
-    sandbox = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
-    sandbox.start()
-    sandbox.seed(day_schedule(dt.datetime.now(dt.UTC).date(), 2))
-    process = AgentProcess(tmp_path / "agent", central_url=sandbox.url)
-    process.root.mkdir()
-    try:
-        process.prepare()
-        process.start()
-        yield process, sandbox
-    finally:
-        process.stop()
-        sandbox.stop()
-
-
 @pytest.mark.wcag(*AXE_CRITERIA, "2.1.1")
 def test_sync_and_dead_letter_panels_pass_axe_and_a_dead_letter_is_reachable_by_keyboard(central_agent, new_page):
     agent, sandbox = central_agent
@@ -127,7 +107,7 @@ def test_sync_and_dead_letter_panels_pass_axe_and_a_dead_letter_is_reachable_by_
                                             "diagnostics": "Coverage.payor: unknown organisation " * 12})
     kiosk = Kiosk(agent)
     try:
-        kiosk.check_in(schedule_from_resources(day_schedule(dt.datetime.now(dt.UTC).date(), 2))[0])
+        kiosk.check_in(schedule_from_resources(central_schedule())[0])
     finally:
         kiosk.close()
     page = signed_in_page(new_page, agent, *ADMIN, bypass_csp=True)

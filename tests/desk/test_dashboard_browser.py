@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
 from edge_agent.central.fhir import schedule_from_resources
-from tools.central_seed import day_schedule
 
-from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, Staff, signed_in_page, today_appointments, wait_until
+from .conftest import ADMIN, FRONT_DESK, Kiosk, Staff, central_schedule, signed_in_page, today_appointments, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -120,30 +118,11 @@ def test_the_board_and_the_dashboard_reconnect_by_themselves_after_the_agent_res
                             timeout=15000)
 
 
-@pytest.fixture
-def central_agent(tmp_path):
-    """An agent delivering to the FHIR sandbox (the agent-sync helper's central-system stand-in)."""
-    from tests.sandbox import Sandbox
-
-    sandbox = Sandbox(tmp_path / "central.sqlite", tmp_path / "sandbox.log")
-    sandbox.start()
-    sandbox.seed(day_schedule(dt.datetime.now(dt.UTC).date(), 3))
-    process = AgentProcess(tmp_path / "agent", central_url=sandbox.url)
-    process.root.mkdir()
-    try:
-        process.prepare()
-        process.start()
-        yield process, sandbox
-    finally:
-        process.stop()
-        sandbox.stop()
-
-
 def test_an_admin_retries_a_dead_letter_from_the_dashboard_and_discards_another_with_a_reason(
     central_agent, new_page
 ):
     agent, sandbox = central_agent
-    appointments = schedule_from_resources(day_schedule(dt.datetime.now(dt.UTC).date(), 3))
+    appointments = schedule_from_resources(central_schedule())
     rejection = {"mode": "status", "status": 400, "count": 1, "methods": ["POST"]}
     sandbox.control("POST", "faults", json={**rejection, "diagnostics": "Coverage.payor: unknown organisation"})
     kiosk = Kiosk(agent)
