@@ -22,7 +22,7 @@ from edge_agent.central.smart_auth import ASSERTION_TYPE
 from tests.agent.launcher import run_cli, site_toml
 from tests.processes import free_port, stop_process
 from tests.sandbox import REPO, Sandbox, wait_until
-from tests.sync.conftest import IDENTIFIER_SYSTEM, CentralAgent
+from tests.sync.conftest import IDENTIFIER_SYSTEM, CentralAgent, agent_factory  # noqa: F401 - a fixture
 from tools.central_seed import day_schedule
 
 CLIENT_ID = "lobby-agent-test"
@@ -175,19 +175,3 @@ def smart_agent(tmp_path: Path, gated_sandbox: Sandbox, agent_factory) -> Callab
         return agent
 
     return make
-
-
-@pytest.fixture
-def agent_factory(tmp_path: Path) -> Iterator[Callable[..., CentralAgent]]:
-    started: list[CentralAgent] = []
-
-    def make(central_url: str, **central) -> CentralAgent:
-        agent = CentralAgent(tmp_path / f"agent{len(started)}", central_url, **central)
-        started.append(agent)
-        return agent
-
-    try:
-        yield make
-    finally:
-        for agent in started:
-            agent.stop()
