@@ -31,9 +31,10 @@ from .desk.auth import StaffAuth
 from .dependencies import Collaborators
 from .discovery import Advertisement
 from .eligibility.service import EligibilityService
-from .events import EventBus, StreamLimits
+from .events import EventBus
 from .keys import SiteKey
 from .live_queue import LiveQueue
+from .quota import Quota
 from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
 from .schedule import DemoSchedule, ScheduleCache
@@ -54,7 +55,7 @@ class Agent:
         source = sources.get(config.schedule.source, DemoSchedule(config.site.id, config.site.timezone))
         self.schedule = ScheduleCache(self.store, source, config.site.timezone, config.schedule.refresh_s)
         self.siu_feed = siu_feed.for_config(config, self.store, self.schedule)
-        events = EventBus(board_limits=StreamLimits(config.limits.board_streams, config.limits.board_streams_per_source))
+        events = EventBus(board_limits=Quota(config.limits.board_streams, config.limits.board_streams_per_source))
         live_queue = LiveQueue(
             self.store, events, config.site, notify_sync=self.sync.notify if config.central.kind != "none" else None
         )

@@ -18,7 +18,6 @@ long-lived streams fill it. This protocol adds, per connection:
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 from typing import ClassVar
 
@@ -27,27 +26,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from lobby_core.contract import Problem
 
 from .config import LimitsSection
-
-
-class OpenConnections:
-    """Open connections in all and per source address (shared by every connection of one server)."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.by_source: collections.Counter[str] = collections.Counter()
-
-    def admit(self, source: str, limits: LimitsSection) -> bool:
-        if self.total >= limits.connections or self.by_source[source] >= limits.connections_per_source:
-            return False
-        self.total += 1
-        self.by_source[source] += 1
-        return True
-
-    def release(self, source: str) -> None:
-        self.total -= 1
-        self.by_source[source] -= 1
-        if self.by_source[source] <= 0:
-            del self.by_source[source]
+from .quota import Quota, QuotaCount
 
 
 def problem_bytes(status: int, error: str, message: str) -> bytes:
@@ -58,7 +37,7 @@ def problem_bytes(status: int, error: str, message: str) -> bytes:
 
 class GuardedProtocol(HttpToolsProtocol):
     limits: ClassVar[LimitsSection]
-    open_connections: ClassVar[OpenConnections]
+    open_connections: ClassVar[QuotaCount]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -73,7 +52,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         source = self.client[0] if self.client else "-"
-        if not self.open_connections.admit(source, self.limits):
+        if not self.open_connections.take(source):
             transport.abort()
             return
         self._source = source
@@ -83,7 +62,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         self._cancel_body_idle()
         if self._source is not None:
-            self.open_connections.release(self._source)
+            self.open_connections.give_back(self._source)
             self._source = None
         super().connection_lost(exc)
 
@@ -163,4 +142,4 @@ class GuardedProtocol(HttpToolsProtocol):
 
 def protocol_class(limits: LimitsSection) -> type[HttpToolsProtocol]:
     """A protocol class for one server: `limits`, and one count of open connections for all of them."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"limits": limits, "open_connections": OpenConnections()})
+    return type("GuardedProtocol", (GuardedProtocol,), {"limits": limits, "open_connections": QuotaCount(Quota(limits.connections, limits.connections_per_source))})

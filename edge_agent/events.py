@@ -15,7 +15,7 @@ unknown (too old, or from before a restart) first gets a `reset` event: refetch 
 Publish only from the event loop's thread (route handlers, background tasks).
 
 A Last-Event-ID that cannot be one of ours (not digits, or absurdly long) is treated as unknown: a reset.
-A channel may be given `StreamLimits`; its streams beyond them are answered 503 with Retry-After.
+A channel may be given a `Quota`; its streams beyond them are answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ import asyncio
 import collections
 import json
 import time
-from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
 from lobby_core.contract import Problem
+
+from .quota import Quota, QuotaCount
 
 RING_SIZE = 4096
 SUBSCRIBER_BACKLOG = 1024
@@ -70,44 +71,12 @@ def parse_event_id(text: str) -> int | None:
     return int(text)
 
 
-@dataclass(frozen=True)
-class StreamLimits:
-    """How many streams of a channel may be open at once, in all and from one source address."""
-
-    total: int
-    per_source: int
-
-
-class StreamSlots:
-    """Counts a channel's open streams; `take` refuses beyond the limits (None: no limits)."""
-
-    def __init__(self, limits: StreamLimits | None):
-        self.limits = limits
-        self.total = 0
-        self._by_source: collections.Counter[str] = collections.Counter()
-
-    def take(self, source: str) -> bool:
-        if self.limits is not None and (
-            self.total >= self.limits.total or self._by_source[source] >= self.limits.per_source
-        ):
-            return False
-        self.total += 1
-        self._by_source[source] += 1
-        return True
-
-    def give_back(self, source: str) -> None:
-        self.total -= 1
-        self._by_source[source] -= 1
-        if self._by_source[source] <= 0:
-            del self._by_source[source]
-
-
 class Channel:
     """A named stream of events: publish, replay since an id, subscribe."""
 
-    def __init__(self, name: str, ring_size: int = RING_SIZE, limits: StreamLimits | None = None):
+    def __init__(self, name: str, ring_size: int = RING_SIZE, limits: Quota | None = None):
         self.name = name
-        self.slots = StreamSlots(limits)
+        self.slots = QuotaCount(limits)
         self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
         self._last_id = time.time_ns() // 1000
         self._subscribers: set[asyncio.Queue] = set()
@@ -188,7 +157,7 @@ class Channel:
 
 
 class EventBus:
-    def __init__(self, ring_size: int = RING_SIZE, board_limits: StreamLimits | None = None):
+    def __init__(self, ring_size: int = RING_SIZE, board_limits: Quota | None = None):
         self.staff = Channel("staff", ring_size)
         self.board = Channel("board", ring_size, board_limits)  # public: capped, so it cannot starve the kiosk API
 
