@@ -267,3 +267,19 @@ def central_agent(tmp_path):
     finally:
         process.stop()
         sandbox.stop()
+
+
+# --- dashboard pages in the browser tests ---------------------------------------------------------------
+
+PRINTERS = [  # a kiosk's two printers, for the Reprint choice
+    {"name": "receipt", "kind": "receipt_printer", "state": "online"},
+    {"name": "wristband", "kind": "label_printer", "state": "online"},
+]
+
+
+def row(page, checkin_id: str):
+    return page.locator(f'tr[data-checkin-id="{checkin_id}"]')
+
+
+def wait_status(page, checkin_id: str, status: str) -> None:
+    page.wait_for_selector(f'tr[data-checkin-id="{checkin_id}"][data-status="{status}"]', timeout=10000)

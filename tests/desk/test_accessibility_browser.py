@@ -15,25 +15,11 @@ from .axe import (
     horizontal_overflow,
     small_targets,
 )
-from .conftest import ADMIN, FRONT_DESK, AgentProcess, Kiosk, Staff, central_schedule, signed_in_page, today_appointments, wait_until
+from .conftest import ADMIN, FRONT_DESK, PRINTERS, AgentProcess, central_schedule, Kiosk, row, signed_in_page, Staff, today_appointments
 
 pytestmark = pytest.mark.browser
 
 AXE_CRITERIA = ("1.1.1", "1.3.1", "1.3.5", "1.4.1", "1.4.3", "2.4.2", "2.4.4", "3.1.1", "3.3.2", "4.1.1", "4.1.2")
-PRINTERS = [
-    {"name": "receipt", "kind": "receipt_printer", "state": "online"},
-    {"name": "wristband", "kind": "label_printer", "state": "online"},
-]
-
-
-def row(page, checkin_id: str):
-    return page.locator(f'tr[data-checkin-id="{checkin_id}"]')
-
-
-def wait_status(page, checkin_id: str, status: str) -> None:
-    page.wait_for_selector(f'tr[data-checkin-id="{checkin_id}"][data-status="{status}"]', timeout=10000)
-
-
 @pytest.fixture(scope="module")
 def every_state(agent: AgentProcess) -> dict[str, str]:
     """Arrivals in every state the dashboard shows: waiting, called, roomed, done, no-show, flagged, and

@@ -7,13 +7,9 @@ import pytest
 
 from edge_agent.central.fhir import schedule_from_resources
 
-from .conftest import ADMIN, FRONT_DESK, Kiosk, Staff, central_schedule, signed_in_page, today_appointments, wait_until
+from .conftest import ADMIN, FRONT_DESK, central_schedule, Kiosk, row, signed_in_page, Staff, today_appointments, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def row(page, checkin_id: str):
-    return page.locator(f'tr[data-checkin-id="{checkin_id}"]')
 
 
 def test_failed_sign_in_shows_a_message_and_no_dashboard(agent, new_page):

@@ -6,23 +6,9 @@ from __future__ import annotations
 import pytest
 
 from .axe import focus_indicator
-from .conftest import FRONT_DESK, KIOSK_ID, signed_in_page, today_appointments, wait_until
+from .conftest import FRONT_DESK, KIOSK_ID, PRINTERS, row, signed_in_page, today_appointments, wait_status, wait_until
 
 pytestmark = pytest.mark.browser
-
-PRINTERS = [
-    {"name": "receipt", "kind": "receipt_printer", "state": "online"},
-    {"name": "wristband", "kind": "label_printer", "state": "online"},
-]
-
-
-def row(page, checkin_id: str):
-    return page.locator(f'tr[data-checkin-id="{checkin_id}"]')
-
-
-def wait_status(page, checkin_id: str, status: str) -> None:
-    page.wait_for_selector(f'tr[data-checkin-id="{checkin_id}"][data-status="{status}"]', timeout=10000)
-
 
 def focused(page) -> dict:
     return page.evaluate(
