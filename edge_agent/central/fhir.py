@@ -73,9 +73,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
 
 
-def sent_requests(body: bytes) -> list[tuple[str, str]]:
+def sent_requests(entries: list[dict]) -> list[tuple[str, str]]:
     """(method, url) of every entry of a transaction we send, in order."""
-    return [(entry["request"]["method"], entry["request"]["url"]) for entry in json.loads(body)["entry"]]
+    return [(entry["request"]["method"], entry["request"]["url"]) for entry in entries]
 
 
 def transaction_response(response: httpx.Response) -> dict | None:
@@ -378,7 +378,7 @@ class FhirConnector:
             return Delivery.retry("timeout"), {}
         except httpx.TransportError as exc:
             return Delivery.retry(type(exc).__name__), {}
-        result = classify(response, sent_requests(body))
+        result = classify(response, sent_requests(entries))
         if result.outcome != "delivered":
             return result, {}
         answered = response.json()["entry"]
