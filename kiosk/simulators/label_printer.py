@@ -82,20 +82,26 @@ class SimulatedLabelPrinter:
             self.labels_left = labels
 
     def _handle(self, data: bytes) -> bytes:
+        """Status queries and labels in the order they arrived, as a printer works through its input."""
         with self._lock:
             self._buffer += data.decode("utf-8", "replace")
             reply = b""
-            while "~HS" in self._buffer and ("^XA" not in self._buffer or self._buffer.index("~HS") < self._buffer.index("^XA")):
-                self._buffer = self._buffer.replace("~HS", "", 1)
-                reply += host_status_answer(paper_out=self.paper_out, head_open=self.head_open)
-            while "^XA" in self._buffer and "^XZ" in self._buffer[self._buffer.index("^XA") :]:
-                start = self._buffer.index("^XA")
-                end = self._buffer.index("^XZ", start) + 3
-                if self.labels_left == 0:
-                    self.paper_out, self.labels_left = True, None
-                if not (self.paper_out or self.head_open):
-                    self.labels.append(parse_label(self._buffer[start:end]))
-                    if self.labels_left is not None:
-                        self.labels_left -= 1
-                self._buffer = self._buffer[end:]
-            return reply
+            while True:
+                query, start = self._buffer.find("~HS"), self._buffer.find("^XA")
+                if query >= 0 and (start < 0 or query < start):
+                    self._buffer = self._buffer[:query] + self._buffer[query + 3 :]
+                    reply += host_status_answer(paper_out=self.paper_out, head_open=self.head_open)
+                    continue
+                end = self._buffer.find("^XZ", start) if start >= 0 else -1
+                if end < 0:
+                    return reply  # nothing more to do until the rest of a label arrives
+                self._print(self._buffer[start : end + 3])
+                self._buffer = self._buffer[end + 3 :]
+
+    def _print(self, zpl: str) -> None:
+        if self.labels_left == 0:
+            self.paper_out, self.labels_left = True, None
+        if not (self.paper_out or self.head_open):
+            self.labels.append(parse_label(zpl))
+            if self.labels_left is not None:
+                self.labels_left -= 1
