@@ -2,7 +2,8 @@
 
 One JSON file per language in the translations folder (`kiosk.<code>.json`, read by lobby_core.catalogue
 with its one fallback rule: language, site default language, English); adding a language is adding a file. The `_locale` entry describes the language's formats; every other entry is a message,
-with `{name}` placeholders filled by `text(...)`.
+with `{name}` placeholders filled by `text(...)`. Dates, times and numbers follow the language's CLDR
+locale (lobby_core.locale), so a catalogue holds words only.
 """
 
 from __future__ import annotations
@@ -11,19 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from lobby_core import catalogue
+from lobby_core import catalogue, locale
 from lobby_core.catalogue import ENGLISH
 
 
 @dataclass(frozen=True)
 class Locale:
-    name: str  # the language's own name for itself: "English", "Español"
-    date_order: str  # "MDY", "DMY" or "YMD": how people type a date
-    date_pattern: str  # placeholders {day} {month} {month_name} {year}
-    clock_hours: int  # 12 or 24
-    months: tuple[str, ...]
-    decimal_mark: str
-    thousands_mark: str
+    name: str  # the language's own name for itself: "English", "Español", "العربية"
+    date_order: str  # "MDY", "DMY" or "YMD": how people type a date (matches `manual.pattern`)
     speech_voice: str  # espeak-ng voice
 
 
@@ -50,22 +46,13 @@ class Catalogues:
         return self._catalogue.text(language, key, **values)
 
     def date(self, language: str, value: dt.date) -> str:
-        locale = self.locale(language)
-        return locale.date_pattern.format(
-            day=value.day, month=f"{value.month:02d}", month_name=locale.months[value.month - 1], year=value.year
-        )
+        return locale.format_date(value, language)
 
     def time(self, language: str, value: dt.time | dt.datetime) -> str:
-        if self.locale(language).clock_hours == 24:
-            return f"{value.hour:02d}:{value.minute:02d}"
-        suffix = "AM" if value.hour < 12 else "PM"
-        return f"{(value.hour - 1) % 12 + 1}:{value.minute:02d} {suffix}"
+        return locale.format_time(value, language)
 
     def number(self, language: str, value: int | float, decimals: int = 0) -> str:
-        locale = self.locale(language)
-        whole, _, fraction = f"{value:,.{decimals}f}".partition(".")
-        whole = whole.replace(",", locale.thousands_mark)
-        return f"{whole}{locale.decimal_mark}{fraction}" if fraction else whole
+        return locale.format_number(value, language, decimals)
 
     def date_entry_pattern(self, language: str) -> str:
         """How the date pad shows what is typed so far, e.g. 'MM/DD/YYYY' filled from the left."""
@@ -82,4 +69,4 @@ class Catalogues:
 
 
 def _locale(raw: dict) -> Locale:
-    return Locale(**{**raw, "months": tuple(raw["months"])})
+    return Locale(name=raw["name"], date_order=raw["date_order"], speech_voice=raw["speech_voice"])

@@ -22,6 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lobby_core.contract import LANGUAGE_TAG
+
 log = logging.getLogger(__name__)
 ENGLISH = "en"
 
@@ -97,7 +99,7 @@ class Catalogue:
 
 def read(folder: Path, family: str, default_language: str = ENGLISH) -> Catalogue:
     """Read `<family>.<lang>.json` from `folder` (no caching: `load` caches)."""
-    pattern = re.compile(rf"^{re.escape(family)}\.([a-z]{{2}})\.json$")
+    pattern = re.compile(rf"^{re.escape(family)}\.({LANGUAGE_TAG[1:-1]})\.json$")
     entries = {}
     folder = Path(folder)
     if folder.is_dir():

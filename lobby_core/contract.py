@@ -16,7 +16,9 @@ API_VERSION = "1"
 SERVICE_TYPE = "_clinic-checkin._tcp.local."
 
 IdentitySource = Literal["aamva", "smartcard", "qr", "manual"]
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+# A BCP 47 tag in its canonical case: language, optional script, optional region ("en", "zh-Hant", "pt-BR").
+LANGUAGE_TAG = r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$"
+Language = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]

@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lobby_core.contract import Language
+
 ENV_CONFIG = "CHECKIN_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +108,7 @@ class SiteSection(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] = "demo-clinic"
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Riverside Family Clinic"
     timezone: str = "UTC"
-    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = ["en", "es"]
+    languages: list[Language] = ["en", "es"]
     opening_hours: OpeningHours = {}
 
     @field_validator("timezone")

@@ -21,12 +21,12 @@ from typing import Annotated, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lobby_core.contract import FormDue
+from lobby_core.contract import LANGUAGE_TAG, FormDue, Language
 
 log = logging.getLogger(__name__)
 
 METADATA_FILE = "document.toml"
-LANGUAGE_FILE = re.compile(r"^([a-z]{2})\.(md|txt)$")
+LANGUAGE_FILE = re.compile(rf"^({LANGUAGE_TAG[1:-1]})\.(md|txt)$")
 
 Signers = Literal["every_patient", "new_patients", "minors_guardians"]
 Frequency = Literal["once", "yearly", "every_visit"]
@@ -52,7 +52,7 @@ class DocumentMetadata(BaseModel):
     scope: Literal["patient-privacy", "treatment", "research", "adr"] = "treatment"
     category: Annotated[str, Field(min_length=1, max_length=40)] = "59284-0"
     still_valid_versions: list[str] = []
-    title: dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(min_length=1, max_length=200)]]
+    title: dict[Language, Annotated[str, Field(min_length=1, max_length=200)]]
 
 
 @dataclass(frozen=True)
