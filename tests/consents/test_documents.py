@@ -14,11 +14,11 @@ from edge_agent.config import DEFAULT_CONSENTS_DIR
 from edge_agent.consents.documents import ConsentConfigError, ConsentLibrary, load_folder
 
 
-def test_shipped_documents_load_in_english_and_spanish():
+def test_shipped_documents_load_in_every_language():
     documents = load_folder(DEFAULT_CONSENTS_DIR)
     assert set(documents) == {"privacy-notice", "consent-to-treat", "financial-responsibility", "telehealth"}
     for document in documents.values():
-        assert document.languages == ["en", "es"]
+        assert {"en", "es", "zh-Hant", "ar"} <= set(document.languages)
         for language, text in document.text.items():
             assert document.sha256[language] == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert "Aviso de Prácticas de Privacidad" in documents["privacy-notice"].text["es"]
@@ -35,12 +35,12 @@ def test_served_text_is_normalised_so_the_hash_does_not_depend_on_the_editor(con
 def test_every_problem_is_named_with_its_file_and_key(consents_dir: Path):
     meta = consents_dir / "telehealth" / "document.toml"
     meta.write_text(meta.read_text().replace('frequency = "once"', 'frequency = "monthly"'))
-    (consents_dir / "consent-to-treat" / "fr.md").write_text("Consentement\n")
+    (consents_dir / "consent-to-treat" / "it.md").write_text("Consenso\n")
     with pytest.raises(ConsentConfigError) as caught:
         load_folder(consents_dir)
     problems = "\n".join(caught.value.problems)
     assert f"{meta}: frequency:" in problems and "'once', 'yearly' or 'every_visit'" in problems
-    assert "consent-to-treat/document.toml: title.fr: missing" in problems
+    assert "consent-to-treat/document.toml: title.it: missing" in problems
 
 
 def _bump(consents_dir: Path, document_id: str, new_version: str, extra_text: str) -> None:

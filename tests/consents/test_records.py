@@ -40,7 +40,7 @@ def test_a_hash_that_is_not_the_served_text_is_refused_naming_document_version_a
         ({"decision": "declined", "signature": None}, "consent_decline_not_allowed", "decision"),
         ({"version": "1999.1"}, "consent_unknown_version", "version"),
         ({"document_id": "no-such-form"}, "consent_unknown_document", "document_id"),
-        ({"language": "fr"}, "consent_unknown_language", "language"),
+        ({"language": "it"}, "consent_unknown_language", "language"),
         ({"signed_at": dt.datetime(2026, 1, 1, 9, 0)}, "consent_time_without_zone", "signed_at"),
         ({"signed_at": dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)}, "consent_time_in_future", "signed_at"),
     ],
