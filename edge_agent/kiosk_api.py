@@ -73,6 +73,7 @@ async def lookup(
             location=appointment.location, display_name=matching.display_name(appointment.family, appointment.given),
             new_patient=appointment.new_patient, on_file=appointment.demographics,
             coverage_on_file=appointment.coverage, forms_due=forms,
+            preferred_language=appointment.preferred_language,
         ),  # fmt: skip
     )
 

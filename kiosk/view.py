@@ -9,6 +9,8 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 
+from lobby_core import locale
+
 from .flow import Flow, Step
 from .i18n import Catalogues
 
@@ -19,7 +21,8 @@ class View:
     language: str
     step: str = Step.ATTRACT.value
     clinic_name: str = ""
-    languages: list[tuple[str, str]] = field(default_factory=list)  # (code, own name)
+    languages: list[tuple[str, str]] = field(default_factory=list)  # (code, own name), suggested first
+    suggested_language: str = ""  # the ID card's or the patient record's language, when the site offers it
     now_calling: str = ""
     waiting: str = ""
     notice: str = ""
@@ -52,13 +55,15 @@ class View:
 
 def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: str = "UTC") -> View:
     language = flow.language
+    suggested = suggested_language(flow)
     text = lambda key, **values: catalogues.text(language, key, **values)  # noqa: E731
     fields: dict[str, object] = dict(
         catalogues=catalogues,
         language=language,
         step=flow.step.value,
         clinic_name=clinic_name,
-        languages=[(code, catalogues.locale(code).name) for code in flow.settings.languages if code in catalogues.languages],
+        languages=_languages_offered(flow, catalogues, suggested),
+        suggested_language=suggested or "",
         notice=text(flow.notice) if flow.notice else "",
         help={"sent": text("help.sent"), "unreachable": text("help.unreachable")}.get(flow.help, ""),
         idle_warning=text("idle.countdown", seconds=flow.idle_warning_left) if flow.idle_warning_left else "",
@@ -115,3 +120,21 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         fields["ticket_instruction"] = " ".join(instructions)
     return View(**fields)
 
+
+
+def suggested_language(flow: Flow) -> str | None:
+    """The site language the patient's ID card (eGK: German) or record (FHIR Patient.communication) names."""
+    identity, appointment = flow.session.identity, flow.session.appointment
+    for tag in (appointment.preferred_language if appointment else "", identity.language if identity else ""):
+        match = locale.closest(tag, flow.settings.languages)
+        if match:
+            return match
+    return None
+
+
+def _languages_offered(flow: Flow, catalogues: Catalogues, suggested: str | None) -> list[tuple[str, str]]:
+    codes = [code for code in flow.settings.languages if code in catalogues.languages]
+    if suggested in codes:
+        codes.remove(suggested)
+        codes.insert(0, suggested)
+    return [(code, catalogues.locale(code).name) for code in codes]

@@ -39,3 +39,5 @@ class ScheduledAppointment:
     mrn: str = ""
     # The patient's consent decisions the central system holds (signed at another site, say).
     central_consents: tuple[PriorDecision, ...] = ()
+    # The language the patient's record names as preferred (FHIR Patient.communication), a BCP 47 tag.
+    preferred_language: str = ""

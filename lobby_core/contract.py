@@ -90,6 +90,9 @@ class AppointmentMatch(Wire):
     on_file: Demographics = Demographics()
     coverage_on_file: CoverageInfo | None = None
     forms_due: list[FormDue] = []
+    # The patient's preferred language on file, a BCP 47 tag as the record has it ("vi", "zh-TW"): the
+    # kiosk offers the closest site language first.
+    preferred_language: Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9-]*$")] = ""
 
 
 class LookupResponse(Wire):

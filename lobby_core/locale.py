@@ -101,6 +101,28 @@ def display_name(given: str, family: str, language: str) -> str:
     return f"{family} {given}"
 
 
+def closest(tag: str, offered: list[str] | tuple[str, ...]) -> str | None:
+    """The offered language that best serves someone whose record says `tag` ("zh-TW" -> "zh-Hant",
+    "pt-BR" -> "pt", "fil" -> "tl"), or None."""
+    if not tag:
+        return None
+    if tag in offered:
+        return tag
+    try:
+        wanted = babel.Locale.parse(tag, sep="-")
+    except (babel.UnknownLocaleError, ValueError):
+        return None
+    candidates = [lang for lang in offered if babel_locale(lang).language == wanted.language]
+    if not candidates and wanted.language == "fil":
+        candidates = [lang for lang in offered if lang == "tl"]
+    if len(candidates) > 1 and wanted.script:
+        candidates = [lang for lang in candidates if babel_locale(lang).script == wanted.script] or candidates
+    elif len(candidates) > 1 and wanted.language == "zh":
+        traditional = wanted.territory in {"TW", "HK", "MO"}
+        candidates = [lang for lang in candidates if (babel_locale(lang).script == "Hant") == traditional] or candidates
+    return candidates[0] if candidates else None
+
+
 def _plain(text: str) -> str:
     # CLDR puts narrow no-break spaces before AM/PM; not every kiosk or printer font has the glyph.
     return text.replace("\u202f", " ").replace("\u00a0", " ")

@@ -512,6 +512,14 @@ def _patient_demographics(patient: dict) -> Demographics:
     )
 
 
+def _preferred_language(patient: dict) -> str:
+    """Patient.communication: the entry marked preferred, else the only one; its BCP 47 code."""
+    communication = patient.get("communication", [])
+    chosen = next((c for c in communication if c.get("preferred")), communication[0] if len(communication) == 1 else {})
+    codes = [coding.get("code", "") for coding in chosen.get("language", {}).get("coding", [])]
+    return next((code for code in codes if code), "")
+
+
 def _mrn(patient: dict) -> str:
     for identifier in patient.get("identifier", []):
         codes = {c.get("code") for c in identifier.get("type", {}).get("coding", [])}
@@ -582,6 +590,7 @@ def schedule_from_resources(resources: list[dict]) -> list[ScheduledAppointment]
                 new_patient='"new' in appointment_type,
                 mrn=_mrn(patient),
                 central_consents=tuple(decisions_from_fhir(consents_of.get(patient_ref, []))),
+                preferred_language=_preferred_language(patient),
             )
         )
     return sorted(schedule, key=lambda a: a.start)

@@ -73,6 +73,7 @@ def identity_from_xml(personal: bytes, insurance: bytes = b"") -> Identity:
         member_id=pd.get("Versicherten_ID", ""),
         payor=vd.get("Name", ""),
         payor_id=vd.get("Kostentraegerkennung", ""),
+        language="de",
         extra={"card": "egk"},
     )
 

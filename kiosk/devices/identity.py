@@ -29,6 +29,7 @@ class Identity:
     payor: str = ""
     payor_id: str = ""
     member_id: str = ""
+    language: str = ""  # the language the document implies (a German eGK: "de"); "" when it implies none
     extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never let PHI reach a log through repr()

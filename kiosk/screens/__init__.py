@@ -29,7 +29,8 @@ KV_FILES = [
 def load_layouts() -> None:
     from kivy.lang import Builder
 
-    from . import keyboard, overlays, signature_area, steps  # noqa: F401 - classes the .kv files name
+    from . import keyboard, overlays, shaped_text, signature_area, steps  # noqa: F401 - classes the .kv files name
 
+    shaped_text.register()
     for name in KV_FILES:
         Builder.load_file(str(HERE / name))

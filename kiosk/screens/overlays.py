@@ -1,5 +1,5 @@
 """What floats above the steps: the idle warning, the help notice, the staff status overlay, the bottom
-bar's language buttons, and the hidden corner that opens the staff overlay on a long press."""
+bar's language buttons and language picker, and the hidden corner that opens the staff overlay on a long press."""
 
 from __future__ import annotations
 
@@ -44,27 +44,75 @@ class StaffOverlay(ModalView):
         self.pin, self.unlocked, self.problem = "", "", ""
 
 
+INLINE_LANGUAGES = 3  # more than this and the bar shows one button that opens the picker grid
+
+
 class LanguageButtons(BoxLayout):
-    """One button per site language, each labelled in its own language; the chosen one is bold + underlined."""
+    """The bottom bar's language choice, each language named in its own script. Up to three sit in the bar
+    as buttons of their own; with more, one button (the chosen language, "+N others") opens LanguagePicker.
+    A language suggested by the ID card or the schedule comes first (View.languages is in that order)."""
 
     def on_kv_post(self, _base_widget) -> None:
         app = App.get_running_app()
-        for code, name in app.view.languages:
-            button = Factory.BarButton(text=name)
-            button.language = code
-            button.bind(on_release=lambda button: app.act("choose_language", button.language))
-            self.add_widget(button)
+        if len(app.view.languages) <= INLINE_LANGUAGES:
+            for code, name in app.view.languages:
+                button = Factory.BarButton(text=name, language=code)
+                button.bind(on_release=lambda button: app.act("choose_language", button.language))
+                self.add_widget(button)
+        else:
+            opener = Factory.BarButton()
+            opener.bind(on_release=lambda _button: self.open_picker())
+            self.add_widget(opener)
+        self.picker: LanguagePicker | None = None
         app.bind(view=lambda _app, view: self.show_chosen(view.language))
         self.show_chosen(app.view.language)
 
+    @property
+    def opens_picker(self) -> bool:
+        return len(App.get_running_app().view.languages) > INLINE_LANGUAGES
+
     def show_chosen(self, language: str) -> None:
-        names = dict(App.get_running_app().view.languages)
+        languages = App.get_running_app().view.languages
+        names = dict(languages)
+        if self.opens_picker:
+            opener = self.children[0]
+            opener.language = language
+            opener.text = f"[b]{names.get(language, language)}[/b]  +{len(languages) - 1}"
+            return
         for button in self.children:
             name = names[button.language]
             button.text = f"[b][u]{name}[/u][/b]" if button.language == language else name
 
+    def open_picker(self) -> "LanguagePicker":
+        self.picker = LanguagePicker()
+        self.picker.open()
+        return self.picker
+
     def button_for(self, language: str):
+        if self.opens_picker:
+            picker = self.picker if self.picker is not None and self.picker.parent else self.open_picker()
+            return picker.button_for(language)
         return next(button for button in self.children if button.language == language)
+
+
+class LanguagePicker(ModalView):
+    """Every site language as a large button in a scrolling grid, in the order of View.languages."""
+
+    def on_kv_post(self, _base_widget) -> None:
+        app = App.get_running_app()
+        grid = self.ids.grid
+        for code, name in app.view.languages:
+            chosen = code == app.view.language
+            button = Factory.PickerButton(text=f"[b][u]{name}[/u][/b]" if chosen else name, language=code)
+            button.bind(on_release=lambda button: self.choose(button.language))
+            grid.add_widget(button)
+
+    def choose(self, language: str) -> None:
+        App.get_running_app().act("choose_language", language)
+        self.dismiss()
+
+    def button_for(self, language: str):
+        return next(button for button in self.ids.grid.children if button.language == language)
 
 
 class StaffCorner(Widget):
