@@ -52,7 +52,7 @@ def test_network_ticket_says_what_the_ticket_should(tcp_printer, events):
     number_line = next(line for line in receipt.lines if line.text == "K1-042")
     assert (number_line.width, number_line.height) == (4, 4)  # the large ticket number
     assert "M. S." in texts  # the configured short display name, nothing more
-    assert "2026-11-23 09:41" in texts
+    assert "Nov 23, 2026 9:41 AM" in texts  # the patient's locale (lobby_core.locale)
     assert receipt.qr_codes == ["https://checkin.example/q/K1-042"]
     assert "Specimen" not in receipt.text and "Maria" not in receipt.text
 
