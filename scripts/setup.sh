@@ -10,7 +10,8 @@ apt_packages=(
   python3 python3-venv python3-dev gcc swig libpcsclite-dev          # Python, and pyscard's build
   pcscd vsmartcard-vpcd                                              # smart-card reader + virtual reader
   xvfb xauth libgl1 libegl1 libgl1-mesa-dri libmtdev1 x11-utils      # the Kivy kiosk on a virtual display
-  espeak-ng fonts-dejavu-core fonts-noto-core fonts-noto-cjk libraqm0 # read-aloud, glyphs for every language (CJK, Arabic shaping)
+  espeak-ng fonts-dejavu-core fonts-noto-core fonts-noto-cjk         # read-aloud, glyphs for every language
+  fonts-wqy-zenhei libraqm0                                          # CJK in consent PDFs (TrueType), Arabic shaping
   chromium                                                           # dashboard/board browser tests
   systemd poppler-utils sqlite3 wrk procps                           # unit checks, PDF to PNG, benchmarks
   cage                                                               # kiosk compositor (the kiosk unit names it)

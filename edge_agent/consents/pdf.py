@@ -1,8 +1,9 @@
 """The signed consent as a PDF: the text as shown, the signature drawn from its strokes, the record.
 
 Rendering is deterministic (reportlab's invariant mode, the creation date set to the signing time), so
-the same record always gives the same bytes. Fonts are DejaVu TrueType, embedded, so accented and
-other non-ASCII letters print as they were shown. The metadata (document, version, language, text
+the same record always gives the same bytes. Fonts are TrueType, embedded (lobby_core.fonts.pdf_face:
+DejaVu Sans, WenQuanYi Zen Hei for Chinese and Korean), so every letter prints as it was shown; Arabic
+is joined and put in right-to-left line order by lobby_core.text_shaping, since reportlab does neither. The metadata (document, version, language, text
 hash, signer, time, kiosk, site, check-in) sits in the PDF's Info dictionary; the whole file is then
 sealed with the site key (see seal.py).
 """
@@ -19,6 +20,7 @@ from typing import Mapping
 
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.colors import HexColor
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -27,15 +29,13 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ..config import DEFAULT_TRANSLATIONS_DIR
-from lobby_core import catalogue
+from lobby_core import catalogue, fonts, locale, text_shaping
 from lobby_core.contract import Signature
 from ..keys import SiteKey
 from .records import SignedConsent
 from .seal import seal
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-FONT = "DejaVuSans"
-FONT_BOLD = "DejaVuSans-Bold"
+TEXT_WIDTH = A4[0] - 40 * mm
 SIGNATURE_BOX_MM = (120.0, 45.0)
 INK_WIDTH_MM = 0.5
 
@@ -61,13 +61,16 @@ class FontMissing(RuntimeError):
 
 
 @functools.cache
-def _register_fonts() -> None:
-    for name, file in ((FONT, "DejaVuSans.ttf"), (FONT_BOLD, "DejaVuSans-Bold.ttf")):
-        path = next((d / file for d in FONT_DIRS if (d / file).exists()), None)
-        if path is None:
-            raise FontMissing(f"{file} not found in {', '.join(map(str, FONT_DIRS))} (apt-get install fonts-dejavu-core)")
-        pdfmetrics.registerFont(TTFont(name, str(path)))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+def _register_fonts(language: str) -> tuple[str, str]:
+    """Register the language's PDF face (regular, bold) with reportlab; their names."""
+    face = fonts.pdf_face(language)
+    if face.missing:
+        raise FontMissing(f"{', '.join(map(str, face.missing))} not found (scripts/setup.sh installs the font packages)")
+    regular, bold = face.name, f"{face.name}-Bold"
+    pdfmetrics.registerFont(TTFont(regular, str(face.regular), subfontIndex=face.index))
+    pdfmetrics.registerFont(TTFont(bold, str(face.bold), subfontIndex=face.index))
+    pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular, boldItalic=bold)
+    return regular, bold
 
 
 def labels(language: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> Mapping[str, str]:
@@ -75,16 +78,35 @@ def labels(language: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> 
     return catalogue.load(Path(translations_dir), "consent-pdf").messages(language)
 
 
-def _styles() -> dict[str, ParagraphStyle]:
-    body = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=14.5, spaceAfter=6)
+def _styles(language: str = "en") -> dict[str, ParagraphStyle]:
+    regular, bold = _register_fonts(language)
+    direction = {"alignment": TA_RIGHT} if locale.direction(language) == "rtl" else {}
+    # Chinese has no spaces between words: reportlab's CJK wrapping breaks between characters.
+    wrap = {"wordWrap": "CJK"} if language.startswith("zh") else {}
+    body = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=6, **direction, **wrap)
     return {
-        "h1": ParagraphStyle("h1", parent=body, fontName=FONT_BOLD, fontSize=15, leading=19, spaceAfter=10),
-        "h2": ParagraphStyle("h2", parent=body, fontName=FONT_BOLD, fontSize=12, leading=16, spaceBefore=4),
+        "h1": ParagraphStyle("h1", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=10),
+        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=12, leading=16, spaceBefore=4),
         "body": body,
         "bullet": ParagraphStyle("bullet", parent=body, leftIndent=6 * mm, bulletIndent=1.5 * mm, spaceAfter=3),
         "small": ParagraphStyle("small", parent=body, fontSize=9, leading=12, spaceAfter=0),
-        "site": ParagraphStyle("site", parent=body, fontName=FONT_BOLD, fontSize=9, textColor=HexColor("#555555")),
+        "site": ParagraphStyle("site", parent=body, fontName=bold, fontSize=9, textColor=HexColor("#555555")),
+        "bold": ParagraphStyle("bold", parent=body, fontName=bold),
     }
+
+
+def _paragraph(text: str, style: ParagraphStyle, width: float = TEXT_WIDTH, bold: ParagraphStyle | None = None) -> Paragraph:
+    """A Paragraph of Markdown-inline `text`; right-to-left text is broken into lines here, each shaped,
+    because reportlab would break the reordered glyphs in the wrong order. Bold survives for a wholly
+    bold paragraph (the sample-text warning) only."""
+    if not text_shaping.is_rtl(text):
+        return Paragraph(_inline(text), style)
+    if bold is not None and text.startswith("**") and text.endswith("**"):
+        style = bold
+    plain = text.replace("**", "")
+    width -= style.leftIndent + style.rightIndent
+    lines = text_shaping.visual_lines(plain, width, lambda line: pdfmetrics.stringWidth(line, style.fontName, style.fontSize))
+    return Paragraph("<br/>".join(html.escape(line, quote=False) for line in lines), style)
 
 
 def _inline(text: str) -> str:
@@ -99,7 +121,7 @@ def markdown_flowables(text: str, styles: dict[str, ParagraphStyle]) -> list[Flo
 
     def flush() -> None:
         if paragraph:
-            flowables.append(Paragraph(_inline(" ".join(paragraph)), styles["body"]))
+            flowables.append(_paragraph(" ".join(paragraph), styles["body"], bold=styles["bold"]))
             paragraph.clear()
 
     for line in text.splitlines():
@@ -108,13 +130,16 @@ def markdown_flowables(text: str, styles: dict[str, ParagraphStyle]) -> list[Flo
             flush()
         elif stripped.startswith("## "):
             flush()
-            flowables.append(Paragraph(_inline(stripped[3:]), styles["h2"]))
+            flowables.append(_paragraph(stripped[3:], styles["h2"]))
         elif stripped.startswith("# "):
             flush()
-            flowables.append(Paragraph(_inline(stripped[2:]), styles["h1"]))
+            flowables.append(_paragraph(stripped[2:], styles["h1"]))
         elif stripped.startswith(("- ", "* ")):
             flush()
-            flowables.append(Paragraph(_inline(stripped[2:]), styles["bullet"], bulletText="•"))
+            if text_shaping.is_rtl(stripped):  # the bullet leads the line: at its right end
+                flowables.append(_paragraph("• " + stripped[2:], styles["body"]))
+            else:
+                flowables.append(Paragraph(_inline(stripped[2:]), styles["bullet"], bulletText="•"))
         else:
             paragraph.append(stripped)
     flush()
@@ -178,11 +203,11 @@ def _record_table(signed: SignedConsent, text: Mapping[str, str], styles: dict[s
         ),
         (text["record.checkin"], signed.checkin_id),
     ]
-    table = Table(
-        [[Paragraph(_inline(k), styles["small"]), Paragraph(_inline(v), styles["small"])] for k, v in rows],
-        colWidths=[38 * mm, 132 * mm],
-        hAlign="LEFT",
-    )
+    cells = [[_paragraph(k, styles["small"], 36 * mm), _paragraph(v, styles["small"], 130 * mm)] for k, v in rows]
+    widths = [38 * mm, 132 * mm]
+    if locale.direction(record.language) == "rtl":  # read from the right: the label column on the right
+        cells, widths = [row[::-1] for row in cells], widths[::-1]
+    table = Table(cells, colWidths=widths, hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEABOVE", (0, 0), (-1, 0), 0.5, "#999999")]))
     return table
 
@@ -213,30 +238,30 @@ def _pdf_date(moment: dt.datetime) -> str:
 
 def render_pdf(signed: SignedConsent, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> bytes:
     """The unsealed PDF of one signed record; the same record always gives the same bytes."""
-    _register_fonts()
-    styles = _styles()
-    text = labels(signed.record.language, translations_dir)
+    language = signed.record.language
+    styles = _styles(language)
+    text = labels(language, translations_dir)
     document = signed.document
-    footer = text["footer.hash"].format(language=signed.record.language, sha256=document["sha256"])
+    footer = text_shaping.shape_line(text["footer.hash"].format(language=language, sha256=document["sha256"]))
 
     def on_page(canvas, doc) -> None:
         canvas.saveState()
-        canvas.setFont(FONT, 7.5)
+        canvas.setFont(styles["body"].fontName, 7.5)
         canvas.setFillColor("#444444")
         canvas.drawString(20 * mm, 12 * mm, footer)
-        canvas.drawRightString(A4[0] - 20 * mm, 8 * mm, text["footer.page"].format(page=doc.page))
+        canvas.drawRightString(A4[0] - 20 * mm, 8 * mm, text_shaping.shape_line(text["footer.page"].format(page=doc.page)))
         canvas.drawString(20 * mm, 8 * mm, f"{signed.consent_id}")
         canvas.restoreState()
 
-    story: list[Flowable] = [Paragraph(_inline(signed.site_name), styles["site"]), Spacer(1, 3 * mm)]
+    story: list[Flowable] = [_paragraph(signed.site_name, styles["site"]), Spacer(1, 3 * mm)]
     story += markdown_flowables(document["text"], styles)
-    signature_block: list[Flowable] = [Spacer(1, 6 * mm), Paragraph(_inline(text["record.heading"]), styles["h2"])]
+    signature_block: list[Flowable] = [Spacer(1, 6 * mm), _paragraph(text["record.heading"], styles["h2"])]
     signature_block.append(_record_table(signed, text, styles))
     signature_block.append(Spacer(1, 4 * mm))
     if signed.accepted and signed.record.signature is not None:
-        signature_block += [Paragraph(_inline(text["record.signature"]), styles["small"]), SignatureDrawing(signed.record.signature)]
+        signature_block += [_paragraph(text["record.signature"], styles["small"]), SignatureDrawing(signed.record.signature)]
     else:
-        signature_block.append(Paragraph(_inline(text["record.not_signed"]), styles["body"]))
+        signature_block.append(_paragraph(text["record.not_signed"], styles["body"]))
     story.append(KeepTogether(signature_block))
 
     buffer = io.BytesIO()

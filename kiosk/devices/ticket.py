@@ -15,10 +15,10 @@ from typing import Literal
 from escpos.escpos import Escpos
 from PIL import Image, ImageDraw, ImageFont, features
 
-from lobby_core import fonts, locale
+from lobby_core import fonts, locale, text_shaping
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 
-from .. import text_shaping
+
 from . import catalogue
 
 DisplayNamePolicy = Literal["none", "initials", "first_name"]

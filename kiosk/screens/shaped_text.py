@@ -1,5 +1,5 @@
 """Labels and buttons that draw every language: the font follows the language and the text's script
-(kiosk.fonts), and right-to-left text is shaped and wrapped line by line (kiosk.text_shaping), since
+(kiosk.fonts), and right-to-left text is shaped and wrapped line by line (lobby_core.text_shaping), since
 Kivy's SDL2 renderer does neither. The .kv files keep setting `text` in logical order; these widgets
 swap in the drawable form and mirror left alignment for a right-to-left language."""
 
@@ -12,7 +12,9 @@ from kivy.uix.label import Label
 
 from lobby_core import locale
 
-from .. import fonts, text_shaping
+from lobby_core import text_shaping
+
+from .. import fonts
 
 
 class ShapedText:

@@ -14,9 +14,9 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops
 
 from kiosk import fonts as kiosk_fonts
-from kiosk import text_shaping
+
 from kiosk.i18n import Catalogues
-from lobby_core import catalogue, fonts
+from lobby_core import catalogue, fonts, text_shaping
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 
 from .test_catalogues import LANGUAGES
