@@ -68,7 +68,7 @@ def _render(
 ) -> HTMLResponse:  # fmt: skip
     language, text = _page_text(request, config)
     response = templates.TemplateResponse(
-        request, name, {"lang": language, "t": text, "clinic_name": config.site.name, **context}, status_code
+        request, name, {"lang": language, "dir": texts.direction(language), "t": text, "clinic_name": config.site.name, **context}, status_code
     )
     response.headers.update(SECURITY_HEADERS)
     return response

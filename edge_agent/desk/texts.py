@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from lobby_core import catalogue as catalogues
+from lobby_core import locale
 from lobby_core.catalogue import ENGLISH
 
 
@@ -25,7 +26,12 @@ def choose_language(requested: str | None, accept_language: str, site_languages:
     if requested in site_languages:
         return requested
     for part in accept_language.split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in site_languages:
+        code = locale.closest(part.split(";")[0].strip(), site_languages)  # "zh-TW" -> "zh-Hant"
+        if code:
             return code
     return site_languages[0]
+
+
+def direction(language: str) -> str:
+    """The page's `dir` attribute: "rtl" for Arabic, else "ltr"."""
+    return locale.direction(language)
