@@ -6,6 +6,7 @@ swap in the drawable form and mirror left alignment for a right-to-left language
 from __future__ import annotations
 
 from kivy.app import App
+from kivy.core.text import Label as CoreLabel
 from kivy.properties import StringProperty
 from kivy.uix.button import Button
 from kivy.uix.label import Label
@@ -23,11 +24,11 @@ class ShapedText:
     def __init__(self, **kwargs):
         self._logical = ""
         self._drawn: str | None = None
-        self._ltr_halign: str | None = None
+        self._ltr_halign = "left"  # the alignment the layout asked for (Label's default until kv sets one)
+        self._mirroring = False
         super().__init__(**kwargs)
-        self.fbind("width", self._redraw)
-        self.fbind("font_size", self._redraw)
-        self.fbind("language", self._redraw)
+        for name in ("width", "text_size", "font_size", "bold", "language"):
+            self.fbind(name, self._redraw)
 
     @property
     def logical_text(self) -> str:
@@ -40,6 +41,10 @@ class ShapedText:
         self._logical = value
         self._redraw()
 
+    def on_halign(self, _widget, value: str) -> None:
+        if not self._mirroring:
+            self._ltr_halign = value
+
     def _language(self) -> str:
         if self.language:
             return self.language
@@ -51,9 +56,11 @@ class ShapedText:
         language, logical = self._language(), self._logical
         self.font_name = fonts.font_name(language, logical)
         rtl = locale.direction(language) == "rtl" or text_shaping.is_rtl(logical)
-        if self._ltr_halign is None:
-            self._ltr_halign = self.halign
-        self.halign = "right" if rtl and self._ltr_halign == "left" else self._ltr_halign
+        wanted = "right" if rtl and self._ltr_halign == "left" else self._ltr_halign
+        if wanted != self.halign:
+            self._mirroring = True
+            self.halign = wanted
+            self._mirroring = False
         drawn = self._drawable(logical) if text_shaping.is_rtl(logical) else logical
         self._drawn = drawn
         self.text = drawn
@@ -64,8 +71,8 @@ class ShapedText:
         width = (self.text_size[0] or self.width) * 0.97
         if width <= 1:
             return text_shaping.shape_line(logical)
-        self._label.options["font_name"] = self.font_name  # measure with the face about to draw
-        return "\n".join(text_shaping.visual_lines(logical, width, lambda s: self._label.get_extents(s)[0]))
+        core = CoreLabel(font_name=self.font_name, font_size=self.font_size, bold=self.bold)
+        return "\n".join(text_shaping.visual_lines(logical, width, lambda s: core.get_extents(s)[0]))
 
 
 class ShapedLabel(ShapedText, Label):

@@ -224,10 +224,36 @@ def demo_patient(d: Driver):
     yield from autopilot.demo_patients(d, 1, pause_s=0.5)
 
 
+def language_picker(d: Driver):
+    """Twelve languages: the bar's one button opens the grid; Arabic is chosen and the identify screen
+    is drawn right to left (tests/i18n/test_picker.py)."""
+    from kivy.metrics import mm
+
+    bar = d.app.root.ids.languages
+    opener = bar.children[0]
+    report("bar", opens_picker=bar.opens_picker, text=opener.logical_text, buttons=len(bar.children))
+    d.tap(opener)
+    yield 2
+    buttons = list(reversed(bar.picker.ids.grid.children))
+    report("picker", order=[b.language for b in buttons], names=[b.logical_text for b in buttons],
+           heights_mm=[round(b.height / mm(1), 1) for b in buttons], fonts=[b.font_name for b in buttons])  # fmt: skip
+    d.snapshot("language-picker")
+    d.tap(bar.picker.button_for("ar"))
+    yield 2
+    d.tap(d.screen("attract").ids.start)
+    yield d.at("identify")
+    yield 2
+    title = d.screen("identify").ids.type_by_hand
+    report("arabic", language=d.app.view.language, logical=title.logical_text, drawn=title.text, font=title.font_name,
+           picker_open=bool(bar.picker.parent))  # fmt: skip
+    d.snapshot("identify-ar")
+
+
 from tests.kiosk.keypad_scenarios import SCENARIOS as KEYPAD_SCENARIOS  # noqa: E402
 
 SCENARIOS = {
     **KEYPAD_SCENARIOS,
+    "language_picker": language_picker,
     "full_checkin": full_checkin,
     "language_switch": language_switch,
     "idle_timeout": idle_timeout,
