@@ -35,6 +35,8 @@ from kiosk.simulators.licence import licence_text  # noqa: E402
 DEMO_DIR = REPO / "data" / "demo"
 AGENT_PORT, CENTRAL_PORT = 8470, 8480
 SITE_ID, SITE_NAME, TIMEZONE = "demo-clinic", "Riverside Family Clinic", "UTC"
+# Every shipped language (a site's default stays ["en", "es"]): the demo shows the picker grid.
+DEMO_LANGUAGES = ", ".join(f'"{lang}"' for lang in ("en", "es", "zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar", "ht", "fr", "pt", "de"))
 STAFF = {"frontdesk": ("demo-frontdesk", "front_desk"), "admin": ("demo-admin", "admin")}
 BIN = Path(sys.executable).parent
 
@@ -117,7 +119,7 @@ class Demo:
     def start_agent(self) -> None:
         site = DEMO_DIR / "site.toml"
         site.write_text(
-            f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = ["en", "es"]\n\n'
+            f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = [{DEMO_LANGUAGES}]\n\n'
             f'[agent]\nlisten = "127.0.0.1:{AGENT_PORT}"\ndata_dir = "agent"\n\n'
             f'[central]\nkind = "fhir"\nbase_url = "{self.central_url}"\ntimeout_s = 5\n\n'
             f'[schedule]\nsource = "central"\nrefresh_s = 60\nscope = "whole-server"\n'
@@ -128,7 +130,7 @@ class Demo:
         process = self.start("agent", [str(BIN / "edge-agent"), "serve", "--config", str(site)])
         self.wait_http("agent", f"{self.agent_url}/healthz", process)
         (DEMO_DIR / "kiosk.toml").write_text(
-            f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = ["en", "es"]\n\n'
+            f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = [{DEMO_LANGUAGES}]\n\n'
             f'[kiosk]\nid = "kiosk-1"\nagent_url = "{self.agent_url}"\ntoken = "{token_from(enrollment)}"\n'
             f'spool_dir = "kiosk"\nticket_prefix = "K1"\norientation = "portrait"\n'
         )  # fmt: skip
