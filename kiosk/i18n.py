@@ -48,6 +48,9 @@ class Catalogues:
     def date(self, language: str, value: dt.date) -> str:
         return locale.format_date(value, language)
 
+    def month_name(self, language: str, month: int) -> str:
+        return locale.month_name(month, language)
+
     def time(self, language: str, value: dt.time | dt.datetime) -> str:
         return locale.format_time(value, language)
 

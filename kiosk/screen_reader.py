@@ -147,7 +147,7 @@ class Reader:
             if not chunk:
                 break
             if len(chunk) == width and letter == "M" and 1 <= int(chunk) <= 12:
-                parts.append(catalogues.locale(language).months[int(chunk) - 1])
+                parts.append(catalogues.month_name(language, int(chunk)))
             elif len(chunk) == width:
                 parts.append(f"{self.t(f'speech.date_part.{letter}')} {int(chunk)}")
             else:
@@ -162,7 +162,7 @@ class Reader:
             item = next((i for i in self.items(_screen_of(widget)) if i.widget is widget), None)
             label = item.label if item else []
             return [*label, Segment(self.t("speech.edit_field")), *self.field_value(widget, spelled=True)]
-        return [*self.words(getattr(widget, "text", "")), Segment(self.t("speech.button"))]
+        return [*self.words(_shown_text(widget)), Segment(self.t("speech.button"))]
 
     def items(self, root: Widget) -> list[Item]:
         items: list[Item] = []
@@ -174,7 +174,7 @@ class Reader:
             elif role in ("title", "content", "action"):
                 if role == "action" and widget.disabled:
                     continue
-                words = self.words(getattr(widget, "text", ""))
+                words = self.words(_shown_text(widget))
                 if words:
                     items.append(Item(role, widget, words))
         return items
@@ -230,3 +230,8 @@ FIELD_VALUES: dict[str, Callable[[Reader, bool], Utterance]] = {
     "family": Reader.name_value,
     "birth": Reader.birth_value,
 }
+
+
+def _shown_text(widget: Widget) -> str:
+    """The words a widget shows, in reading order (shaped Arabic labels keep it in `logical_text`)."""
+    return getattr(widget, "logical_text", "") or getattr(widget, "text", "")

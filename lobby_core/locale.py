@@ -76,6 +76,14 @@ def format_date(value: dt.date, language: str, style: Literal["long", "medium", 
     return _plain(dates.format_date(value, format=style, locale=babel_locale(language)))
 
 
+def month_name(month: int, language: str) -> str:
+    """The month named on its own (Russian "март", not the "марта" of a full date), for a half-typed date."""
+    months = _OWN_MONTHS.get(base_language(language))
+    if months:
+        return months[month - 1]
+    return dates.get_month_names("wide", context="stand-alone", locale=babel_locale(language))[month]
+
+
 def format_time(value: dt.time | dt.datetime, language: str) -> str:
     """Hours and minutes as the locale's clock shows them: '2:05 PM', '14:05', '下午2:05'."""
     if isinstance(value, dt.datetime):
