@@ -239,7 +239,8 @@ def language_picker(d: Driver):
            heights_mm=[round(b.height / mm(1), 1) for b in buttons], fonts=[b.font_name for b in buttons])  # fmt: skip
     d.snapshot("language-picker")
     d.tap(bar.picker.button_for("ar"))
-    yield 2
+    yield d.until(lambda: bar.picker.parent is None and d.app.view.language == "ar", "the picker to close on Arabic")
+    yield 5
     d.tap(d.screen("attract").ids.start)
     yield d.at("identify")
     yield 2
