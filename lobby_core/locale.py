@@ -81,7 +81,7 @@ def month_name(month: int, language: str) -> str:
     months = _OWN_MONTHS.get(base_language(language))
     if months:
         return months[month - 1]
-    return dates.get_month_names("wide", context="stand-alone", locale=babel_locale(language))[month]
+    return str(dates.get_month_names("wide", context="stand-alone", locale=babel_locale(language))[month])
 
 
 def format_time(value: dt.time | dt.datetime, language: str) -> str:

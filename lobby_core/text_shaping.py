@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Callable
+from typing import Any, Callable
 
 _TAG = re.compile(r"(\[/?[a-z]+(?:=[^\]]*)?\])")  # Kivy markup: [b], [/u], [color=ff0000]
 
@@ -20,7 +20,7 @@ def is_rtl(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _reshaper():
+def _reshaper() -> Any:
     import arabic_reshaper
 
     return arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False, "support_ligatures": True})
@@ -32,7 +32,7 @@ def shape_line(line: str) -> str:
         return line
     from bidi.algorithm import get_display
 
-    return get_display(_reshaper().reshape(line), base_dir="R")
+    return str(get_display(_reshaper().reshape(line), base_dir="R"))
 
 
 def shape_markup(text: str) -> str:

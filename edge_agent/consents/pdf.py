@@ -80,10 +80,11 @@ def labels(language: str, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> 
 
 def _styles(language: str = "en") -> dict[str, ParagraphStyle]:
     regular, bold = _register_fonts(language)
-    direction = {"alignment": TA_RIGHT} if locale.direction(language) == "rtl" else {}
-    # Chinese has no spaces between words: reportlab's CJK wrapping breaks between characters.
-    wrap = {"wordWrap": "CJK"} if language.startswith("zh") else {}
-    body = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=6, **direction, **wrap)
+    body = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=6)
+    if locale.direction(language) == "rtl":
+        body.alignment = TA_RIGHT
+    if language.startswith("zh"):  # no spaces between words: reportlab's CJK wrapping breaks between characters
+        body.wordWrap = "CJK"
     return {
         "h1": ParagraphStyle("h1", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=10),
         "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=12, leading=16, spaceBefore=4),
