@@ -263,7 +263,7 @@ class LimitsSection(Section):
     header_bytes: Annotated[int, Field(ge=1024, le=1_000_000)] = 16_384
     header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0  # the whole request head, from its first byte
     body_idle_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0  # longest silence inside a request body
-    keep_alive_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    keep_alive_s: Annotated[int, Field(gt=0, le=300)] = 5  # uvicorn takes whole seconds
     connections: Annotated[int, Field(ge=16, le=60_000)] = 4096
     connections_per_source: Annotated[int, Field(ge=8, le=60_000)] = 256
     board_streams: Annotated[int, Field(ge=1, le=60_000)] = 512

@@ -297,7 +297,7 @@ async def check_csrf(request: Request, session: StaffSession, auth: StaffAuth) -
     if request.method in SAFE_METHODS:
         return
     check_origin(request, auth)
-    sent = request.headers.get(CSRF_HEADER)
+    sent: object = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
