@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.processes import free_port
 from tests.sandbox import Sandbox
@@ -32,3 +33,21 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield server
     finally:
         server.stop()
+
+
+
+# `scripts/test.sh` runs two pytest-xdist workers. A file's tests stay on one worker, so its module-scoped
+# fixtures start once; an area whose tests share one machine-wide resource or session fixture runs on one
+# worker: devices (pcscd and vpcd's fixed ports), deploy (one playbook rehearsal).
+SERIAL_AREAS = {"devices", "deploy"}
+
+
+class AreaScheduling(LoadScopeScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        area = path.split("/")[1] if path.count("/") >= 2 else ""
+        return area if area in SERIAL_AREAS else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> AreaScheduling:
+    return AreaScheduling(config, log)
