@@ -16,6 +16,8 @@ apt_packages=(
   systemd poppler-utils sqlite3 wrk procps                           # unit checks, PDF to PNG, benchmarks
   cage                                                               # kiosk compositor (the kiosk unit names it)
   prometheus prometheus-alertmanager                                 # fleet monitoring: promtool, amtool, a test Prometheus
+  tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev  # insurance-card OCR (tessdata; tesserocr's build)
+  sane-utils libsane1 libsane-dev fonts-liberation2                  # card scanner (SANE test backend), card corpus fonts
 )
 
 missing=()

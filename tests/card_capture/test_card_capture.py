@@ -1,0 +1,94 @@
+"""Card capture end to end on real parts: Pillow-drawn cards, Tesseract, SANE's own `test` backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kiosk.card_capture import CaptureFailed, CardCapture, HotFolderSource, SaneSource, TesseractReader
+from kiosk.card_capture.fields import REVIEW_BELOW, extract
+from kiosk.card_capture.ocr import Line, Word
+from tools.card_corpus import make_card, write_to_folder
+
+
+@pytest.fixture(scope="module")
+def reader():
+    reader = TesseractReader()
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def sane_test_backend(tmp_path, monkeypatch):
+    """SANE with only its `test` backend enabled (Debian ships it commented out in dll.conf)."""
+    config = tmp_path / "sane.d"
+    config.mkdir()
+    (config / "dll.conf").write_text("test\n")
+    (config / "test.conf").write_text(Path("/etc/sane.d/test.conf").read_text())
+    monkeypatch.setenv("SANE_CONFIG_DIR", str(config))
+
+
+def test_cards_from_the_hot_folder_are_read_and_leave_nothing_behind(tmp_path, reader):
+    cards = [make_card(seed) for seed in range(100, 106)]
+    exact: dict[str, int] = {}
+    for index, card in enumerate(cards):
+        write_to_folder(card, tmp_path, stem=f"scan{index}")
+        reading = CardCapture(HotFolderSource(tmp_path, timeout_s=2), reader).read_card()
+        assert list(tmp_path.iterdir()) == []  # both sides deleted once read
+        for name, value in card.truth.as_dict().items():
+            got = reading.fields[name]
+            exact[name] = exact.get(name, 0) + (got.value == value)
+            assert 0.0 <= got.confidence <= 100.0
+            assert got.needs_review or got.value is None or got.confidence >= REVIEW_BELOW
+        reading.wipe()
+        assert reading.fields == {}
+    assert exact["member_id"] >= 4 and exact["group_number"] >= 5, exact  # bench/card_ocr.py: ~85% / 95%
+    assert sum(exact.values()) >= 0.75 * 12 * len(cards), exact
+
+
+def test_a_side_scanned_after_the_patient_left_is_wiped(tmp_path):
+    card = make_card(7)
+    front, back = write_to_folder(card, tmp_path)
+    source = HotFolderSource(tmp_path, timeout_s=0.2)
+    source.wipe()
+    assert not front.exists() and not back.exists()
+    with pytest.raises(CaptureFailed, match="no card"):
+        source.capture()
+
+
+def test_a_label_without_a_readable_value_is_for_the_desk_and_nothing_is_guessed():
+    front = [Line((Word("Member", 95), Word("ID:", 95), Word("~~~", 30))),
+             Line((Word("Group:", 96), Word("GRP12345", 41)))]
+    fields = extract(front, [])
+    assert fields["member_id"].value is None and fields["member_id"].needs_review
+    assert fields["group_number"].value == "GRP12345" and fields["group_number"].needs_review
+    assert fields["rx_bin"].value is None and not fields["rx_bin"].needs_review  # not on this card
+
+
+def test_sane_test_backend_scans_front_and_back_card_sized(sane_test_backend, reader):
+    source = SaneSource("test:0", resolution=300)
+    sides = source.capture()
+    for side in (sides.front, sides.back):
+        assert side is not None
+        assert abs(side.size[0] - 1011) < 10 and abs(side.size[1] - 638) < 10  # 85.6 x 54 mm at 300 dpi
+    fields = extract(reader.read(sides.front), reader.read(sides.back))
+    assert all(reading.value is None for reading in fields.values())  # a black page reads as nothing
+
+
+def test_sane_scanner_failure_is_a_capture_failure(sane_test_backend, monkeypatch):
+    import sane
+
+    original_open = sane.open
+
+    def jamming(device):
+        scanner = original_open(device)
+        scanner.read_return_value = "SANE_STATUS_JAMMED"
+        return scanner
+
+    monkeypatch.setattr(sane, "open", jamming)
+    with pytest.raises(CaptureFailed, match="scanner"):
+        SaneSource("test:0").capture()
+    with pytest.raises(CaptureFailed, match="scanner"):
+        SaneSource("nosuch:0").capture()
