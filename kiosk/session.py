@@ -13,6 +13,7 @@ from typing import Callable
 
 from lobby_core.contract import CheckinResponse, ConsentRecord, LookupResponse
 
+from .card_capture import CardReading
 from .devices.identity import Identity
 
 
@@ -39,6 +40,7 @@ class Session:
     form_index: int = 0
     signature_strokes: int = 0  # strokes drawn on the on-screen pad for the current form
     result: CheckinResponse | None = None
+    insurance_card: CardReading | None = None  # the scanned card's images and fields, memory only
     last_activity: float = 0.0
 
     def __post_init__(self) -> None:
@@ -57,6 +59,8 @@ class Session:
 
     def wipe(self, language: str = "en") -> None:
         """Forget the patient: every field back to its fresh value, a new check-in id."""
+        if self.insurance_card is not None:
+            self.insurance_card.wipe()
         fresh = Session(clock=self.clock, language=language)
         for item in fields(self):
             setattr(self, item.name, getattr(fresh, item.name))

@@ -92,3 +92,17 @@ def test_sane_scanner_failure_is_a_capture_failure(sane_test_backend, monkeypatc
         SaneSource("test:0").capture()
     with pytest.raises(CaptureFailed, match="scanner"):
         SaneSource("nosuch:0").capture()
+
+
+def test_the_card_is_gone_from_the_kiosk_when_the_session_ends(tmp_path, reader):
+    from kiosk.session import Session
+
+    write_to_folder(make_card(3), tmp_path)
+    session = Session()
+    session.insurance_card = card = CardCapture(HotFolderSource(tmp_path, timeout_s=2), reader).read_card()
+    assert card.fields["rx_pcn"].value is not None
+    session.wipe()
+    assert session.insurance_card is None and card.fields == {}
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError):
+        card.sides.front.tobytes()  # the image's pixels are released
