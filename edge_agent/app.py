@@ -182,6 +182,10 @@ def create_app(config: SiteConfig) -> FastAPI:
 
     app.include_router(consent_routes.router)
 
+    from . import support_routes
+
+    support_routes.install(app)
+
     # --- static files: app.mount(...) here ------------------------------------------------------------
 
     return app

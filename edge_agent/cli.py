@@ -224,6 +224,46 @@ def add_central_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--config", metavar="FILE", help="site TOML (default: $CHECKIN_CONFIG or built-in defaults)")
     check.set_defaults(handler=cmd_central_check)
 
+def cmd_kiosk_support(args: argparse.Namespace) -> int:
+    """`edge-agent kiosk ACTION KIOSK_ID`: queue a support command, wait for the kiosk's answer, print it."""
+    import getpass
+    import json
+    from pathlib import Path
+
+    from . import support
+    from .keys import SiteKey
+    from .store import Store
+
+    config = _load(args)
+    store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        try:
+            command_id = store.write_sync(lambda c: support.queue(
+                c, args.kiosk_id, args.action.replace("-", "_"), actor, lines=args.lines, ttl_s=max(args.timeout, 5.0)))
+        except support.SupportError as exc:
+            print(f"kiosk: {exc}", file=sys.stderr)
+            return 2
+        print(f"command {command_id} queued for {args.kiosk_id}; waiting up to {args.timeout:.0f} s", file=sys.stderr)
+        state = support.wait_for(store, command_id, args.timeout)
+        if state is None or not state.finished:
+            print(f"kiosk: no answer from {args.kiosk_id} within {args.timeout:.0f} s (is it online?)", file=sys.stderr)
+            return 1
+        reason = state.result.get("reason", "")
+        print(f"{state.action} on {state.kiosk_id}: {state.outcome}{f' ({reason})' if reason else ''}")
+        for device in state.result.get("devices", []):
+            print(f"  {device['name']} ({device['kind']}): {device['state']}{' - ' + device['reason'] if device['reason'] else ''}")
+        for line in state.result.get("log_lines", []):
+            print(json.dumps(line, ensure_ascii=False))
+        if state.has_screenshot:
+            png = store.read_sync(lambda c: support.screenshot(c, command_id)) or b""
+            target = Path(args.output or f"{state.kiosk_id}-screenshot-{command_id}.png")
+            target.write_bytes(png)
+            print(f"screenshot: {target} ({len(png)} bytes)")
+        return 0 if state.outcome == "ok" else 1
+    finally:
+        store.close()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
@@ -260,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify_consent.add_argument("file", metavar="FILE.pdf")
 
     add_central_commands(commands)
+
+    kiosk = command("kiosk", cmd_kiosk_support, "remote support: act on a kiosk and print its answer (audited; no PHI)")
+    kiosk.add_argument("action", choices=["print-test-ticket", "device-check", "restart", "logs", "screenshot"])
+    kiosk.add_argument("kiosk_id", metavar="KIOSK_ID")
+    kiosk.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the kiosk's answer (default 60)")
+    kiosk.add_argument("--lines", type=int, default=100, help="logs: how many of the newest lines (1-500)")
+    kiosk.add_argument("--output", metavar="FILE.png", help="screenshot: where to save it")
 
     return parser
 

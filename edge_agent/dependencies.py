@@ -13,7 +13,7 @@ that skips FastAPI's dependency solving (the check-in hot path) awaits them dire
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -31,6 +31,7 @@ from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
 from .schedule import ScheduleCache
 from .store import Store
+from .support_signals import CommandSignals
 from .sync import SyncWorker
 
 if TYPE_CHECKING:  # desk.auth builds its StaffAuthDep on get_staff_auth: it imports this module
@@ -53,6 +54,7 @@ class Collaborators:
     central: Connector
     eligibility: EligibilityService | None = None  # only with an [eligibility] clearinghouse
     loop_lag: LoopLagMonitor | None = None  # only when the debug monitor is enabled
+    support_signals: CommandSignals = field(default_factory=CommandSignals)  # remote support's long polls
 
 
 def provide(app: FastAPI, collaborators: Collaborators | None) -> None:
@@ -123,6 +125,10 @@ async def get_eligibility(request: Request) -> EligibilityService | None:
     return _of(request).eligibility
 
 
+async def get_support_signals(request: Request) -> CommandSignals:
+    return _of(request).support_signals
+
+
 ConfigDep = Annotated[SiteConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 EventsDep = Annotated[EventBus, Depends(get_events)]
@@ -135,6 +141,7 @@ MetricsDep = Annotated[AgentMetrics, Depends(get_metrics)]
 SyncDep = Annotated[SyncWorker, Depends(get_sync)]
 CentralDep = Annotated[Connector, Depends(get_central)]
 EligibilityDep = Annotated[EligibilityService | None, Depends(get_eligibility)]
+SupportSignalsDep = Annotated[CommandSignals, Depends(get_support_signals)]
 
 
 async def require_kiosk(request: Request, kiosk_auth: KioskAuthDep) -> str:

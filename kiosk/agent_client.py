@@ -27,6 +27,8 @@ from lobby_core.contract import (
     LookupRequest,
     LookupResponse,
     Problem,
+    SupportCommands,
+    SupportResult,
 )
 from lobby_core.site_config import is_loopback
 
@@ -70,6 +72,15 @@ class AgentClient:
 
     def help(self, request: HelpRequest) -> None:
         self._post("/help", request)
+
+    def support_commands(self, wait_s: float) -> SupportCommands:
+        """Staff's commands for this kiosk; the agent holds the request up to `wait_s` until one comes."""
+        timeout = httpx.Timeout(wait_s + 10, connect=self._timeout.connect)
+        response = self._send("GET", "/kiosk/commands", params={"wait": wait_s}, timeout=timeout)
+        return SupportCommands.model_validate_json(response.content)
+
+    def support_result(self, command_id: int, result: SupportResult) -> None:
+        self._post(f"/kiosk/commands/{command_id}/result", result)
 
     def close(self) -> None:
         with self._lock:

@@ -162,6 +162,7 @@ class KioskApp(App):
                                        lambda plugged: Clock.schedule_once(lambda _dt: self._headphones(plugged)))  # fmt: skip
         self._shown_form = 0
         self._control: ControlServer | None = None
+        self.restart_requested = False  # remote support asked for a restart: kiosk/launch.py re-executes
         self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone)
 
     # --- Kivy lifecycle ----------------------------------------------------------------------------
@@ -179,10 +180,13 @@ class KioskApp(App):
         return root
 
     def on_start(self) -> None:
+        from . import support
         from .devices.registry import open_devices
 
         self.navigator.attach()
         self._jack.start()
+
+        self.backend.attach_support(support.for_app(self), self.site.kiosk.spool_dir)
         self.backend.start()
         self.devices = open_devices(self.device_configs, self.device_event, self.site.translations_dir)
         self._control = self._start_control_server()

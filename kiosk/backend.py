@@ -11,13 +11,17 @@ import datetime as dt
 import logging
 import queue
 import threading
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from lobby_core.contract import CheckinRequest, DeviceHealth, Heartbeat, HelpRequest
 
 from .agent_client import AgentClient, AgentRefused, AgentUnreachable
 from .flow import Effect, Flow, Lookup, PrintTicket, ReportHealth, RequestHelp, SubmitCheckin
 from .spool import Delivery, Spool
+
+if TYPE_CHECKING:
+    from .support import KioskSupport, SupportChannel
 
 log = logging.getLogger("kiosk.backend")
 
@@ -51,14 +55,25 @@ class KioskBackend:
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, name="kiosk-backend", daemon=True)
         self._ticker = threading.Thread(target=self._tick, name="kiosk-heartbeat", daemon=True)
+        self.support: SupportChannel | None = None
+
+    def attach_support(self, support: "KioskSupport", state_dir: Path) -> None:
+        """Remote support (kiosk/support.py) on its own agent connection, started and stopped with this."""
+        from .support import SupportChannel
+
+        self.support = SupportChannel(self._connect, support, state_dir)
 
     def start(self) -> None:
         self._worker.start()
         self._ticker.start()
         self._jobs.put(self._heartbeat)
+        if self.support is not None:
+            self.support.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stopping.set()
+        if self.support is not None:
+            self.support.stop()
         self._jobs.put(None)
         self._worker.join(timeout_s)
         if self._client is not None:

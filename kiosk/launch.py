@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import sys
 from pathlib import Path
 
 from lobby_core.site_config import KioskSiteConfig
@@ -39,7 +41,22 @@ def run(site: KioskSiteConfig, *, simulate: bool = False, windowed: bool = False
         del pilot
         if lobby is not None:
             lobby.stop()
+    if app.restart_requested:
+        restart_in_place()
     return 0
+
+
+RESTART_EXIT_CODE = 75  # if re-executing fails: kiosk-session.service (Restart=always) starts it again
+
+
+def restart_in_place() -> None:
+    """Start the kiosk again in this process (same pid, so cage keeps its session): remote support's restart."""
+    logging.getLogger("kiosk.launch").info("restarting for remote support")
+    logging.shutdown()
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
+    except OSError:
+        os._exit(RESTART_EXIT_CODE)
 
 
 def start_autopilot(app, lobby, patients: int, screenshots: Path | None):

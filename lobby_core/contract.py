@@ -213,6 +213,9 @@ class Heartbeat(Wire):
     devices: list[DeviceHealth] = []
     spool_depth: Annotated[int, Field(ge=0)] = 0
     screen: ShortText = ""
+    # The agent certificate fingerprints this kiosk trusts now (its pins): tells the agent, during a TLS
+    # certificate rotation, which kiosks already accept the next certificate.
+    trusted_fingerprints: Annotated[list[Sha256Hex], Field(max_length=4)] = []
 
 
 class HelpRequest(Wire):
@@ -227,3 +230,48 @@ class Problem(Wire):
     error: str
     message: str
     field: str | None = None
+
+
+# --- remote support (no PHI: tickets, device states, allow-listed log fields, the attract screen) -------
+
+SupportAction = Literal["print_test_ticket", "device_check", "restart", "logs", "screenshot"]
+SUPPORT_ACTIONS: tuple[str, ...] = ("print_test_ticket", "device_check", "restart", "logs", "screenshot")
+SupportOutcome = Literal["ok", "refused", "failed"]
+MAX_SUPPORT_LOG_LINES = 500
+MAX_SUPPORT_RESULT_BYTES = 4_000_000  # a base64 PNG of a 1080x1920 attract screen is well below
+
+
+class SupportCommand(Wire):
+    """One command staff queued for this kiosk; it must be carried out before `expires_at`."""
+
+    id: int
+    action: SupportAction
+    lines: Annotated[int, Field(ge=1, le=MAX_SUPPORT_LOG_LINES)] = 100  # for `logs`
+    expires_at: dt.datetime
+
+
+class SupportCommands(Wire):
+    """`GET /api/v1/kiosk/commands`: what is waiting for the kiosk whose token asked (possibly none)."""
+
+    commands: list[SupportCommand]
+
+
+LogValue = str | int | float | bool | None
+
+
+class SupportLogLine(Wire):
+    ts: ShortText
+    level: ShortText
+    logger: ShortText
+    msg: Annotated[str, StringConstraints(max_length=300)]
+    fields: dict[str, LogValue] = {}
+
+
+class SupportResult(Wire):
+    """`POST /api/v1/kiosk/commands/{id}/result`. `reason` is a code (e.g. `patient_session`), never data."""
+
+    outcome: SupportOutcome
+    reason: ShortText = ""
+    devices: list[DeviceHealth] = []
+    log_lines: Annotated[list[SupportLogLine], Field(max_length=MAX_SUPPORT_LOG_LINES)] = []
+    screenshot_png: Annotated[str, StringConstraints(max_length=MAX_SUPPORT_RESULT_BYTES)] = ""  # base64
