@@ -255,7 +255,17 @@ def for_app(app) -> KioskSupport:
 
     from .flow import ReportHealth
 
+    first_frame = threading.Event()  # before it, a screenshot would be of an empty (black) buffer
+
+    def on_flip(*_args) -> None:
+        first_frame.set()
+        Window.unbind(on_flip=on_flip)
+
+    Window.bind(on_flip=on_flip)
+
     def on_ui(work: Callable[[], T]) -> T:
+        if not first_frame.wait(30.0):
+            raise TimeoutError("the window never drew a frame")
         done, box = threading.Event(), {}
 
         def run(_dt) -> None:
