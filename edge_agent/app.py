@@ -32,6 +32,7 @@ from .dependencies import Collaborators
 from .discovery import Advertisement
 from .eligibility.service import EligibilityService
 from .events import EventBus
+from .key_rotation import hold_agent_lock
 from .keys import SiteKey
 from .live_queue import LiveQueue
 from .quota import Quota
@@ -48,6 +49,7 @@ FIRST_REFRESH_WAIT_S = 5.0
 class Agent:
     def __init__(self, config: SiteConfig):
         self.config = config
+        self._data_lock = hold_agent_lock(config)  # `rotate-site-key` refuses to run beside a live agent
         self.store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
         self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
@@ -141,6 +143,7 @@ class Agent:
             with contextlib.suppress(Exception):
                 await self.eligibility.close()
         self.store.close()
+        self._data_lock.close()
 
 
 def create_app(config: SiteConfig) -> FastAPI:

@@ -265,6 +265,22 @@ def cmd_kiosk_support(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_rotate_site_key(args: argparse.Namespace) -> int:
+    """Replace the site key and re-encrypt the store (agent stopped); a run cut short is finished by rerunning."""
+    from . import key_rotation
+
+    def report(progress: key_rotation.Progress) -> None:
+        print(f"re-encrypted {progress.reencrypted} in {progress.table}.{progress.column}", flush=True)
+
+    try:
+        new_id = key_rotation.rotate(_load(args), batch_rows=args.batch_rows, report=report)
+    except key_rotation.RotationError as exc:
+        print(f"rotate-site-key: {exc}", file=sys.stderr)
+        return 1
+    print(f"site key rotated: now {new_id}; the old key is retired (kept only to verify consent PDFs it sealed)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -300,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_consent.add_argument("file", metavar="FILE.pdf")
 
     add_central_commands(commands)
+
+    rotate_key = command("rotate-site-key", cmd_rotate_site_key, "new site key, every sealed value re-encrypted (stop the agent first)")
+    rotate_key.add_argument("--batch-rows", type=int, default=200, help="rows per transaction (default 200)")
 
     kiosk = command("kiosk", cmd_kiosk_support, "remote support: act on a kiosk and print its answer (audited; no PHI)")
     kiosk.add_argument("action", choices=["print-test-ticket", "device-check", "restart", "logs", "screenshot"])

@@ -10,6 +10,7 @@ that body, so changing, adding or removing any byte anywhere (body or seal line)
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from ..keys import SiteKey
@@ -21,12 +22,20 @@ ALGORITHM = b"hmac-sha256"
 
 def key_id(key: SiteKey) -> str:
     """A short public name of the sealing key (not the key): tells which key sealed a file."""
-    return key.mac(PURPOSE, b"key-id")[:6].hex()
+    return _mac_key_id(key.mac_keys(PURPOSE)[0])
+
+
+def _mac_key_id(mac_key: bytes) -> str:
+    return hmac.new(mac_key, b"key-id", hashlib.sha256).digest()[:6].hex()
+
+
+def _seal_line(body: bytes, mac_key: bytes) -> bytes:
+    digest = hmac.new(mac_key, body, hashlib.sha256).hexdigest().encode()
+    return MARKER + ALGORITHM + b" key=" + _mac_key_id(mac_key).encode() + b" " + digest + b"\n"
 
 
 def seal_line(body: bytes, key: SiteKey) -> bytes:
-    digest = key.mac(PURPOSE, body).hex().encode()
-    return MARKER + ALGORITHM + b" key=" + key_id(key).encode() + b" " + digest + b"\n"
+    return _seal_line(body, key.mac_keys(PURPOSE)[0])
 
 
 def seal(pdf: bytes, key: SiteKey) -> bytes:
@@ -43,11 +52,17 @@ def split(data: bytes) -> tuple[bytes, bytes] | None:
 
 
 def is_intact(data: bytes, key: SiteKey) -> bool:
+    """Sealed by this site's key, or by one it retired in a key rotation (edge_agent/keys.py keeps their
+    verification keys: a PDF handed out or sent to the central system before a rotation stays checkable)."""
     parts = split(data)
     if parts is None:
         return False
     body, line = parts
-    return hmac.compare_digest(line, seal_line(body, key))
+    return any(hmac.compare_digest(line, _seal_line(body, mac_key)) for mac_key in key.mac_keys(PURPOSE))
+
+
+def retired_key_ids(key: SiteKey) -> list[str]:
+    return [_mac_key_id(mac_key) for mac_key in key.mac_keys(PURPOSE)[1:]]
 
 
 def sealed_with_key_id(data: bytes) -> str | None:

@@ -12,7 +12,7 @@ from pypdf.errors import PdfReadError
 
 from ..keys import SiteKey
 from .pdf import META
-from .seal import is_intact, key_id, sealed_with_key_id
+from .seal import is_intact, key_id, retired_key_ids, sealed_with_key_id
 
 EXIT_INTACT = 0
 EXIT_ALTERED = 1
@@ -32,7 +32,7 @@ def verify_pdf(data: bytes, key: SiteKey) -> Verdict:
     if sealed_by is None:
         return Verdict(False, "no consent seal found: not a sealed consent PDF, or its end was cut off")
     if not is_intact(data, key):
-        if sealed_by != key_id(key):
+        if sealed_by != key_id(key) and sealed_by not in retired_key_ids(key):
             return Verdict(False, f"sealed with key {sealed_by}, not this site's key {key_id(key)} (or the seal was altered)")
         return Verdict(False, "ALTERED: the content does not match its seal")
     try:
@@ -40,7 +40,8 @@ def verify_pdf(data: bytes, key: SiteKey) -> Verdict:
     except PdfReadError as exc:
         return Verdict(False, f"the seal matches but the PDF cannot be read: {exc}")
     details = {name: str(info.get(key_name, "")) for name, key_name in META.items()}
-    return Verdict(True, f"intact: sealed by this site's key {sealed_by}", details)
+    which = "this site's key" if sealed_by == key_id(key) else "this site's retired key (before a key rotation)"
+    return Verdict(True, f"intact: sealed by {which} {sealed_by}", details)
 
 
 def describe(path: Path, verdict: Verdict) -> list[str]:
@@ -66,7 +67,7 @@ def run(path: Path, key_file: Path) -> int:
         print(f"{path}: cannot read: {exc.strerror}")
         return EXIT_UNUSABLE
     try:
-        key = SiteKey(Path(key_file).read_bytes())
+        key = SiteKey.load(Path(key_file))
     except (OSError, ValueError) as exc:
         print(f"site key {key_file}: cannot use it ({getattr(exc, 'strerror', None) or exc}); pass --config of this site")
         return EXIT_UNUSABLE
