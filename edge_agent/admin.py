@@ -92,6 +92,7 @@ def status_report(config: SiteConfig) -> tuple[str, bool]:
         oldest = conn.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
         success = conn.execute("SELECT value FROM meta WHERE key = 'last_sync_success_at'").fetchone()
         kiosks = conn.execute("SELECT COUNT(*) FROM kiosks WHERE revoked_at IS NULL").fetchone()[0]
+        certificate_lines = tls.rotation_report(config, conn)
     finally:
         conn.close()
     lines = [
@@ -105,5 +106,6 @@ def status_report(config: SiteConfig) -> tuple[str, bool]:
         f"delivered:            {outbox.get('delivered', 0)}",
         f"last successful sync: {_when(float(success[0]) if success else None)}",
         f"enrolled kiosks:      {kiosks}",
+        *certificate_lines,
     ]
     return "\n".join(lines), True

@@ -47,7 +47,7 @@ FIRST_REFRESH_WAIT_S = 5.0
 
 
 class Agent:
-    def __init__(self, config: SiteConfig):
+    def __init__(self, config: SiteConfig, certificates: tls.CertificateWatcher | None = None):
         self.config = config
         self._data_lock = hold_agent_lock(config)  # `rotate-site-key` refuses to run beside a live agent
         self.store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
@@ -74,6 +74,7 @@ class Agent:
             kiosk_auth=KioskAuth(self.store), lookup_limiter=RateLimiter(config.agent.lookup_rate_per_minute),
             staff_auth=StaffAuth(self.store, config.desk, secure_cookies=config.uses_tls),
             metrics=metrics, sync=self.sync, central=self.central, eligibility=self.eligibility, loop_lag=lag,
+            certificates=certificates,
         )  # fmt: skip
         tls_fingerprint = tls.fingerprint(tls.ensure_certificate(config)[0]) if config.uses_tls else ""
         self.advertisement = Advertisement(config, config.agent.port, tls_fingerprint)
@@ -113,6 +114,8 @@ class Agent:
         if self.config.agent.advertise:
             self.spawn(self.advertisement.start(), "zeroconf-register")
         self.spawn(systemd_notify.feed_watchdog(self.healthy), "systemd-watchdog")
+        if (certificates := self.collaborators.certificates) is not None:
+            self.spawn(certificates.run(lambda: self.store.read(tls.kiosk_pins)), "certificate-watcher")
         # --- other background workers: self.spawn(worker(), "name") here ---
         self.spawn(retention.keep_purging(self.store, self.config.agent.retention_days, self.today), "retention")
         self.spawn(consent_retention.keep_purging(self.store, self.config.agent.retention_days), "consent-retention")
@@ -146,10 +149,12 @@ class Agent:
         self._data_lock.close()
 
 
-def create_app(config: SiteConfig) -> FastAPI:
+def create_app(config: SiteConfig, certificates: tls.CertificateWatcher | None = None) -> FastAPI:
+    """`certificates`: the served TLS certificate, rotated in place (edge_agent/server.py builds it)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        agent = Agent(config)
+        agent = Agent(config, certificates)
         dependencies.provide(app, agent.collaborators)
         await agent.start()
         log.info("agent started", extra={"site_id": config.site.id, "listen": config.agent.listen})

@@ -281,6 +281,24 @@ def cmd_rotate_site_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_tls(args: argparse.Namespace) -> int:
+    """Begin a certificate rotation (kiosks learn the next pin), or --activate it now."""
+    from . import tls
+
+    config = _load(args)
+    try:
+        if args.activate:
+            print(f"now serving {tls.activate(config)} (the running agent switches within {tls.WATCH_S:.0f} s)")
+        else:
+            upcoming = tls.begin_rotation(config)
+            print(f"next certificate {upcoming}: kiosks learn it from their heartbeats; the agent switches when every"
+                  f" kiosk seen in the last {tls.RECENT_S / 3600:.0f} h has it, or run `edge-agent rotate-tls --activate`")
+    except tls.RotationError as exc:
+        print(f"rotate-tls: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -316,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_consent.add_argument("file", metavar="FILE.pdf")
 
     add_central_commands(commands)
+
+    rotate_tls = command("rotate-tls", cmd_rotate_tls, "rotate the agent's TLS certificate with an overlap kiosks learn from")
+    rotate_tls.add_argument("--activate", action="store_true", help="switch to the next certificate now")
 
     rotate_key = command("rotate-site-key", cmd_rotate_site_key, "new site key, every sealed value re-encrypted (stop the agent first)")
     rotate_key.add_argument("--batch-rows", type=int, default=200, help="rows per transaction (default 200)")

@@ -33,6 +33,7 @@ from .schedule import ScheduleCache
 from .store import Store
 from .support_signals import CommandSignals
 from .sync import SyncWorker
+from .tls import CertificateWatcher
 
 if TYPE_CHECKING:  # desk.auth builds its StaffAuthDep on get_staff_auth: it imports this module
     from .desk.auth import StaffAuth
@@ -55,6 +56,7 @@ class Collaborators:
     eligibility: EligibilityService | None = None  # only with an [eligibility] clearinghouse
     loop_lag: LoopLagMonitor | None = None  # only when the debug monitor is enabled
     support_signals: CommandSignals = field(default_factory=CommandSignals)  # remote support's long polls
+    certificates: CertificateWatcher | None = None  # only when serving TLS (edge_agent/server.py)
 
 
 def provide(app: FastAPI, collaborators: Collaborators | None) -> None:
@@ -129,6 +131,10 @@ async def get_support_signals(request: Request) -> CommandSignals:
     return _of(request).support_signals
 
 
+async def get_certificates(request: Request) -> CertificateWatcher | None:
+    return _of(request).certificates
+
+
 ConfigDep = Annotated[SiteConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 EventsDep = Annotated[EventBus, Depends(get_events)]
@@ -142,6 +148,7 @@ SyncDep = Annotated[SyncWorker, Depends(get_sync)]
 CentralDep = Annotated[Connector, Depends(get_central)]
 EligibilityDep = Annotated[EligibilityService | None, Depends(get_eligibility)]
 SupportSignalsDep = Annotated[CommandSignals, Depends(get_support_signals)]
+CertificatesDep = Annotated[CertificateWatcher | None, Depends(get_certificates)]
 
 
 async def require_kiosk(request: Request, kiosk_auth: KioskAuthDep) -> str:

@@ -24,7 +24,8 @@ from .config import SiteConfig
 from .consents.due import forms_due
 from lobby_core.contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
 from .dependencies import (
-    ConfigDep, ConsentLibraryDep, EventsDep, KioskId, LiveQueueDep, LookupLimiterDep, MetricsDep, ScheduleDep, StoreDep,
+    CertificatesDep, ConfigDep, ConsentLibraryDep, EventsDep, KioskId, LiveQueueDep, LookupLimiterDep, MetricsDep,
+    ScheduleDep, StoreDep,
 )  # fmt: skip
 from .events import sse_response
 from .problems import ProblemError, invalid_input
@@ -152,7 +153,9 @@ async def _body_within(request: Request, limit: int) -> bytes:
 
 
 @router.post("/kiosks/heartbeat", status_code=204)
-async def heartbeat(body: Heartbeat, kiosk_id: KioskId, store: StoreDep, events: EventsDep) -> Response:
+async def heartbeat(
+    body: Heartbeat, kiosk_id: KioskId, store: StoreDep, events: EventsDep, certificates: CertificatesDep
+) -> Response:
     require_same_kiosk(body.kiosk_id, kiosk_id)
     now = arrivals.now_iso()
     await store.write(
@@ -162,7 +165,7 @@ async def heartbeat(body: Heartbeat, kiosk_id: KioskId, store: StoreDep, events:
         )
     )
     events.staff.publish("kiosk", {"kiosk_id": body.kiosk_id, "at": now, **body.model_dump(mode="json")})
-    return Response(status_code=204)
+    return Response(status_code=204, headers=certificates.heartbeat_headers() if certificates else None)
 
 
 @router.post("/help", status_code=202)

@@ -42,9 +42,10 @@ def calm_garbage_collector() -> None:
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: FastAPI):
+    def __init__(self, config: uvicorn.Config, app: FastAPI, certificates: tls.CertificateWatcher | None = None):
         super().__init__(config)
         self.app = app
+        self.certificates = certificates
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self, sockets=None) -> None:
@@ -52,6 +53,8 @@ class DrainingServer(uvicorn.Server):
         await super().serve(sockets)
 
     async def startup(self, sockets=None) -> None:
+        if self.certificates is not None:  # uvicorn built the context before the app starts: rotation reloads it
+            self.certificates.serve_with(self.config.ssl)
         await super().startup(sockets)
         if self.started:
             calm_garbage_collector()
@@ -73,11 +76,13 @@ class DrainingServer(uvicorn.Server):
 def serve(config: SiteConfig) -> None:
     configure_logging()
     options: dict = {}
+    certificates: tls.CertificateWatcher | None = None
     if config.uses_tls:
         cert, key = tls.ensure_certificate(config)
         options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        log.info("serving with TLS", extra={"fingerprint": tls.fingerprint(cert)})
-    app = create_app(config)
+        certificates = tls.CertificateWatcher(config)
+        log.info("serving with TLS", extra={"fingerprint": certificates.served})
+    app = create_app(config, certificates=certificates)
     server = DrainingServer(
         uvicorn.Config(
             app,
@@ -95,5 +100,6 @@ def serve(config: SiteConfig) -> None:
             **options,
         ),
         app,
+        certificates,
     )
     server.run()

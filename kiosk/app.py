@@ -24,7 +24,7 @@ from lobby_core.site_config import DeviceConfig, KioskSiteConfig, is_loopback
 from lobby_core.contract import DeviceHealth
 
 from . import audio, screens
-from .agent_client import AgentClient, discover
+from .agent_client import PIN_FILE, AgentClient, PinStore, discover
 from .backend import FlowStep, KioskBackend
 from .control import ControlError, ControlServer, control_socket_path
 from .devices.base import Device, DeviceEvent
@@ -324,7 +324,8 @@ class KioskApp(App):
             host = self.site.agent.host
             interfaces = [host] if is_loopback(host) else None
             url = discover(interfaces or _all_interfaces(), self.site.site.id, kiosk.agent_fingerprint)
-        return AgentClient(url, kiosk.token, kiosk.agent_fingerprint) if url else None
+        pins = PinStore(kiosk.spool_dir / PIN_FILE, kiosk.agent_fingerprint)  # survives restarts mid-rotation
+        return AgentClient(url, kiosk.token, kiosk.agent_fingerprint, pins=pins) if url else None
 
     def _device_health(self) -> list[DeviceHealth]:
         """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 API_VERSION = "1"
 SERVICE_TYPE = "_clinic-checkin._tcp.local."
+# During an agent certificate rotation, a heartbeat's answer names the next certificate's SHA-256 here.
+NEXT_FINGERPRINT_HEADER = "Agent-Next-Fingerprint"
+SERVED_FINGERPRINT_HEADER = "Agent-Fingerprint"  # the certificate new connections get (an open one may be older)
 
 IdentitySource = Literal["aamva", "smartcard", "qr", "manual"]
 # A BCP 47 tag in its canonical case: language, optional script, optional region ("en", "zh-Hant", "pt-BR").
