@@ -215,3 +215,17 @@ def test_monitoring_host_scrapes_both_sites_with_their_pinned_certificates_and_t
                     ["amtool", "check-config", str(config_dir / "alertmanager.yml")]):  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_rotations_run_with_their_tags_and_the_next_full_run_accepts_the_rotated_key(deployment: Deployment) -> None:
+    """Last in this module: it rotates every agent's key and begins a certificate rotation."""
+    run = deployment.playbook("site.yml", "--tags", "rotate-tls,rotate-site-key",
+                              extra={"lobby_rotate_tls": True, "lobby_rotate_site_key": True})  # fmt: skip
+    assert run.returncode == 0, run.output[-6000:]
+    for host in AGENTS:
+        state = deployment.root(host) / "var/lib/edge-agent"
+        ring = json.loads((state / "keys/site.key").read_bytes())
+        assert ring["next"] is None and len(ring["retired"]) == 1
+        assert (state / "store/tls/next.crt").exists() and (state / "store/tls/agent.crt").exists()
+    again = deployment.playbook("site.yml")
+    assert again.returncode == 0, again.output[-6000:]

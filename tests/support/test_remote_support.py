@@ -152,6 +152,9 @@ def test_desk_admin_queues_a_command_and_reads_its_result(agent: RunningAgent, k
         assert state["outcome"] == "ok" and state["devices"][0]["kind"] == "receipt_printer"
         refused = desk.post("/api/v1/support/kiosks/kiosk-1/logs", json={"lines": 5})
         assert refused.status_code == 403  # no CSRF token
+        page = desk.get("/desk").text
+        assert 'data-support-action="screenshot"' in page and "/desk/static/support.js" in page
+        assert desk.get("/desk/static/support.js").status_code == 200
     rows = audit_rows(agent)
     assert ("boss", "support.device_check", "kiosk-1") in [(r["actor"], r["action"], r["subject"]) for r in rows]
 
