@@ -15,7 +15,7 @@ from edge_agent.schedule import DEMO_PATIENTS
 from kiosk.agent_client import AgentClient, AgentRefused
 from lobby_core.contract import SupportLogLine, SupportResult
 from tests.agent.launcher import EDGE_AGENT, RunningAgent
-from tests.desk.conftest import sign_in
+from tests.desk.conftest import CHROMIUM_ARGS, sign_in
 from tests.support.conftest import HeadlessKiosk, audit_rows, last_audit_id
 
 import pytest
@@ -157,6 +157,35 @@ def test_desk_admin_queues_a_command_and_reads_its_result(agent: RunningAgent, k
         assert desk.get("/desk/static/support.js").status_code == 200
     rows = audit_rows(agent)
     assert ("boss", "support.device_check", "kiosk-1") in [(r["actor"], r["action"], r["subject"]) for r in rows]
+
+
+@pytest.mark.browser
+def test_the_desk_support_block_speaks_the_page_language(agent: RunningAgent, kiosk: HeadlessKiosk) -> None:
+    """In Chromium, on the Spanish desk page: labels, status and device states come from desk.es.json."""
+    from playwright.sync_api import expect, sync_playwright
+
+    add = subprocess.run([*EDGE_AGENT, "add-staff", "ayuda", "--role", "admin", "--password-stdin", "--config",
+                          str(agent.config_path)], input="very-secret-pass\n", text=True, capture_output=True)  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(locale="es-ES").new_page()
+            page.goto(f"{agent.base_url}/desk/login")
+            page.fill("#username", "ayuda")
+            page.fill("#password", "very-secret-pass")
+            page.click("#sign-in")
+            page.wait_for_url(f"{agent.base_url}/desk")
+            expect(page.locator("#support-title")).to_have_text("Soporte de quioscos")
+            expect(page.locator("#support-kiosk option")).to_have_count(2)  # kiosk-1 and kiosk-2
+            page.select_option("#support-kiosk", "kiosk-1")
+            page.get_by_role("button", name="Revisar dispositivos").click()
+            expect(page.locator("#support-status")).to_have_text("Revisar dispositivos en kiosk-1: hecho", timeout=30000)
+            expect(page.locator("#support-output")).to_contain_text("receipt (receipt_printer): En línea")
+        finally:
+            browser.close()
+    rows = audit_rows(agent)
+    assert ("ayuda", "support.device_check", "kiosk-1") in [(r["actor"], r["action"], r["subject"]) for r in rows]
 
 
 def test_screenshot_png_must_be_a_png(agent: RunningAgent) -> None:
