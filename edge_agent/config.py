@@ -11,26 +11,26 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lobby_core import site_config
-from lobby_core.site_config import (  # noqa: F401 - the agent's modules import these from here
-    DEFAULT_CONSENTS_DIR,
-    DEFAULT_TRANSLATIONS_DIR,
-    ENV_CONFIG,
-    WEEKDAYS,
-    AgentAddress,
-    ConfigError,
-    DeviceConfig,
-    KioskSection,
-    Section,
-    SharedSiteConfig,
-    SiteSection,
-    is_loopback,
-    parse_opening_ranges,
-    parse_listen,
+from lobby_core.site_config import (  # `X as X`: the agent's modules import these from here
+    DEFAULT_CONSENTS_DIR as DEFAULT_CONSENTS_DIR,
+    DEFAULT_TRANSLATIONS_DIR as DEFAULT_TRANSLATIONS_DIR,
+    ENV_CONFIG as ENV_CONFIG,
+    WEEKDAYS as WEEKDAYS,
+    AgentAddress as AgentAddress,
+    ConfigError as ConfigError,
+    DeviceConfig as DeviceConfig,
+    KioskSection as KioskSection,
+    Section as Section,
+    SharedSiteConfig as SharedSiteConfig,
+    SiteSection as SiteSection,
+    is_loopback as is_loopback,
+    parse_opening_ranges as parse_opening_ranges,
+    parse_listen as parse_listen,
 )
 
 
@@ -318,10 +318,10 @@ class SiteConfig(SharedSiteConfig):
         return self.agent.tls == "on"
 
 
-def load(path: str | os.PathLike | None = None) -> SiteConfig:
+def load(path: str | os.PathLike[str] | None = None) -> SiteConfig:
     """Load and validate a site file; None means $CHECKIN_CONFIG or, failing that, the defaults."""
     return site_config.load(path, SiteConfig)
 
 
-def from_mapping(raw: dict, base_dir: Path | None = None) -> SiteConfig:
+def from_mapping(raw: dict[str, Any], base_dir: Path | None = None) -> SiteConfig:
     return site_config.from_mapping(raw, SiteConfig, base_dir)
