@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Iterator, TypedDict
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -85,21 +85,29 @@ class SiteView:
         return self.kiosks.setdefault(kiosk_id, KioskView(kiosk_id, online=False))
 
 
+class Sample(TypedDict):
+    """One series of a Prometheus instant vector: its labels and its value."""
+
+    metric: dict[str, str]
+    value: list[float | str]  # a JSON array: [unix time, "value"]
+
+
 class PrometheusUnavailable(Exception):
     pass
 
 
-async def query_all(base_url: str, timeout_s: float) -> dict[str, list[dict]]:
+async def query_all(base_url: str, timeout_s: float) -> dict[str, list[Sample]]:
     """Every query of QUERIES at once; each answer is Prometheus's instant vector (`result`)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s) as client:
 
-        async def one(expr: str) -> list[dict]:
+        async def one(expr: str) -> list[Sample]:
             response = await client.get("/api/v1/query", params={"query": expr})
             response.raise_for_status()
             body = response.json()
             if body.get("status") != "success":
                 raise PrometheusUnavailable(body.get("error", "query failed"))
-            return body["data"]["result"]
+            result: list[Sample] = body["data"]["result"]
+            return result
 
         try:
             results = await asyncio.gather(*(one(expr) for expr in QUERIES.values()))
@@ -108,11 +116,11 @@ async def query_all(base_url: str, timeout_s: float) -> dict[str, list[dict]]:
     return dict(zip(QUERIES, results))
 
 
-def fleet_from(results: dict[str, list[dict]]) -> list[SiteView]:
+def fleet_from(results: dict[str, list[Sample]]) -> list[SiteView]:
     """Sites (by the `site` target label) from the query answers."""
     sites: dict[str, SiteView] = {}
 
-    def each(name: str):
+    def each(name: str) -> Iterator[tuple[SiteView, dict[str, str], float]]:
         for sample in results.get(name, []):
             labels = sample["metric"]
             if "site" in labels:

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import sqlite3
 import time
 import zoneinfo
 from typing import Protocol
@@ -23,6 +24,7 @@ from . import matching
 from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import Address, CoverageInfo, Demographics
 from lobby_core.demo import DEMO_PATIENTS
+from .json_types import JsonObject
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,13 @@ _ADAPTER = TypeAdapter(ScheduledAppointment)
 RETRY_S = 15.0
 
 
-def appointment_to_json(appointment: ScheduledAppointment) -> dict:
+def appointment_to_json(appointment: ScheduledAppointment) -> JsonObject:
     """JSON-ready dict (dates as ISO strings); `appointment_from_json` reverses it."""
-    return _ADAPTER.dump_python(appointment, mode="json")
+    data: JsonObject = _ADAPTER.dump_python(appointment, mode="json")
+    return data
 
 
-def appointment_from_json(data: dict) -> ScheduledAppointment:
+def appointment_from_json(data: JsonObject) -> ScheduledAppointment:
     return _ADAPTER.validate_python(data)
 
 
@@ -107,12 +110,12 @@ class ScheduleCache:
         " details_sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     )
 
-    def _row(self, a: ScheduledAppointment, day: dt.date, now: str) -> tuple:
+    def _row(self, a: ScheduledAppointment, day: dt.date, now: str) -> tuple[str, str, str, str, str, str, bytes, str]:
         return (a.appointment_id, day.isoformat(), a.start.isoformat(), a.clinician, a.location,
                 matching.patient_key(self.store.key, a.family, a.given, a.birth_date),
                 self.store.seal_json(appointment_to_json(a), f"appointment:{a.appointment_id}"), now)  # fmt: skip
 
-    def _replace_day(self, conn, day: dt.date, appointments: list[ScheduledAppointment]) -> None:
+    def _replace_day(self, conn: sqlite3.Connection, day: dt.date, appointments: list[ScheduledAppointment]) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
         conn.execute("DELETE FROM appointments WHERE day = ?", (day.isoformat(),))
         conn.executemany(self._UPSERT, [self._row(a, day, now) for a in appointments])
@@ -122,12 +125,12 @@ class ScheduleCache:
     def day_of(self, appointment: ScheduledAppointment) -> dt.date:
         return appointment.start.astimezone(self.zone).date()
 
-    def store_row(self, conn, appointment: ScheduledAppointment) -> None:
+    def store_row(self, conn: sqlite3.Connection, appointment: ScheduledAppointment) -> None:
         """Inside a write: store one appointment under its own (site-local) day."""
         now = dt.datetime.now(dt.UTC).isoformat()
         conn.execute(self._UPSERT, self._row(appointment, self.day_of(appointment), now))
 
-    def stored(self, conn, appointment_id: str) -> ScheduledAppointment | None:
+    def stored(self, conn: sqlite3.Connection, appointment_id: str) -> ScheduledAppointment | None:
         row = conn.execute("SELECT details_sealed FROM appointments WHERE appointment_id = ?", (appointment_id,)).fetchone()
         if row is None:
             return None

@@ -19,13 +19,15 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import sqlite3
 import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import hl7
-from hl7.mllp import start_hl7_server
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 
 from lobby_core.contract import Address, Demographics
 
@@ -205,12 +207,26 @@ def demographics_of(message: hl7.Message) -> Demographics:
     return Demographics(address=address if any(address.model_dump().values()) else None, phone=phone, email=email)
 
 
+class AppointmentFields(TypedDict, total=False):
+    """What an SIU message says of an appointment (the rest stays as known)."""
+
+    start: dt.datetime
+    clinician: str
+    location: str
+    patient_id: str
+    mrn: str
+    family: str
+    given: str
+    birth_date: dt.date
+    demographics: Demographics
+
+
 def appointment_from(message: hl7.Message, key: str, known: ScheduledAppointment | None, zone: dt.tzinfo) -> ScheduledAppointment:
     """The appointment an S12/S13/S14 describes, over what is `known` of it."""
     start = start_of(message, zone) or (known.start if known else None)
     if start is None:
         raise Unusable("101", "no appointment start (SCH-11.4, TQ1-7 or AIS-4)", "SCH^1^11")
-    fields: dict = {"start": start}
+    fields: AppointmentFields = {"start": start}
     if clinician := clinician_of(message):
         fields["clinician"] = clinician
     if location := location_of(message):
@@ -226,13 +242,13 @@ def appointment_from(message: hl7.Message, key: str, known: ScheduledAppointment
             birth_date = dt.datetime.strptime(birth[:8], "%Y%m%d").date()
         except ValueError:
             raise Unusable("102", "PID-7 is not a date", "PID^1^7") from None
-        fields.update(patient_id=patient_id, mrn=patient_id, family=family, given=given, birth_date=birth_date,
-                      demographics=demographics_of(message))  # fmt: skip
+        fields.update(AppointmentFields(patient_id=patient_id, mrn=patient_id, family=family, given=given,
+                                        birth_date=birth_date, demographics=demographics_of(message)))  # fmt: skip
     elif known is None:
         raise Unusable("101", "no PID for an appointment not on file", "PID^1^3")
     if known is not None:
         return dataclasses.replace(known, **fields)
-    return ScheduledAppointment(appointment_id=key, **{"clinician": "", "location": "", **fields})
+    return ScheduledAppointment(appointment_id=key, **(AppointmentFields(clinician="", location="") | fields))
 
 
 # --- applying one message --------------------------------------------------------------------------------
@@ -271,7 +287,7 @@ class SiuFeed:
             self.server.close()
             await self.server.wait_closed()
 
-    async def _client(self, reader, writer) -> None:
+    async def _client(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         try:
             while not writer.is_closing():
                 try:
@@ -310,7 +326,7 @@ class SiuFeed:
                                                "duplicate": applied.duplicate})  # fmt: skip
         return self.ack(frame, "AA")
 
-    def _apply(self, conn, message: hl7.Message) -> Applied:
+    def _apply(self, conn: sqlite3.Connection, message: hl7.Message) -> Applied:
         kind, event = value(message, "MSH", 9, 1), value(message, "MSH", 9, 2)
         if kind != "SIU":
             raise Unusable("200", f"unsupported message type {kind[:3]!r}: this feed takes SIU", "MSH^1^9")
@@ -350,7 +366,7 @@ class SiuFeed:
         return result
 
     @staticmethod
-    def _key(conn, placer: str, filler: str) -> str:
+    def _key(conn: sqlite3.Connection, placer: str, filler: str) -> str:
         """The appointment's key: one already on file under either id, else the filler id, else the placer's."""
         row = conn.execute(
             "SELECT appointment_id FROM siu_appointments WHERE (filler_id = ? AND ? != '') OR (placer_id = ? AND ? != '')"

@@ -17,8 +17,10 @@ import asyncio
 import collections
 import logging
 import random
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 from .central.base import Connector, Delivery
 from .config import CentralSection
@@ -49,7 +51,7 @@ class SyncHealth:
     retried: int = 0
     dead_lettered: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -67,13 +69,13 @@ class SyncWorker:
         self.health = SyncHealth(central_kind=connector.kind)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._in_flight: dict[int, asyncio.Task] = {}
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._claimed: collections.deque[OutboxItem] = collections.deque()  # due, not started yet
         # Delivered at central, not yet marked in the store: still claimed, so never fetched again, but
         # no longer holding a delivery slot. One store write marks them all.
         self._unrecorded: list[int] = []
         self._recording: set[int] = set()
-        self._recorder: asyncio.Task | None = None
+        self._recorder: asyncio.Task[None] | None = None
         self._last_contact = 0.0
 
     def notify(self) -> None:
@@ -239,10 +241,10 @@ class SyncWorker:
                 self._wake.set()
 
 
-def expedite_pending(now: float):
+def expedite_pending(now: float) -> Callable[[sqlite3.Connection], int]:
     """After an outage ends, events waiting out their backoff are due at once (in their order)."""
 
-    def work(conn) -> int:
+    def work(conn: sqlite3.Connection) -> int:
         return conn.execute(
             "UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?", (now, now)
         ).rowcount

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Literal, TypedDict
 
 import httpx
 
 from ..config import CentralCapabilities
+from ..json_types import JsonObject
 
 JSON_PATCH = "application/json-patch+json"
 FHIRPATH_PATCH = "application/fhir+json"  # a Parameters resource (FHIRPath Patch)
@@ -82,7 +83,7 @@ class Capabilities:
         return (time.time() if now is None else now) - self.read_at > REFRESH_EVERY_S
 
 
-def _server_rest(statement: dict) -> dict:
+def _server_rest(statement: JsonObject) -> JsonObject:
     rests = statement.get("rest") or []
     for rest in rests:
         if isinstance(rest, dict) and rest.get("mode", "server") == "server":
@@ -94,7 +95,7 @@ def _codes(items: object) -> set[str]:
     return {item.get("code", "") for item in items if isinstance(item, dict)} if isinstance(items, list) else set()
 
 
-def from_statement(statement: dict, smart: dict | None = None) -> Capabilities:
+def from_statement(statement: JsonObject, smart: JsonObject | None = None) -> Capabilities:
     """What a CapabilityStatement (and a SMART configuration) announce."""
     rest = _server_rest(statement)
     system = _codes(rest.get("interaction"))
@@ -128,10 +129,28 @@ def from_statement(statement: dict, smart: dict | None = None) -> Capabilities:
     )
 
 
+PlainPin = Literal["transactions", "batch", "max_transaction_entries", "patch", "search_include"]
+
+
+class PinnedChanges(TypedDict, total=False):
+    """The Capabilities fields a site file's [central.capabilities] replaces."""
+
+    transactions: bool
+    batch: bool
+    max_transaction_entries: int | None
+    patch: bool
+    search_include: bool
+    conditional_create: bool
+    without_conditional_create: tuple[str, ...]
+    patch_formats: tuple[str, ...]
+    appointment_search: frozenset[str] | None
+
+
 def with_overrides(found: Capabilities, pins: CentralCapabilities) -> Capabilities:
     """`found` with every capability the site file sets replaced by the site file's value."""
-    changes: dict = {}
-    for name in ("transactions", "batch", "max_transaction_entries", "patch", "search_include"):
+    changes: PinnedChanges = {}
+    names: tuple[PlainPin, ...] = ("transactions", "batch", "max_transaction_entries", "patch", "search_include")
+    for name in names:
         value = getattr(pins, name)
         if value is not None:
             changes[name] = value
@@ -157,7 +176,7 @@ async def discover(get: Getter, pins: CentralCapabilities) -> Capabilities:
         raise CapabilitiesUnknown(
             f"GET metadata: HTTP {response.status_code} without a CapabilityStatement", f"HTTP {response.status_code}"
         )
-    smart: dict | None = None
+    smart: JsonObject | None = None
     try:
         answer = await get(".well-known/smart-configuration")
         smart = _json_object(answer) if answer.status_code == 200 else None
@@ -166,7 +185,7 @@ async def discover(get: Getter, pins: CentralCapabilities) -> Capabilities:
     return with_overrides(from_statement(statement, smart), pins)
 
 
-def _json_object(response: httpx.Response) -> dict:
+def _json_object(response: httpx.Response) -> JsonObject:
     try:
         body = response.json()
     except ValueError:

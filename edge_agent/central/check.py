@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from ..config import SiteConfig
-from .capabilities import CapabilitiesUnknown
+from .base import Connector
+from .capabilities import Capabilities, CapabilitiesUnknown
 from .schedule_scope import ScheduleScope
 from .strategies import StrategyRefused, choose
 
@@ -61,14 +63,21 @@ async def check_central(config: SiteConfig, with_auth: bool = False) -> CheckRes
     return result
 
 
+@runtime_checkable
+class ReadsCapabilities(Protocol):
+    """A connector that reads its server's capabilities (the FHIR one)."""
+
+    async def capabilities(self) -> Capabilities: ...
+
+
 class StartRefused(Exception):
     """The agent will not start: the site asks what its FHIR server cannot do."""
 
 
-async def startup_refusals(config: SiteConfig, connector) -> list[str]:
+async def startup_refusals(config: SiteConfig, connector: Connector) -> list[str]:
     """For the agent's start, through its own connector (and credentials): what the server cannot do
     of what the site asks. Nothing when the server does not answer now (the outbox holds until it does)."""
-    if config.central.kind != "fhir":
+    if config.central.kind != "fhir" or not isinstance(connector, ReadsCapabilities):
         return []
     try:
         capabilities = await connector.capabilities()

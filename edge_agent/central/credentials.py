@@ -88,7 +88,7 @@ def startup_problems(config: SiteConfig) -> list[str]:
     return problems
 
 
-def auth_health(connector: object) -> dict | None:
+def auth_health(connector: object) -> dict[str, str | int] | None:
     """The connector's authentication status for /healthz (None for connectors without one)."""
     credentials = getattr(connector, "credentials", None)
     return credentials.status.as_dict() if isinstance(credentials, CentralCredentials) else None

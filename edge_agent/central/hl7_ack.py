@@ -40,7 +40,8 @@ def _err_text(ack: hl7.Message, err: hl7.Segment) -> str:
         value = _segment_field(err, index)
         if value:
             parts.append(f"ERR-{index} {value}")
-    return ack.unescape("; ".join(parts))
+    text: str = ack.unescape("; ".join(parts))
+    return text
 
 
 def ack_error_text(ack: hl7.Message) -> str:

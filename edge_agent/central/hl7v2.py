@@ -16,7 +16,7 @@ import datetime as dt
 import urllib.parse
 
 import hl7
-from hl7.mllp import open_hl7_connection
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, open_hl7_connection
 
 from lobby_core.appointments import ScheduledAppointment
 from ..config import CentralSection
@@ -28,6 +28,8 @@ from .hl7_ack import ack_outcome, judge_ack, unconfirmed
 from .hl7_messages import Hl7Site, control_id
 
 __all__ = ["Hl7v2Connector", "adt_a04", "control_id"]
+
+Connection = tuple[HL7StreamReader, HL7StreamWriter]
 
 
 def adt_a04(event: CheckinV1, sending_facility: str) -> str:
@@ -52,13 +54,14 @@ class Hl7v2Connector:
             payer_ids=dict(central.hl7_payer_ids),
             arrival_event=central.hl7_arrival_event,
         )
-        self._idle: asyncio.Queue = asyncio.Queue()  # open connections, one message at a time on each
+        self._idle: asyncio.Queue[Connection] = asyncio.Queue()  # open connections, one message at a time on each
 
-    async def _connection(self):
+    async def _connection(self) -> Connection:
         try:
             return self._idle.get_nowait()
         except asyncio.QueueEmpty:
-            return await open_hl7_connection(self.host, self.port, encoding="utf-8")
+            opened: Connection = await open_hl7_connection(self.host, self.port, encoding="utf-8")
+            return opened
 
     async def deliver(self, item: OutboxItem) -> Delivery:
         try:
@@ -67,7 +70,7 @@ class Hl7v2Connector:
             return Delivery.rejected("unmappable event", local_outcome(f"event type {item.event_type} has no HL7 v2 mapping"))
         except (ValueError, KeyError, TypeError) as exc:  # a pydantic ValidationError is a ValueError
             return Delivery.rejected("unmappable event", local_outcome(f"{type(exc).__name__}: cannot map event"))
-        connection = None
+        connection: Connection | None = None
         try:
             async with asyncio.timeout(self.timeout_s):  # connect, send and ACK together
                 connection = await self._connection()
@@ -90,7 +93,7 @@ class Hl7v2Connector:
             return hl7_messages.arrival(event, self.site)
         raise UnknownEvent(f"event type {event.event_name} has no HL7 v2 mapping")
 
-    def _outcome(self, message, ack, connection, attempt: int) -> Delivery:
+    def _outcome(self, message: hl7.Message, ack: hl7.Message, connection: Connection, attempt: int) -> Delivery:
         try:
             acked_id = str(ack.segment("MSA")[2])
         except (KeyError, IndexError):
@@ -103,7 +106,7 @@ class Hl7v2Connector:
         return judge_ack(ack, attempt, self.central)
 
     @staticmethod
-    def _discard(connection) -> None:
+    def _discard(connection: Connection | None) -> None:
         if connection is not None:
             connection[1].close()
 

@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import AsyncGenerator
+from typing import AsyncGenerator, Generator
 
 import httpx
 from joserfc import jwt
@@ -90,7 +90,7 @@ class AuthStatus:
         """The server accepted our credential."""
         self.state, self.detail = "ok", ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int]:
         return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
 
 
@@ -173,7 +173,8 @@ class TokenSource:
                 f"{url}: token_endpoint_auth_signing_alg_values_supported {algs} has none of our key"
                 f" algorithms {sorted(ours)} (generate one with `edge-agent central keygen --alg`)"
             )
-        return document["token_endpoint"]
+        endpoint: str = document["token_endpoint"]
+        return endpoint
 
     # --- the grant -------------------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class SmartBackendAuth(httpx.Auth):
     def status(self) -> AuthStatus:
         return self.tokens.status
 
-    def sync_auth_flow(self, request: httpx.Request):
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("SmartBackendAuth works with httpx.AsyncClient only")
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
@@ -300,7 +301,7 @@ class StaticBearerAuth(httpx.Auth):
         self.token = token
         self.status = AuthStatus("bearer")
 
-    def auth_flow(self, request: httpx.Request):
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.token}"
         response = yield request
         if response.status_code == 401:

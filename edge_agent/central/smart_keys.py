@@ -23,6 +23,8 @@ from typing import Literal
 
 from joserfc.jwk import ECKey, RSAKey
 
+from ..json_types import JsonObject
+
 SigningAlg = Literal["ES384", "RS384"]
 SIGNING_ALGS: tuple[SigningAlg, ...] = ("ES384", "RS384")
 WORKING_FILE = "working-kid"
@@ -40,7 +42,7 @@ class SigningKey:
     created: int  # unix seconds; orders the keys
     key: ECKey | RSAKey
 
-    def public_jwk(self) -> dict:
+    def public_jwk(self) -> JsonObject:
         return {**self.key.as_dict(private=False), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
@@ -87,7 +89,7 @@ class KeyRing:
             json.dump(record, out)
         return signing
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, list[JsonObject]]:
         """The public JWKS (every key, newest first), to register with the EHR."""
         return {"keys": [key.public_jwk() for key in self.keys()]}
 
