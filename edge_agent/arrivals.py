@@ -33,7 +33,7 @@ import sqlite3
 import statistics
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from lobby_core.contract import BoardCall, BoardState
 
@@ -174,6 +174,22 @@ def add_arrival(conn: sqlite3.Connection, arrival: NewArrival) -> Placement:
 # --- status changes ---------------------------------------------------------------------------------
 
 
+class StatusBefore(TypedDict):
+    """An arrival's status columns before a change: what undo puts back."""
+
+    status: str
+    room: str
+    called_at: str | None
+    roomed_at: str | None
+    finished_at: str | None
+
+
+class UndoStep(TypedDict):
+    checkin_id: str
+    action: str
+    before: StatusBefore
+
+
 @dataclass(frozen=True)
 class Transition:
     """One status change, enough to publish it and to undo it."""
@@ -190,7 +206,7 @@ class Transition:
 
 
 def _arrival_row(conn: sqlite3.Connection, checkin_id: str) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
     if row is None:
         raise UnknownArrival(checkin_id)
     return row
@@ -207,7 +223,8 @@ def _transition(conn: sqlite3.Connection, checkin_id: str, action: str, room: st
         raise InvalidTransition(f"cannot {action.replace('_', '-')} an arrival that is {row['status']}")
     at = now_iso()
     new_room = row["room"] if room is None else room
-    snapshot = {key: row[key] for key in ("status", "room", "called_at", "roomed_at", "finished_at")}
+    snapshot: StatusBefore = {"status": row["status"], "room": row["room"], "called_at": row["called_at"],
+                              "roomed_at": row["roomed_at"], "finished_at": row["finished_at"]}  # fmt: skip
     conn.execute(
         f"UPDATE arrivals SET status = ?, room = ?, {TIMESTAMP_COLUMN[to_status]} = ? WHERE checkin_id = ?",
         (to_status, new_room, at, checkin_id),
@@ -242,9 +259,9 @@ def _undo_key(day: str) -> str:
     return f"queue:{day}:undo"
 
 
-def _push_undo(conn: sqlite3.Connection, day: str, step: dict) -> None:
+def _push_undo(conn: sqlite3.Connection, day: str, step: UndoStep) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (_undo_key(day),)).fetchone()
-    stack = json.loads(row[0]) if row else []
+    stack: list[UndoStep] = json.loads(row[0]) if row else []
     stack = (stack + [step])[-UNDO_DEPTH:]
     conn.execute(
         "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -255,7 +272,7 @@ def _push_undo(conn: sqlite3.Connection, day: str, step: dict) -> None:
 def undo_last(conn: sqlite3.Connection, day: str) -> Transition | None:
     """Revert the day's most recent status change; None when there is nothing left to undo."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (_undo_key(day),)).fetchone()
-    stack = json.loads(row[0]) if row else []
+    stack: list[UndoStep] = json.loads(row[0]) if row else []
     if not stack:
         return None
     step = stack.pop()

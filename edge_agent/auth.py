@@ -102,8 +102,9 @@ class KioskAuth:
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             self._cache.pop(digest, None)
             return None
-        self._cache[digest] = (row["kiosk_id"], now)
-        return row["kiosk_id"]
+        kiosk_id: str = row["kiosk_id"]
+        self._cache[digest] = (kiosk_id, now)
+        return kiosk_id
 
     async def authenticate(self, authorization_header: str) -> str:
         """The kiosk id of an `Authorization: Bearer <token>` header; a 401 Problem otherwise."""

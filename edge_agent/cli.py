@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 
 from . import config as site_config
 
@@ -206,7 +207,7 @@ def cmd_central_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_central_commands(commands: argparse._SubParsersAction) -> None:
+def add_central_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     central = commands.add_parser("central", help="the central system (EHR): credentials, capabilities")
     group = central.add_subparsers(dest="central_command", required=True, metavar="COMMAND")
     keygen = group.add_parser(
@@ -303,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler, help: str, with_config: bool = True) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str, with_config: bool = True
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         if with_config:
             sub.add_argument("--config", metavar="FILE", help="site TOML (default: $CHECKIN_CONFIG or built-in defaults)")

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from lobby_core.contract import Problem
 
@@ -39,8 +41,9 @@ class GuardedProtocol(HttpToolsProtocol):
     limits: ClassVar[LimitsSection]
     open_connections: ClassVar[QuotaCount]
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
         self._source: str | None = None  # set once the connection is admitted (and counted)
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None

@@ -28,9 +28,11 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from lobby_core.contract import Problem
 
+from .json_types import JsonObject
 from .quota import Quota, QuotaCount
 
 RING_SIZE = 4096
@@ -40,7 +42,7 @@ RESET = "reset"
 MAX_EVENT_ID_DIGITS = 20  # ids are microseconds since 1970 plus a count: 16-17 digits for centuries
 STREAM_RETRY_AFTER_S = 30
 
-Snapshot = Callable[[], Awaitable[tuple[str, dict]]]  # -> (event type, data) describing the current state
+Snapshot = Callable[[], Awaitable[tuple[str, JsonObject]]]  # -> (event type, data) describing the current state
 
 
 class Event:
@@ -49,15 +51,16 @@ class Event:
 
     __slots__ = ("id", "type", "frame")
 
-    def __init__(self, id: int, type: str, data: dict):
+    def __init__(self, id: int, type: str, data: JsonObject):
         self.id = id
         self.type = type
         payload = json.dumps(data, separators=(",", ":"), default=str)
         self.frame = f"id: {id}\nevent: {type}\ndata: {payload}\n\n".encode()
 
     @property
-    def data(self) -> dict:
-        return json.loads(self.frame.partition(b"\ndata: ")[2])
+    def data(self) -> JsonObject:
+        data: JsonObject = json.loads(self.frame.partition(b"\ndata: ")[2])
+        return data
 
     def encode(self) -> bytes:
         return self.frame
@@ -79,14 +82,14 @@ class Channel:
         self.slots = QuotaCount(limits)
         self._ring: collections.deque[Event] = collections.deque(maxlen=ring_size)
         self._last_id = time.time_ns() // 1000
-        self._subscribers: set[asyncio.Queue] = set()
+        self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._closed = False
 
     @property
     def last_id(self) -> int:
         return self._last_id
 
-    def publish(self, type: str, data: dict) -> Event:
+    def publish(self, type: str, data: JsonObject) -> Event:
         self._last_id += 1
         event = Event(self._last_id, type, data)
         self._ring.append(event)
@@ -114,7 +117,7 @@ class Channel:
 
         A new client (no Last-Event-ID) first gets `snapshot()` as an event carrying the current id, if
         given; it is taken after subscribing, so a change during it arrives after it, never lost."""
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
         # Registering and reading the ring happen with no await in between: nothing is missed or doubled.
         self._subscribers.add(queue)
         try:
@@ -134,13 +137,13 @@ class Channel:
                 return
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                 except TimeoutError:
                     yield None
                     continue
-                if event is None:
+                if live is None:
                     return
-                yield event
+                yield live
         finally:
             self._subscribers.discard(queue)
 
@@ -175,7 +178,7 @@ class EventStreamResponse(StreamingResponse):
                          headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
         self.channel = channel
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         source = scope["client"][0] if scope.get("client") else "-"
         if not self.channel.slots.take(source):
             await self.body_iterator.aclose()  # type: ignore[attr-defined]

@@ -46,4 +46,5 @@ def _scheduled_mrn(conn: sqlite3.Connection, store: "Store", appointment_id: str
     row = conn.execute("SELECT details_sealed FROM appointments WHERE appointment_id = ?", (appointment_id,)).fetchone()
     if row is None:
         return ""
-    return store.unseal_json(row["details_sealed"], f"appointment:{appointment_id}").get("mrn", "")
+    mrn: str = store.unseal_json(row["details_sealed"], f"appointment:{appointment_id}").get("mrn", "")
+    return mrn

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import sqlite3
 import time
+from typing import Callable
 
 from .store import Store
 
@@ -44,7 +45,9 @@ def purge(conn: sqlite3.Connection, cutoff: float, today: str) -> dict[str, int]
     return {"arrivals": arrivals, "outbox": outbox, "idempotency": keys, "appointments": schedules}
 
 
-async def keep_purging(store: Store, retention_days: int, today, every_s: float = PURGE_EVERY_S) -> None:
+async def keep_purging(
+    store: Store, retention_days: int, today: Callable[[], str], every_s: float = PURGE_EVERY_S
+) -> None:
     """Purge now and then every `every_s`; `today()` gives the site-local day (YYYY-MM-DD)."""
     while True:
         cutoff = time.time() - retention_days * 86400

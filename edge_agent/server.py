@@ -14,6 +14,9 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
+from types import FrameType
+from typing import TypedDict
 
 import uvicorn
 from fastapi import FastAPI
@@ -48,11 +51,11 @@ class DrainingServer(uvicorn.Server):
         self.certificates = certificates
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def serve(self, sockets=None) -> None:
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
 
-    async def startup(self, sockets=None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         if self.certificates is not None:  # uvicorn built the context before the app starts: rotation reloads it
             self.certificates.serve_with(self.config.ssl)
         await super().startup(sockets)
@@ -63,7 +66,7 @@ class DrainingServer(uvicorn.Server):
                 collaborators.loop_lag.reset()  # the collection just above belongs to startup
             systemd_notify.ready()
 
-    def handle_exit(self, sig, frame) -> None:
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM:  # a drained stop is a clean exit (status 0), not death by signal
             self._captured_signals.remove(sig)
@@ -73,9 +76,14 @@ class DrainingServer(uvicorn.Server):
         systemd_notify.stopping()
 
 
+class TlsFiles(TypedDict, total=False):
+    ssl_certfile: str
+    ssl_keyfile: str
+
+
 def serve(config: SiteConfig) -> None:
     configure_logging()
-    options: dict = {}
+    options: TlsFiles = {}
     certificates: tls.CertificateWatcher | None = None
     if config.uses_tls:
         cert, key = tls.ensure_certificate(config)

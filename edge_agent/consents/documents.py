@@ -17,7 +17,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Iterable, Literal, Protocol
+from typing import Annotated, Iterable, Literal, Protocol, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,6 +30,21 @@ LANGUAGE_FILE = re.compile(rf"^({LANGUAGE_TAG[1:-1]})\.(md|txt)$")
 
 Signers = Literal["every_patient", "new_patients", "minors_guardians"]
 Frequency = Literal["once", "yearly", "every_visit"]
+Fingerprint = tuple[tuple[str, int, int], ...]  # (relative path, size, mtime in ns) of every file
+
+
+class DocumentSnapshot(TypedDict):
+    """What a signed record keeps of its document (ConsentDocument.snapshot)."""
+
+    id: str
+    version: str
+    effective: str  # ISO date
+    language: str
+    title: str
+    text: str
+    sha256: str
+    scope: str
+    category: str
 
 
 class ConsentConfigError(ValueError):
@@ -89,7 +104,7 @@ class ConsentDocument:
             may_decline=self.may_decline,
         )
 
-    def snapshot(self, language: str) -> dict:
+    def snapshot(self, language: str) -> DocumentSnapshot:
         """What a signed record keeps of the document: enough to render it years later."""
         return {
             "id": self.id,
@@ -192,9 +207,9 @@ def load_folder(root: Path) -> dict[str, ConsentDocument]:
     return documents
 
 
-def _fingerprint(root: Path) -> tuple:
+def _fingerprint(root: Path) -> Fingerprint:
     """Names, sizes and modification times of every file: cheap to take on each lookup."""
-    entries = []
+    entries: list[tuple[str, int, int]] = []
     for path in sorted(root.rglob("*")):
         if path.is_file():
             stat = path.stat()
@@ -239,7 +254,7 @@ class ConsentLibrary:
     archive: VersionArchive | None = None
     _current: dict[str, ConsentDocument] = field(default_factory=dict)
     _served: dict[tuple[str, str], ConsentDocument] = field(default_factory=dict)
-    _fingerprint: tuple | None = None
+    _fingerprint: Fingerprint | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     last_error: ConsentConfigError | None = None
 
@@ -259,7 +274,7 @@ class ConsentLibrary:
             }
         self._install(documents, fingerprint)
 
-    def _install(self, documents: dict[str, ConsentDocument], fingerprint: tuple) -> list[ConsentDocument]:
+    def _install(self, documents: dict[str, ConsentDocument], fingerprint: Fingerprint) -> list[ConsentDocument]:
         """Put a new set in force; returns the versions (or languages) not served before."""
         if problems := version_conflicts(documents.values(), self._served):
             raise ConsentConfigError(problems)

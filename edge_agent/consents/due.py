@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 
 from lobby_core.appointments import Decision, PriorDecision
 from lobby_core.contract import FormDue
+from ..json_types import JsonObject
 from ..store import Store
 from .documents import ConsentDocument, ConsentLibrary
 
@@ -41,7 +42,7 @@ def policy_uri(document_id: str, version: str) -> str:
     return f"{POLICY_URN_PREFIX}{document_id}:{version}"
 
 
-def decisions_from_fhir(consents: Iterable[dict]) -> list[PriorDecision]:
+def decisions_from_fhir(consents: Iterable[JsonObject]) -> list[PriorDecision]:
     """Decisions found in FHIR R4 Consent resources (as JSON), e.g. a `Consent?patient=...` search.
 
     Only Consents that name one of our documents in `policy.uri` count; others are skipped.
@@ -140,9 +141,11 @@ def _with_central(history: list[PriorDecision], central: CentralDecisions | None
 
 
 def _forms(
-    library: ConsentLibrary, history: list[PriorDecision], central: CentralDecisions | None, **rules
+    library: ConsentLibrary, history: list[PriorDecision], central: CentralDecisions | None, *,
+    new_patient: bool, birth_date: dt.date, today: dt.date,
 ) -> list[FormDue]:
-    due = due_documents(library.current().values(), _with_central(history, central), **rules)
+    due = due_documents(library.current().values(), _with_central(history, central),
+                        new_patient=new_patient, birth_date=birth_date, today=today)
     return [document.as_form() for document in due]
 
 

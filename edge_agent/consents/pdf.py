@@ -25,6 +25,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -245,7 +246,7 @@ def render_pdf(signed: SignedConsent, translations_dir: Path = DEFAULT_TRANSLATI
     document = signed.document
     footer = text_shaping.shape_line(text["footer.hash"].format(language=language, sha256=document["sha256"]))
 
-    def on_page(canvas, doc) -> None:
+    def on_page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont(styles["body"].fontName, 7.5)
         canvas.setFillColor("#444444")

@@ -18,7 +18,7 @@ from typing import Iterable
 from lobby_core.contract import ConsentRecord, PatientIdentity, Signature
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from ..store import Store
-from .documents import ConsentLibrary
+from .documents import ConsentLibrary, DocumentSnapshot
 
 CONSENT_ID_NAMESPACE = uuid.UUID("1c0a7c52-8d0e-4a53-9a4e-6f1f3b0c2d11")
 MAX_CLOCK_SKEW = dt.timedelta(minutes=10)
@@ -173,7 +173,7 @@ class SignedConsent:
     consent_id: str
     checkin_id: str
     record: ConsentRecord
-    document: dict  # DocumentSnapshot: id, version, effective, language, title, text, sha256, scope, category
+    document: DocumentSnapshot
     patient: PatientIdentity
     site_id: str
     site_name: str

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from ..dependencies import ConfigDep, StoreDep
 from ..desk import audit
+from ..json_types import JsonObject
 from ..desk.auth import StaffSession, require_staff
 from .records import ConsentPurged, sealed_pdf
 
@@ -18,7 +19,7 @@ Staff = Annotated[StaffSession, Depends(require_staff)]
 
 
 @router.get("/checkins/{checkin_id}/consents")
-async def checkin_consents(checkin_id: str, staff: Staff, store: StoreDep) -> dict:
+async def checkin_consents(checkin_id: str, staff: Staff, store: StoreDep) -> JsonObject:
     """What the patient signed or declined at this check-in (no patient details), with links to the PDFs."""
 
     def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from ..json_types import JsonObject
 from ..store import Store
 
 CSV_COLUMNS = ("id", "at", "actor", "action", "subject", "detail")
@@ -30,9 +31,9 @@ class AuditEntry:
     actor: str
     action: str
     subject: str
-    detail: dict
+    detail: JsonObject
 
-    def as_json(self) -> dict:
+    def as_json(self) -> JsonObject:
         return {**self.__dict__, "at": _iso(self.at)}
 
 
@@ -40,7 +41,9 @@ def _iso(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def record(conn: sqlite3.Connection, actor: str, action: str, subject: str = "", detail: dict | None = None) -> None:
+def record(
+    conn: sqlite3.Connection, actor: str, action: str, subject: str = "", detail: JsonObject | None = None
+) -> None:
     """Add an entry inside the caller's write transaction."""
     conn.execute(
         "INSERT INTO audit_log(at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
@@ -48,7 +51,7 @@ def record(conn: sqlite3.Connection, actor: str, action: str, subject: str = "",
     )
 
 
-async def log(store: Store, actor: str, action: str, subject: str = "", detail: dict | None = None) -> None:
+async def log(store: Store, actor: str, action: str, subject: str = "", detail: JsonObject | None = None) -> None:
     await store.write(lambda conn: record(conn, actor, action, subject, detail))
 
 
@@ -67,7 +70,7 @@ class FailedSignIns:
         self.store = store
         self.period_s = period_s
         self._reset()
-        self._flush_task: asyncio.Task | None = None
+        self._flush_task: asyncio.Task[None] | None = None
 
     def _reset(self) -> None:
         self.started_at: float | None = None

@@ -33,7 +33,7 @@ import sqlite3
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -136,6 +136,16 @@ def create_staff(store: Store, username: str, password: str, role: Role, *, acto
 
 
 # --- sign-in and sessions ------------------------------------------------------------------------
+
+
+class CookieOptions(TypedDict):
+    """The session cookie's settings, as `Response.set_cookie` takes them."""
+
+    key: str
+    httponly: bool
+    samesite: Literal["strict"]
+    secure: bool
+    path: str
 
 
 class StaffAuth:
@@ -248,7 +258,7 @@ class StaffAuth:
 
         await self.store.write(work)
 
-    def cookie_options(self) -> dict:
+    def cookie_options(self) -> CookieOptions:
         return {
             "key": SESSION_COOKIE,
             "httponly": True,

@@ -23,7 +23,7 @@ class DeadLetter:
     error: str
     outcome: str  # the server's OperationOutcome (JSON text)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
@@ -48,9 +48,10 @@ def dead_letters(conn: sqlite3.Connection, limit: int = 200) -> list[DeadLetter]
 
 
 def count(conn: sqlite3.Connection) -> int:
-    return conn.execute(
+    total: int = conn.execute(
         "SELECT COUNT(*) FROM outbox WHERE status = 'dead' AND id NOT IN (SELECT outbox_id FROM dead_letter_discards)"
     ).fetchone()[0]
+    return total
 
 
 async def retry(store: Store, outbox_id: int, actor: str) -> None:

@@ -7,9 +7,19 @@ import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import TypedDict
 
 OFFLINE_AFTER_S = 60.0
 HELP_META_PREFIX = "help:"  # meta key per kiosk with an open help request (set by Agent.raise_help)
+
+
+class DeviceReport(TypedDict):
+    """One device as the kiosk's last heartbeat reported it (lobby_core.contract.DeviceHealth as JSON)."""
+
+    name: str
+    kind: str
+    state: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -21,10 +31,10 @@ class KioskStatus:
     app_version: str
     screen: str
     spool_depth: int
-    devices: list[dict]
+    devices: list[DeviceReport]
     help_requested_at: str | None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 

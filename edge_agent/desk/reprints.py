@@ -12,18 +12,37 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import TypedDict
+
 from fastapi import APIRouter, HTTPException, Response
 
 from ..dependencies import EventsDep, KioskId, StoreDep
+from ..json_types import JsonObject
 from . import audit
 
 router = APIRouter(prefix="/api/v1/kiosks")
 
 
+class PendingReprint(TypedDict):
+    """A request as the kiosk collects it."""
+
+    request_id: int
+    checkin_id: str
+    ticket: str
+    kind: str
+    printer: str
+
+
+class ReprintRequest(PendingReprint):
+    """A request as the desk's `reprint` event announces it."""
+
+    kiosk_id: str
+
+
 def add(conn: sqlite3.Connection, *, checkin_id: str, ticket: str, kind: str, kiosk_id: str, printer: str,
-        requested_by: str) -> dict:  # fmt: skip
+        requested_by: str) -> ReprintRequest:  # fmt: skip
     """Store a request (inside the caller's write, audited with it); returns it as the kiosk will see it."""
-    request_id = conn.execute(
+    request_id: int = conn.execute(
         "INSERT INTO reprint_requests(checkin_id, kind, kiosk_id, printer, requested_by, requested_at)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (checkin_id, kind, kiosk_id, printer, requested_by, time.time()),
@@ -40,10 +59,10 @@ def _own_kiosk(request_kiosk: str, path_kiosk: str) -> None:
 
 
 @router.get("/{kiosk_id}/reprints")
-async def pending(kiosk_id: str, kiosk: KioskId, store: StoreDep) -> dict:
+async def pending(kiosk_id: str, kiosk: KioskId, store: StoreDep) -> JsonObject:
     _own_kiosk(kiosk, kiosk_id)
 
-    def query(conn: sqlite3.Connection) -> list[dict]:
+    def query(conn: sqlite3.Connection) -> list[PendingReprint]:
         rows = conn.execute(
             "SELECT r.id, r.checkin_id, a.ticket, r.kind, r.printer FROM reprint_requests r"
             " JOIN arrivals a USING (checkin_id) WHERE r.kiosk_id = ? AND r.picked_up_at IS NULL ORDER BY r.id",

@@ -24,7 +24,7 @@ class DayStats:
     kiosk: int
     desk: int
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 

@@ -52,7 +52,8 @@ class _Table:
         record = self._live(key)
         if record is None or record.count < self.free:
             return 0.0
-        wait = min(self.max_s, self.backoff_s * 2 ** (record.count - self.free))
+        doublings: int = 2 ** (record.count - self.free)  # never negative here: an int
+        wait = min(self.max_s, self.backoff_s * doublings)
         return max(0.0, record.last + wait - self.clock())
 
     def fail(self, key: Hashable) -> None:
