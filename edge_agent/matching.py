@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from lobby_core.comparison import name_words, normalise as normalise  # one name normalisation, re-exported
+from lobby_core.comparison import name_words as name_words, normalise as normalise  # one name normalisation, re-exported
 
 from .keys import SiteKey
 
