@@ -1,0 +1,282 @@
+"""How long a patient spends from the attract screen to the ticket: a keystroke-level model (KLM) over the
+real flow, beside the same model over the flow before issue 12.
+
+    .venv/bin/python bench/patient_time.py [--base-commit 926e863]
+
+The touches, card scans, signatures and words on each screen are not guessed: a worker process runs the
+real kiosk app (1080x1920 under Xvfb) against a real edge agent and the simulated lobby, drives it with
+the autopilot's synthetic touches, and counts them; it also measures each wait for the system (lookup,
+check-in) from the touch or scan to the next screen drawn. The same worker drives the base commit's app
+(checked out with `git worktree add --detach` into a temporary folder), with scenarios written for its
+screens; both run against an agent from this checkout.
+
+Operators (older adults; Card, Moran & Newell 1983 for the structure, times lengthened per the ageing
+literature): tap = point + touch 1.1 s; mental preparation 1.35 s per screen; reading at 200 words a
+minute (instructions, titles, buttons on each screen shown; the consent documents' own text is counted
+separately, because patients read it at very different depths); presenting a card at the scanner 5 s;
+signing 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASE_COMMIT = "926e863"  # main's HEAD before issue 12's kiosk rework
+SIZE = (1080, 1920)
+TAP_S, MENTAL_S, WPM, SCAN_S, SIGN_S = 1.1, 1.35, 200, 5.0, 5.0
+SCENARIOS = {  # name: (target s, needs forms)
+    "scan_nothing_due": (20, False),
+    "typed_nothing_due": (45, False),
+    "scan_three_forms": (120, True),
+}
+FAMILY, GIVEN, BIRTH = "ROSSI", "GIULIA", (1962, 3, 3)
+
+
+def model_seconds(counts: dict) -> float:
+    return (
+        counts["taps"] * TAP_S
+        + counts["screens"] * MENTAL_S
+        + counts["words"] / WPM * 60
+        + counts["scans"] * SCAN_S
+        + counts["signatures"] * SIGN_S
+        + counts["system_s"]
+    )
+
+
+# --- the worker: runs inside Xvfb, against the checkout at --repo -----------------------------------
+
+
+def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
+    sys.path.insert(0, str(repo))  # ahead of the editable install's finder: that checkout's kiosk
+    from lobby_core import site_config
+    from kiosk import window
+
+    site = site_config.load(workdir / "site.toml", site_config.KioskSiteConfig)
+    window.configure(site.kiosk.orientation, windowed=True, size=SIZE)
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    from kiosk import autopilot
+    from kiosk.app import KioskApp
+    from kiosk.simulators.lobby import SimulatedLobby
+    from kiosk.simulators.licence import licence_text
+    import datetime as dt
+
+    counts = {"taps": 0, "screens": 0, "words": 0, "document_words": 0, "scans": 0, "signatures": 0, "system_s": 0.0,
+              "steps": []}  # fmt: skip
+
+    class CountingDriver(autopilot.Driver):
+        def tap(self, widget) -> None:
+            counts["taps"] += 1
+            super().tap(widget)
+
+        def draw(self, area) -> None:
+            counts["signatures"] += 1
+            super().draw(area)
+
+        def scan(self) -> None:
+            counts["scans"] += 1
+            self.lobby.command("scan", [licence_text(FAMILY.title(), GIVEN.title(), dt.date(*BIRTH))])
+
+        def read(self, step: str, document: str = "") -> None:
+            """The patient reads the screen now shown: the words of every visible label and button on it."""
+            screen = self.screen(step)
+            words = 0
+            for widget in screen.walk(restrict=True):
+                if isinstance(widget, Label) and widget.opacity > 0 and widget.text.strip():
+                    text = widget.text
+                    if document and text.strip() == document.strip():
+                        counts["document_words"] += len(text.split())
+                        continue
+                    words += len(_plain(text).split())
+            counts["screens"] += 1
+            counts["words"] += words
+            counts["steps"].append(step)
+
+        def wait_for_system(self, condition):
+            """A wait the patient sits through: measured from now to the condition being met."""
+            started = time.monotonic()
+
+            def met() -> bool:
+                if condition():
+                    counts["system_s"] += time.monotonic() - started
+                    return True
+                return False
+
+            return self.until(met, getattr(condition, "description", "the system"))
+
+    scenario = (BASE_SCENARIOS if flavour == "base" else CURRENT_SCENARIOS)[scenario_name]
+    lobby_dir = Path(tempfile.mkdtemp(prefix="lobby-"))
+    lobby = SimulatedLobby(lobby_dir, with_card_reader=False).start()
+    failed: list[str] = []
+    try:
+        app = KioskApp(site, device_configs=lobby.devices)
+        driver = CountingDriver(app, scenario, lobby=lobby, quit_when_done=True,
+                                report=lambda event, **details: failed.append(details.get("why", "")) if event == "failed" else None)  # fmt: skip
+        driver.start_on_first_frame()
+        Clock.schedule_once(lambda _dt: driver.fail("watchdog"), 120)
+        app.run()
+    finally:
+        lobby.stop()
+        shutil.rmtree(lobby_dir, ignore_errors=True)
+    (workdir / "result.json").write_text(json.dumps({**counts, "failed": failed}))
+
+
+def _plain(text: str) -> str:
+    import re
+
+    return re.sub(r"\[/?[a-z]+(=[^\]]*)?\]", "", text)
+
+
+# --- scenarios: the base commit's screens ------------------------------------------------------------
+
+
+def _base_to_ticket(d, forms: bool):
+    yield from _settle(d, "confirm")
+    d.read("confirm")
+    d.tap(d.screen("confirm").ids.yes)
+    yield d.wait_for_system(d.until(lambda: d.app.view.step in ("review", "forms", "done"), "after confirm"))
+    if d.app.view.step == "review":
+        yield from _settle(d, "review")
+        d.read("review")
+        d.tap(d.screen("review").ids.continue_)
+        yield d.wait_for_system(d.until(lambda: d.app.view.step in ("forms", "done"), "after review"))
+    while d.app.view.step == "forms":
+        number = d.app.view.form_number
+        yield 2
+        d.read("forms", document=d.app.view.form_text)
+        d.draw(d.screen("forms").ids.signature)
+        yield 2
+        d.tap(d.screen("forms").ids.sign)
+        yield d.wait_for_system(d.until(lambda: d.app.view.step != "forms" or d.app.view.form_number != number, "next form"))
+    yield d.wait_for_system(d.at("done"))
+    yield 2
+    d.read("done")
+
+
+def _settle(d, step: str):
+    yield d.at(step)
+    yield 2
+
+
+def base_scan(d):
+    yield from _settle(d, "attract")
+    d.read("attract")
+    d.scan()
+    yield d.wait_for_system(d.at("confirm"))
+    yield from _base_to_ticket(d, forms=True)
+
+
+def base_typed(d):
+    yield from _settle(d, "attract")
+    d.read("attract")
+    d.tap(d.screen("attract").ids.start)
+    yield from _settle(d, "identify")
+    d.read("identify")
+    d.tap(d.screen("identify").ids.type_by_hand)
+    yield from _settle(d, "manual")
+    d.read("manual")
+    for char in FAMILY:
+        d.tap(d.key(char))
+        yield 1
+    d.tap(d.screen("manual").ids.birth)
+    yield 2
+    for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
+        d.tap(d.key(char))
+        yield 1
+    d.tap(d.screen("manual").ids.search)
+    yield d.wait_for_system(d.at("confirm"))
+    yield from _base_to_ticket(d, forms=False)
+
+
+BASE_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": base_typed, "scan_three_forms": base_scan}
+CURRENT_SCENARIOS = BASE_SCENARIOS
+
+
+# --- the runner -------------------------------------------------------------------------------------
+
+
+def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path) -> dict:
+    sys.path.insert(0, str(REPO))
+    from tests.agent.launcher import site_toml, start_agent
+
+    workdir = tmp / f"{flavour}-{scenario}"
+    workdir.mkdir()
+    overrides = {}
+    if not with_forms:
+        (workdir / "no-consents").mkdir()
+        overrides[""] = {"consents_dir": str(workdir / "no-consents")}
+    agent = start_agent(workdir / "agent", **overrides)
+    try:
+        kiosk = {"id": "kiosk-1", "agent_url": agent.base_url, "token": agent.token, "spool_dir": str(workdir / "spool"), "ticket_prefix": "K1"}
+        (workdir / "site.toml").write_text(site_toml({"site": {"name": "Test Clinic"}, "kiosk": kiosk}))
+        env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(workdir / "kivy-home"), "KIVY_NO_CONSOLELOG": "1"}
+        command = ["xvfb-run", "-a", "-s", f"-screen 0 {SIZE[0]}x{SIZE[1]}x24", sys.executable, __file__,
+                   "--worker", flavour, scenario, str(workdir), "--repo", str(repo)]  # fmt: skip
+        subprocess.run(command, env=env, timeout=240, check=False, stdout=subprocess.DEVNULL, stderr=(workdir / "app.log").open("wb"))
+    finally:
+        agent.stop()
+    result_path = workdir / "result.json"
+    if not result_path.exists():
+        raise RuntimeError(f"{flavour} {scenario}: no result\n{(workdir / 'app.log').read_text(errors='replace')[-3000:]}")
+    result = json.loads(result_path.read_text())
+    if result["failed"]:
+        raise RuntimeError(f"{flavour} {scenario}: {result['failed']}")
+    return result
+
+
+def base_checkout(commit: str, tmp: Path) -> Path:
+    path = tmp / "base"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), commit], check=True, capture_output=True)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-commit", default=BASE_COMMIT)
+    parser.add_argument("--only", choices=sorted(SCENARIOS))
+    parser.add_argument("--worker", nargs=3, metavar=("FLAVOUR", "SCENARIO", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--repo", type=Path, default=REPO, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        flavour, scenario, workdir = args.worker
+        worker(args.repo, flavour, scenario, Path(workdir))
+        return 0
+    names = [args.only] if args.only else list(SCENARIOS)
+    with tempfile.TemporaryDirectory(prefix="patient-time-") as folder:
+        tmp = Path(folder)
+        base = base_checkout(args.base_commit, tmp)
+        try:
+            rows = []
+            for name in names:
+                target, forms = SCENARIOS[name]
+                now = measure(REPO, "current", name, forms, tmp)
+                before = measure(base, "base", name, forms, tmp)
+                rows.append((name, target, now, before))
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], check=False, capture_output=True)
+    print(f"{'scenario':<20} {'target':>7} {'now':>7} {'base':>7}   now: taps/screens/words/scans/signs/system   base")
+    for name, target, now, before in rows:
+        def parts(c: dict) -> str:
+            return f"{c['taps']}/{c['screens']}/{c['words']}/{c['scans']}/{c['signatures']}/{c['system_s']:.2f}s"
+
+        print(f"{name:<20} {'<= ' + str(target):>7} {model_seconds(now):6.1f}s {model_seconds(before):6.1f}s   {parts(now):<28} {parts(before)}")
+        if now["document_words"]:
+            print(f"{'':<20} consent documents shown: {now['document_words']} words now, {before['document_words']} before "
+                  f"(read in full: +{now['document_words'] / WPM * 60:.0f} s), not in the totals")  # fmt: skip
+        print(f"{'':<20} screens now: {' > '.join(now['steps'])}")
+        print(f"{'':<20} screens before: {' > '.join(before['steps'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
