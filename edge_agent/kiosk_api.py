@@ -30,6 +30,7 @@ from .dependencies import (
 from .events import sse_response
 from .problems import ProblemError, invalid_input
 from .ratelimit import RateLimiter
+from .schedule import ScheduleCache
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -51,9 +52,13 @@ async def lookup(
             429, "rate_limited", "Too many lookups from this kiosk; please ask at the front desk.",
             headers={"Retry-After": RateLimiter.retry_after_header(wait_s)},
         )  # fmt: skip
-    matches = schedule.find(body.family, body.given, body.birth_date)
-    if body.reminder_token and (reminded := _reminded_appointment(config, body.reminder_token, kiosk_id)):
-        matches = [a for a in matches if a.appointment_id == reminded] or matches
+    reminded = _reminded_appointment(config, body.reminder_token, kiosk_id) if body.reminder_token else None
+    if body.family:
+        matches = schedule.find(body.family, body.given, body.birth_date)
+        if reminded:
+            matches = [a for a in matches if a.appointment_id == reminded] or matches
+    else:
+        matches = _reminded_matches(schedule, reminded, body.birth_date) if reminded else []
     patients = {appointment.patient_id for appointment in matches}
     outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
     metrics.lookups.labels(outcome=outcome).inc()
@@ -88,6 +93,18 @@ def _reminded_appointment(config: SiteConfig, token: str, kiosk_id: str) -> str 
         log.warning("reminder code refused", extra={"kiosk_id": kiosk_id, "reason": exc.key})
         return None
     return found.appointment
+
+
+def _reminded_matches(schedule: ScheduleCache, reminded: str, birth_date: dt.date) -> list[ScheduledAppointment]:
+    """A reminder + birth date lookup (no name): today's reminded appointment, if the birth date is its patient's."""
+    if schedule.day != schedule.today():
+        return []
+    return [
+        a
+        for a in schedule.appointments
+        if matching.reminder_matches(birth_date, reminded_appointment_id=reminded, appointment_id=a.appointment_id,
+                                     scheduled_birth_date=a.birth_date)  # fmt: skip
+    ]
 
 
 def _next_of(matches: list[ScheduledAppointment]) -> ScheduledAppointment:

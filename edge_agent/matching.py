@@ -5,6 +5,9 @@ apostrophes and spacing do not matter ("GARCÍA-LÓPEZ" == "garcia lopez" == "Ga
 name matches when one side's words are the leading words of the other's (compound surnames: "Garcia"
 finds "García López"). A given name matches when it is empty (surname + birth date only), an initial
 ("M" or "M."), or equal to the scheduled given name or its first word ("Maria" finds "María José").
+
+A verified reminder QR names one appointment; with it, the birth date alone identifies the patient, and
+only when it equals that appointment's patient's (the reminder alone identifies nobody).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ import functools
 from lobby_core.comparison import name_words as name_words, normalise as normalise  # one name normalisation, re-exported
 
 from .keys import SiteKey
+
+
+def reminder_matches(birth_date: dt.date, *, reminded_appointment_id: str, appointment_id: str,
+                     scheduled_birth_date: dt.date) -> bool:  # fmt: skip
+    return appointment_id == reminded_appointment_id and birth_date == scheduled_birth_date
+
 
 def family_matches(typed: str, scheduled: str) -> bool:
     typed_words, scheduled_words = name_words(typed), name_words(scheduled)

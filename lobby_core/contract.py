@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 API_VERSION = "1"
 SERVICE_TYPE = "_clinic-checkin._tcp.local."
@@ -52,13 +52,20 @@ class Demographics(Wire):
 
 
 class LookupRequest(Wire):
-    family: Name
+    # Needed unless a reminder QR token is sent: a valid reminder plus the birth date names one patient.
+    family: Name | None = None
     given: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     birth_date: dt.date
     identity_source: IdentitySource = "manual"
     # The signed token from an appointment-reminder QR code, if the patient scanned one.
     reminder_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
     language: Language = "en"
+
+    @model_validator(mode="after")
+    def _family_or_reminder(self) -> "LookupRequest":
+        if not self.family and not self.reminder_token:
+            raise ValueError("family is required unless a reminder_token is sent")
+        return self
 
 
 class CoverageInfo(Wire):
@@ -79,6 +86,7 @@ class FormDue(Wire):
     text: dict[Language, str]
     sha256: dict[Language, Sha256Hex]
     may_decline: bool = False
+    require_scroll_to_end: bool = False  # the kiosk enables signing only once the end was shown
 
 
 class AppointmentMatch(Wire):

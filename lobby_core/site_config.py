@@ -228,6 +228,23 @@ class KioskSection(Section):
     keypad_keys: KeypadKeys = KeypadKeys()
     headphone_jack: Annotated[str, AfterValidator(_headphone_jack)] = ""  # plugged in: speech mode
     devices: list[DeviceConfig] = []
+    # The physical panel (kiosk/theme.py turns millimetres into its pixels): its diagonal, or its pixel
+    # pitch when known (0: from the diagonal), and how high its bottom edge is mounted above the floor.
+    panel_diagonal_in: Annotated[float, Field(ge=7, le=100)] = 21.5
+    pixel_pitch_mm: Annotated[float, Field(ge=0, le=2)] = 0.0
+    panel_bottom_mm: Annotated[int, Field(ge=0, le=2000)] = 800
+    # Where the licence/QR scanner sits, as the identify screen's picture shows it.
+    scanner_position: Literal["below-screen-right", "below-screen-left", "below-screen-center",
+                              "right-of-screen", "left-of-screen"] = "below-screen-right"  # fmt: skip
+    idle_timeout_form_s: Annotated[int, Field(ge=30, le=1800)] = 180  # while a consent form is open
+    done_on_screen_max_s: Annotated[int, Field(ge=30, le=900)] = 300  # no printer: the number stays until Done
+    # Site branding: accent colour (checked for contrast at start-up), logo, a welcome line per language.
+    brand_accent: Annotated[str, Field(pattern=r"^(#[0-9A-Fa-f]{6})?$")] = ""
+    brand_logo: Path | None = None
+    welcome_line: dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(max_length=120)]] = {}
+    # Display names per language of the schedule's rooms and clinicians: "Room 1" = {en = "Room 1", es = "Sala 1"}.
+    rooms: dict[str, dict[str, str]] = {}
+    clinicians: dict[str, dict[str, str]] = {}
 
 
 class SharedSiteConfig(Section):

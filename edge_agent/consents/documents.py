@@ -64,6 +64,7 @@ class DocumentMetadata(BaseModel):
     signers: Signers = "every_patient"
     frequency: Frequency = "once"
     may_decline: bool = False
+    require_scroll_to_end: bool = False
     scope: Literal["patient-privacy", "treatment", "research", "adr"] = "treatment"
     category: Annotated[str, Field(min_length=1, max_length=40)] = "59284-0"
     still_valid_versions: list[str] = []
@@ -86,6 +87,7 @@ class ConsentDocument:
     scope: str
     category: str
     still_valid_versions: tuple[str, ...] = ()
+    require_scroll_to_end: bool = False
 
     @property
     def languages(self) -> list[str]:
@@ -102,6 +104,7 @@ class ConsentDocument:
             text=self.text,
             sha256=self.sha256,
             may_decline=self.may_decline,
+            require_scroll_to_end=self.require_scroll_to_end,
         )
 
     def snapshot(self, language: str) -> DocumentSnapshot:
@@ -185,6 +188,7 @@ def load_document(folder: Path) -> ConsentDocument:
         signers=meta.signers,
         frequency=meta.frequency,
         may_decline=meta.may_decline,
+        require_scroll_to_end=meta.require_scroll_to_end,
         scope=meta.scope,
         category=meta.category,
         still_valid_versions=tuple(meta.still_valid_versions),

@@ -31,3 +31,27 @@ def test_reminder_resolves_twins_but_never_identifies_alone(launch_agent) -> Non
     assert lookup({**twins, "reminder_token": other_site})["outcome"] == "ambiguous"
     # A reminder for someone else's appointment does not open it for this identity.
     assert lookup({"family": "Smith", "given": "John", "birth_date": "1999-01-01", "reminder_token": anh})["outcome"] == "none"
+
+
+def test_a_reminder_and_the_birth_date_alone_find_the_patient_and_nothing_else_does(launch_agent) -> None:
+    key = reminder.new_private_key()
+    agent = launch_agent(kiosk={"reminder_public_key": reminder.public_key_b64(key)}, agent={"lookup_rate_per_minute": 6})
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    rossi = reminder.sign(key, "test-site", today_demo_appointment_id(14), tomorrow)  # Rossi Giulia, 1962-03-03
+    forged = reminder.sign(reminder.new_private_key(), "test-site", today_demo_appointment_id(14), tomorrow)
+
+    def lookup(body: dict):
+        with agent.client() as client:
+            return client.post("/api/v1/lookup", json=body, headers=agent.headers())
+
+    matched = lookup({"birth_date": "1962-03-03", "reminder_token": rossi}).json()
+    assert matched["outcome"] == "matched" and matched["appointment"]["display_name"] == "Giulia R."
+    assert matched["appointment"]["appointment_id"] == today_demo_appointment_id(14)
+    assert lookup({"birth_date": "1962-03-04", "reminder_token": rossi}).json() == {"outcome": "none", "appointment": None}
+    assert lookup({"birth_date": "1962-03-03", "reminder_token": forged}).json()["outcome"] == "none"
+    assert lookup({"birth_date": "1962-03-03", "reminder_token": "not-a-token"}).json()["outcome"] == "none"
+    no_name = lookup({"birth_date": "1962-03-03"})
+    assert no_name.status_code == 422 and "family" in no_name.text
+    # Still rate-limited: the sixth lookup this minute (the 422 was refused before counting) is the last allowed.
+    answers = [lookup({"birth_date": "1962-03-03", "reminder_token": rossi}).status_code for _ in range(3)]
+    assert answers[:2] == [200, 200] and answers[2] == 429
