@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Union
@@ -49,6 +50,7 @@ class Step(str, enum.Enum):
     IDENTIFY = "identify"
     MANUAL = "manual"
     LOOKING_UP = "looking_up"
+    NOT_FOUND = "not_found"
     CONFIRM = "confirm"
     SEE_DESK = "see_desk"
     REVIEW = "review"
@@ -59,8 +61,15 @@ class Step(str, enum.Enum):
 
 
 _UNKNOWN = DeviceStatus(DeviceState.UNKNOWN)
-PATIENT_STEPS = {Step.IDENTIFY, Step.MANUAL, Step.CONFIRM, Step.SEE_DESK, Step.REVIEW, Step.FORMS, Step.OFFLINE}
+PATIENT_STEPS = {Step.IDENTIFY, Step.MANUAL, Step.NOT_FOUND, Step.CONFIRM, Step.SEE_DESK, Step.REVIEW, Step.FORMS, Step.OFFLINE}
 WAITING_STEPS = {Step.LOOKING_UP, Step.SUBMITTING}
+# The step indicator: which of the patient's four steps each screen belongs to.
+PROGRESS = {
+    Step.IDENTIFY: 1, Step.MANUAL: 1, Step.LOOKING_UP: 1, Step.NOT_FOUND: 1, Step.OFFLINE: 2, Step.CONFIRM: 2,
+    Step.REVIEW: 2, Step.FORMS: 3, Step.SUBMITTING: 3, Step.DONE: 4,
+}  # fmt: skip
+PROGRESS_STEPS = 4
+MISSES_BEFORE_DESK = 2
 
 
 # --- effects: what the app must do for the flow ----------------------------------------------------
@@ -123,7 +132,10 @@ class FlowSettings:
     languages: tuple[str, ...] = ("en", "es")
     idle_timeout_s: float = 60
     idle_warning_s: float = 15
+    idle_timeout_form_s: float = 180  # reading a consent takes longer than any other screen
     done_display_s: float = 20
+    done_on_screen_max_s: float = 300  # no printer: the number stays until "Done", at most this long
+    show_again_s: float = 120  # after "Done" on an unprinted ticket, the welcome screen offers it again
     device_kinds: Mapping[str, str] = field(default_factory=dict)  # device name -> kind
 
     @property
@@ -163,6 +175,25 @@ def birth_date_from_digits(digits: str, order: str, today: dt.date) -> dt.date |
     return born
 
 
+@functools.lru_cache(maxsize=8)
+def _birth_prefixes(order: str, today: dt.date) -> frozenset[str]:
+    """Every prefix of every plausible birth date's digits in `order`: the date pad allows only these."""
+    prefixes: set[str] = set()
+    day = today
+    while today.year - day.year <= 125:
+        parts = {"D": f"{day.day:02d}", "M": f"{day.month:02d}", "Y": f"{day.year:04d}"}
+        digits = "".join(parts[letter] for letter in order)
+        prefixes.update(digits[:n] for n in range(1, 9))
+        day -= dt.timedelta(days=1)
+    return frozenset(prefixes)
+
+
+def allowed_birth_digits(typed: str, order: str, today: dt.date) -> str:
+    """The digits that can follow `typed` on the way to a valid birth date ('' when it is complete)."""
+    prefixes = _birth_prefixes(order, today)
+    return "".join(d for d in "0123456789" if typed + d in prefixes)
+
+
 class Flow:
     def __init__(
         self,
@@ -183,6 +214,8 @@ class Flow:
         self.help = ""  # "", "sent" (someone is coming) or "unreachable" (go to the desk)
         self.idle_warning_left: int | None = None  # seconds left on "Are you still there?"
         self.ticket: Ticket | None = None
+        self.desk_call = ""  # on "see the desk": "sent" (someone is coming) or "unreachable" (go to the desk)
+        self._last_ticket: tuple[Ticket, float] | None = None  # an unprinted ticket the patient may ask to see again
         self.agent_online = True
         self.devices: dict[str, DeviceStatus] = {}
         self.board: BoardState | None = None  # the lobby queue: ticket numbers only
@@ -216,6 +249,35 @@ class Flow:
         if self.step is not Step.FORMS or appointment is None:
             return None
         return appointment.forms_due[self.session.form_index]
+
+    @property
+    def progress(self) -> int:
+        """Which of the PROGRESS_STEPS steps the patient is on (0: none shown)."""
+        return PROGRESS.get(self.step, 0)
+
+    @property
+    def idle_timeout_s(self) -> float:
+        return self.settings.idle_timeout_form_s if self.step is Step.FORMS else self.settings.idle_timeout_s
+
+    @property
+    def allowed_digits(self) -> str:
+        return allowed_birth_digits(self.session.typed.birth_digits, self._date_order(self.language), self._now().date())
+
+    @property
+    def typed_birth_date(self) -> dt.date | None:
+        return birth_date_from_digits(self.session.typed.birth_digits, self._date_order(self.language), self._now().date())
+
+    @property
+    def ticket_to_show_again(self) -> Ticket | None:
+        if self.step is not Step.ATTRACT or self._last_ticket is None:
+            return None
+        ticket, until = self._last_ticket
+        return ticket if self.session.clock() < until else None
+
+    @property
+    def can_sign(self) -> bool:
+        form = self.current_form
+        return form is not None and (not form.require_scroll_to_end or self.session.form_read_to_end)
 
     def form_language(self, form: FormDue) -> str:
         """The patient's language when the form has it, else the first language it is written in."""
@@ -296,7 +358,7 @@ class Flow:
         self.notice = ""
         if typed.focus == "family" and (char.isalpha() or char in " '-") and len(typed.family) < 60:
             typed.family += char
-        elif typed.focus == "birth" and char.isdigit() and len(typed.birth_digits) < 8:
+        elif typed.focus == "birth" and char.isdigit() and char in self.allowed_digits:
             typed.birth_digits += char
         return []
 
@@ -316,14 +378,53 @@ class Flow:
         self.session.touch()
         typed = self.session.typed
         family = " ".join(typed.family.split())
-        born = birth_date_from_digits(typed.birth_digits, self._date_order(self.language), self._now().date())
-        if not family:
+        born = self.typed_birth_date
+        if not family and not self.session.reminder_token:
             self.notice, typed.focus = "manual.need_name", "family"
             return []
         if born is None:
             self.notice, typed.focus = "manual.bad_date", "birth"
             return []
         return self._identify(Identity(source="manual", family_name=family, birth_date=born))
+
+    def next_field(self) -> list[Effect]:
+        """'Next' under the keyboard: from the name to the birth date, from the birth date to the search."""
+        if self.step is not Step.MANUAL:
+            return []
+        typed = self.session.typed
+        if typed.focus == "family":
+            self.session.touch()
+            if not typed.family.strip():
+                self.notice = "manual.need_name"
+                return []
+            self.notice, typed.focus = "", "birth"
+            return []
+        return self.submit_typed()
+
+    def correct(self) -> list[Effect]:
+        """'Correct what I typed' on "We could not find you": back to the keyboard, the text kept."""
+        if self.step is not Step.NOT_FOUND:
+            return []
+        self.session.touch()
+        self.session.typed.focus = "birth" if self.session.reminder_token else "family"
+        self._go(Step.MANUAL)
+        return []
+
+    def form_scrolled_to_end(self) -> list[Effect]:
+        if self.step is Step.FORMS and not self.session.form_read_to_end:
+            self.session.form_read_to_end = True
+            self.session.touch()
+            if self.notice == "forms.scroll_first":
+                self.notice = ""
+        return []
+
+    def show_ticket_again(self) -> list[Effect]:
+        ticket = self.ticket_to_show_again
+        if ticket is not None:
+            self.ticket = ticket
+            self._go(Step.DONE)
+            self._done_at = self.session.clock()
+        return []
 
     def confirm(self) -> list[Effect]:
         """'Yes, this is my appointment'."""
@@ -362,6 +463,9 @@ class Flow:
         form = self.current_form
         if form is None or not signature.strokes:
             return []
+        if not self.can_sign:
+            self.notice = "forms.scroll_first"
+            return []
         return self._decide(form, "accepted", signature)
 
     def decline(self) -> list[Effect]:
@@ -394,16 +498,24 @@ class Flow:
         return []
 
     def back(self) -> list[Effect]:
+        """'Back' on the keyboard: from the birth date to the name, from the name to the choice of how."""
         if self.step is Step.MANUAL:
             self.session.touch()
             self.notice = ""
-            self._go(Step.IDENTIFY)
+            typed = self.session.typed
+            if typed.focus == "birth" and not self.session.reminder_token:
+                typed.focus = "family"
+            else:
+                self._go(Step.IDENTIFY)
         return []
 
     def finish(self) -> list[Effect]:
         """'Start over' anywhere, or 'Done' on the ticket screen: forget everything."""
         if self.step not in WAITING_STEPS:
+            ticket = self.ticket
             self._reset()
+            if ticket is not None and ticket.on_screen:
+                self._last_ticket = (ticket, self.session.clock() + self.settings.show_again_s)
         return []
 
     # --- devices --------------------------------------------------------------------------------
@@ -436,9 +548,9 @@ class Flow:
         meaning = self._read_scan(text)
         self.session.scan_buffer = ""
         if isinstance(meaning, ReminderScanned):
-            self.session.reminder_token = meaning.token
+            self.session.reminder_token = meaning.token  # with the birth date alone it names the patient
             self.notice = "identify.reminder_ok"
-            self.session.typed.focus = "family"
+            self.session.typed.focus = "birth"
             self._go(Step.MANUAL, keep_notice=True)
             return []
         if not isinstance(meaning, Identity) or meaning.birth_date is None or not meaning.family_name:
@@ -480,6 +592,12 @@ class Flow:
         if self.step is not Step.LOOKING_UP:
             return []
         self.agent_online = True
+        if response.outcome == "none":
+            self.session.misses += 1
+            if self.session.misses < MISSES_BEFORE_DESK:
+                self._keep_what_was_read()
+                self._go(Step.NOT_FOUND)
+                return []
         if response.outcome != "matched" or response.appointment is None:
             return self._see_desk(response.outcome)
         self.session.lookup = response
@@ -529,6 +647,8 @@ class Flow:
         return [RequestHelp(screen="done/printer", language=self.language), ReportHealth()]
 
     def help_answered(self, delivered: bool) -> list[Effect]:
+        if self.desk_call:
+            self.desk_call = "sent" if delivered else "unreachable"
         if self.help:
             self.help = "sent" if delivered else "unreachable"
         if not delivered:
@@ -541,16 +661,17 @@ class Flow:
         """Called about once a second: idle warning, countdown, wipe; the ticket screen's end."""
         settings, session = self.settings, self.session
         if self.step is Step.DONE:
-            if session.clock() - self._done_at >= settings.done_display_s:
+            on_screen = self.ticket is not None and self.ticket.on_screen
+            if session.clock() - self._done_at >= (settings.done_on_screen_max_s if on_screen else settings.done_display_s):
                 self._reset()
             return []
         if self.step not in PATIENT_STEPS:
             return []
-        idle = session.idle_for()
-        if idle >= settings.idle_timeout_s + settings.idle_warning_s:
+        idle, timeout = session.idle_for(), self.idle_timeout_s
+        if idle >= timeout + settings.idle_warning_s:
             self._reset()
-        elif idle >= settings.idle_timeout_s:
-            self.idle_warning_left = max(1, round(settings.idle_timeout_s + settings.idle_warning_s - idle))
+        elif idle >= timeout:
+            self.idle_warning_left = max(1, round(timeout + settings.idle_warning_s - idle))
         else:
             self.idle_warning_left = None  # touched again (scrolling a form counts)
         return []
@@ -558,22 +679,36 @@ class Flow:
     # --- transitions ----------------------------------------------------------------------------
 
     def _go(self, step: Step, keep_notice: bool = False) -> None:
+        if step is not self.step:
+            self.session.touch()  # each screen gets its own idle time
         self.step = step
         self.idle_warning_left = None
         self.help = ""
+        self.desk_call = ""
         if not keep_notice:
             self.notice = ""
 
     def _reset(self) -> None:
         self.session.wipe(language=self.settings.default_language)
         self.ticket = None
+        self._last_ticket = None
         self._go(Step.ATTRACT)
+
+    def _keep_what_was_read(self) -> None:
+        """A scanned identity that found nothing: put what was read into the typed fields to correct."""
+        identity, typed = self.session.identity, self.session.typed
+        if identity is None or identity.source == "manual":
+            return
+        typed.family = identity.family_name.upper() if identity.family_name else ""
+        if identity.birth_date is not None:
+            parts = {"D": f"{identity.birth_date.day:02d}", "M": f"{identity.birth_date.month:02d}", "Y": f"{identity.birth_date.year:04d}"}
+            typed.birth_digits = "".join(parts[letter] for letter in self._date_order(self.language))
 
     def _identify(self, identity: Identity) -> list[Effect]:
         self.session.identity = identity
         self._go(Step.LOOKING_UP)
         request = LookupRequest(
-            family=identity.family_name,
+            family=identity.family_name or None,
             given=identity.given_names,
             birth_date=identity.birth_date,
             identity_source=identity.source,
@@ -584,6 +719,7 @@ class Flow:
 
     def _see_desk(self, reason: str) -> list[Effect]:
         self._go(Step.SEE_DESK)
+        self.desk_call = "sent"
         self.session.lookup = None  # nothing of a wrong or doubtful match stays on the kiosk
         return [RequestHelp(screen=f"see_desk/{reason}", language=self.language)]
 
@@ -597,6 +733,7 @@ class Flow:
         appointment = self.session.appointment
         self.session.form_index = 0
         self.session.signature_strokes = 0
+        self.session.form_read_to_end = False
         if appointment is not None and appointment.forms_due:
             self._go(Step.FORMS)
             return []
@@ -618,6 +755,7 @@ class Flow:
         )
         self.session.touch()
         self.session.signature_strokes = 0
+        self.session.form_read_to_end = False
         self.session.form_index += 1
         if self.session.form_index < len(self.session.appointment.forms_due):
             self._go(Step.FORMS)

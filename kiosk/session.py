@@ -38,6 +38,8 @@ class Session:
     lookup: LookupResponse | None = None
     consents: list[ConsentRecord] = field(default_factory=list)
     form_index: int = 0
+    form_read_to_end: bool = False  # the current form was scrolled to its end
+    misses: int = 0  # lookups that found nobody in this session
     signature_strokes: int = 0  # strokes drawn on the on-screen pad for the current form
     result: CheckinResponse | None = None
     insurance_card: CardReading | None = None  # the scanned card's images and fields, memory only

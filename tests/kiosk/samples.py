@@ -34,11 +34,12 @@ class Clock:
         return self.now
 
 
-def form(document_id: str, may_decline: bool = False) -> FormDue:
+def form(document_id: str, may_decline: bool = False, require_scroll_to_end: bool = False) -> FormDue:
     text = {"en": f"{document_id} terms in English", "es": f"{document_id} términos en español"}
     return FormDue(
         document_id=document_id, version="3", title={"en": document_id, "es": document_id}, text=text,
         sha256={lang: hashlib.sha256(body.encode()).hexdigest() for lang, body in text.items()}, may_decline=may_decline,
+        require_scroll_to_end=require_scroll_to_end,
     )
 
 

@@ -16,7 +16,7 @@ from lobby_core.contract import (
 )
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
 from tests.kiosk.samples import CARD, MARIA, SIGNATURE, TODAY, Clock, form, matched
-from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, birth_date_from_digits
+from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, allowed_birth_digits, birth_date_from_digits
 
 @pytest.fixture
 def clock() -> Clock:
@@ -93,19 +93,64 @@ def test_typed_name_and_birth_date_in_the_patients_date_order(flow):
     assert lookup.request.identity_source == "manual" and lookup.request.language == "es"
 
 
-def test_typing_rejects_a_missing_name_and_an_impossible_date(flow):
+def test_typing_needs_a_name_and_the_date_pad_refuses_digits_that_lead_to_no_date(flow):
     flow.start()
     flow.type_by_hand()
-    assert flow.submit_typed() == [] and flow.notice == "manual.need_name"
+    assert flow.next_field() == [] and flow.notice == "manual.need_name" and flow.session.typed.focus == "family"
     flow.key("X")
-    flow.focus("birth")
-    for char in "13401956":
+    assert flow.next_field() == [] and flow.session.typed.focus == "birth"
+    for char in "1340195619":  # MDY: no month 13 or 14, no year starting 5 or 6
         flow.key(char)
-    assert flow.submit_typed() == [] and flow.notice == "manual.bad_date" and flow.step is Step.MANUAL
+    assert flow.session.typed.birth_digits == "101919"
     flow.backspace()
-    assert flow.session.typed.birth_digits == "1340195"
+    assert flow.session.typed.birth_digits == "10191"
+    flow.back()
+    assert (flow.step, flow.session.typed.focus) == (Step.MANUAL, "family")
     flow.back()
     assert flow.step is Step.IDENTIFY
+
+
+def test_the_date_pad_allows_exactly_the_digits_of_real_past_dates():
+    today = TODAY.date()
+    assert allowed_birth_digits("", "MDY", today) == "01"
+    assert allowed_birth_digits("02", "MDY", today) == "012"  # February: no day 3x
+    assert allowed_birth_digits("0230", "MDY", today) == ""
+    assert allowed_birth_digits("02291", "MDY", today) == "9"  # a leap year: 19xx only when one ends a leap day
+    assert allowed_birth_digits("1123202", "MDY", today) == "0123456"  # not after today (2026-11-23)
+    assert allowed_birth_digits("3", "DMY", today) == "01"
+    assert allowed_birth_digits("", "YMD", today) == "12"
+
+
+def test_no_match_shows_what_was_typed_once_then_calls_the_desk(flow):
+    flow.start()
+    flow.type_by_hand()
+    for char in "ROSI":
+        flow.key(char)
+    flow.next_field()
+    for char in "03031962":
+        flow.key(char)
+    [lookup] = flow.next_field()
+    assert flow.lookup_answered(LookupResponse(outcome="none")) == []
+    assert flow.step is Step.NOT_FOUND and flow.session.typed.family == "ROSI"
+    flow.correct()
+    assert (flow.step, flow.session.typed.focus, flow.session.typed.birth_digits) == (Step.MANUAL, "family", "03031962")
+    flow.key("S")
+    flow.next_field()
+    flow.next_field()
+    effects = flow.lookup_answered(LookupResponse(outcome="none"))
+    assert effects == [RequestHelp(screen="see_desk/none", language="en")]
+    assert (flow.step, flow.desk_call) == (Step.SEE_DESK, "sent")
+    flow.help_answered(delivered=False)
+    assert flow.desk_call == "unreachable"
+
+
+def test_a_scanned_identity_that_finds_nobody_can_be_corrected_by_typing(flow):
+    flow.start()
+    flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
+    flow.lookup_answered(LookupResponse(outcome="none"))
+    assert flow.step is Step.NOT_FOUND
+    flow.correct()
+    assert (flow.session.typed.family, flow.session.typed.birth_digits) == ("GARCIA LOPEZ", "03141956")
 
 
 def test_birth_date_digits():
@@ -118,12 +163,11 @@ def test_birth_date_digits():
     assert birth_date_from_digits("0101", "MDY", today) is None
 
 
-@pytest.mark.parametrize("outcome", ["none", "ambiguous"])
-def test_no_single_match_sends_to_the_desk_and_flags(flow, outcome):
+def test_an_ambiguous_match_sends_to_the_desk_and_flags(flow):
     flow.start()
     flow.device_event(Scanned("scanner", "@AAMVA-MARIA"))
-    effects = flow.lookup_answered(LookupResponse(outcome=outcome))
-    assert effects == [RequestHelp(screen=f"see_desk/{outcome}", language="en")]
+    effects = flow.lookup_answered(LookupResponse(outcome="ambiguous"))
+    assert effects == [RequestHelp(screen="see_desk/ambiguous", language="en")]
     assert flow.step is Step.SEE_DESK and flow.session.lookup is None
 
 
@@ -361,3 +405,58 @@ def test_scanner_offline_is_known(flow):
     assert flow.scanner_usable
     effects = flow.device_event(StatusChanged("scanner", DeviceStatus(DeviceState.OFFLINE, "unplugged")))
     assert effects == [ReportHealth()] and not flow.scanner_usable
+
+
+def test_an_unprinted_ticket_stays_until_done_then_can_be_shown_again(flow, clock):
+    scan_to_confirm(flow)
+    flow.confirm()
+    answer(flow)
+    flow.printed(ok=False)  # the printer failed: the number goes on screen
+    assert flow.ticket.on_screen
+    clock.now += 250
+    flow.tick()
+    assert flow.step is Step.DONE  # long past done_display_s (20 s)
+    flow.finish()
+    assert flow.step is Step.ATTRACT and flow.ticket_to_show_again.ticket == "A-007"
+    flow.show_ticket_again()
+    assert (flow.step, flow.ticket.ticket) == (Step.DONE, "A-007")
+    clock.now += 300
+    flow.tick()
+    assert flow.step is Step.ATTRACT and flow.ticket_to_show_again is None  # the upper bound ends it for good
+
+
+def test_a_printed_ticket_screen_clears_after_done_display_s(flow, clock):
+    online(flow, "printer")
+    scan_to_confirm(flow)
+    flow.confirm()
+    answer(flow)
+    flow.printed(ok=True)
+    clock.now += 20
+    flow.tick()
+    assert flow.step is Step.ATTRACT and flow.ticket_to_show_again is None
+
+
+def test_a_form_gets_the_longer_idle_time_and_each_screen_starts_its_own(flow, clock):
+    scan_to_confirm(flow, matched(forms=[form("privacy")]))
+    clock.now += 50
+    flow.confirm()
+    flow.review_done()
+    assert flow.step is Step.FORMS
+    clock.now += 170  # more than idle_timeout_s, less than idle_timeout_form_s (180)
+    flow.tick()
+    assert flow.idle_warning_left is None
+    clock.now += 10
+    flow.tick()
+    assert flow.idle_warning_left == 15
+
+
+def test_signing_waits_for_the_end_of_a_form_that_requires_it(flow):
+    scan_to_confirm(flow, matched(forms=[form("treat", require_scroll_to_end=True), form("privacy")]))
+    flow.confirm()
+    flow.review_done()
+    assert not flow.can_sign
+    assert flow.sign(SIGNATURE) == [] and flow.notice == "forms.scroll_first" and flow.session.form_index == 0
+    flow.form_scrolled_to_end()
+    assert flow.can_sign and flow.notice == ""
+    flow.sign(SIGNATURE)
+    assert flow.session.form_index == 1 and flow.can_sign and not flow.session.form_read_to_end

@@ -50,18 +50,16 @@ def test_reminders_verified_then_identify_nobody_on_their_own(reader, signing_ke
     assert reader(forged) == ScanRefused("identify.reminder_invalid")
 
 
-def test_reminder_scan_asks_for_name_and_birth_date_then_sends_the_token(reader, signing_key):
+def test_reminder_scan_asks_only_for_the_birth_date_then_sends_the_token_without_a_name(reader, signing_key):
     token = reminder.sign(signing_key, "test-site", "demo-1", dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
     flow = Flow(FlowSettings(), clock=Clock(), now=lambda: TODAY, read_scan=reader)
     flow.device_event(Scanned("scanner", token))
-    assert (flow.step, flow.notice) == (Step.MANUAL, "identify.reminder_ok")
-    for char in "Rossi":
-        flow.key(char)
-    flow.focus("birth")
+    assert (flow.step, flow.notice, flow.session.typed.focus) == (Step.MANUAL, "identify.reminder_ok", "birth")
     for char in "03031962":
         flow.key(char)
-    [lookup] = flow.submit_typed()
+    [lookup] = flow.next_field()
     assert lookup.request.reminder_token == token and lookup.request.identity_source == "manual"
+    assert lookup.request.family is None and lookup.request.birth_date == dt.date(1962, 3, 3)
 
 
 def test_licence_scan_drives_the_flow_to_lookup(reader):

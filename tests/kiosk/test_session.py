@@ -39,7 +39,7 @@ PHI = ["GARCIA", "Garcia", "Maria", "1956-03-14", "Acme Health", "ACME-998877", 
 
 def test_wipe_leaves_no_phi_in_the_session():
     flow = Flow(FlowSettings(device_kinds={"reader": "card_reader"}), clock=Clock(), now=lambda: TODAY,
-                read_scan={"@X": MARIA}.get)
+                read_scan={"@X": MARIA}.get, date_order=lambda language: "DMY")
     flow.start()
     flow.type_by_hand()
     for char in "Garcia":
