@@ -8,11 +8,35 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from lobby_core import locale
 
-from .flow import Flow, Step
+from .flow import PROGRESS_STEPS, Flow, Step
 from .i18n import Catalogues
+
+
+@dataclass(frozen=True)
+class SiteWords:
+    """Patient-facing words from the site config: per-language names of rooms and clinicians, the welcome line."""
+
+    rooms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    clinicians: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    welcome_line: Mapping[str, str] = field(default_factory=dict)
+    default_language: str = "en"
+
+    @staticmethod
+    def _pick(names: Mapping[str, str], language: str, default: str) -> str:
+        return names.get(language) or names.get(default) or next(iter(names.values()), "")
+
+    def room(self, name: str, language: str) -> str:
+        return self._pick(self.rooms[name], language, self.default_language) if name in self.rooms else name
+
+    def clinician(self, name: str, language: str) -> str:
+        return self._pick(self.clinicians[name], language, self.default_language) if name in self.clinicians else name
+
+    def welcome(self, language: str) -> str:
+        return self._pick(self.welcome_line, language, self.default_language) if self.welcome_line else ""
 
 
 @dataclass(frozen=True)
@@ -21,6 +45,10 @@ class View:
     language: str
     step: str = Step.ATTRACT.value
     clinic_name: str = ""
+    welcome_line: str = ""
+    progress: int = 0  # 1..progress_total on the patient's steps, 0 elsewhere
+    progress_total: int = PROGRESS_STEPS
+    progress_label: str = ""
     languages: list[tuple[str, str]] = field(default_factory=list)  # (code, own name), suggested first
     suggested_language: str = ""  # the ID card's or the patient record's language, when the site offers it
     now_calling: str = ""
@@ -33,6 +61,12 @@ class View:
     typed_family: str = ""
     typed_birth: str = ""
     typing_focus: str = "family"
+    typed_birth_readback: str = ""  # "March 14, 1956" once the date is complete
+    allowed_digits: str = "0123456789"
+    birth_only: bool = False  # a reminder QR was scanned: the birth date is all we need
+    not_found_lines: list[str] = field(default_factory=list)
+    desk_title: str = ""
+    show_again: str = ""  # an unprinted ticket number the welcome screen offers to show again
     confirm_name: str = ""
     confirm_when: str = ""
     confirm_with: str = ""
@@ -43,8 +77,10 @@ class View:
     form_progress: str = ""
     form_may_decline: bool = False
     form_number: int = 0
+    form_require_scroll: bool = False
+    form_can_sign: bool = True
     ticket: str = ""
-    ticket_position: str = ""
+    ticket_position: str = ""  # "3 people before you"
     ticket_wait: str = ""
     ticket_instruction: str = ""
     ticket_on_screen: bool = False  # no printer: the number is shown large
@@ -53,7 +89,8 @@ class View:
         return self.catalogues.text(self.language, key, **values)
 
 
-def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: str = "UTC") -> View:
+def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: str = "UTC",
+               words: SiteWords = SiteWords()) -> View:  # fmt: skip
     language = flow.language
     suggested = suggested_language(flow)
     text = lambda key, **values: catalogues.text(language, key, **values)  # noqa: E731
@@ -69,25 +106,45 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         idle_warning=text("idle.countdown", seconds=flow.idle_warning_left) if flow.idle_warning_left else "",
         offline_banner="" if flow.agent_online else text("common.offline_banner"),
         scanner_offline=not flow.scanner_usable,
+        welcome_line=words.welcome(language),
     )
+    if flow.progress:
+        fields.update(
+            progress=flow.progress,
+            progress_label=text("progress.step", number=catalogues.number(language, flow.progress),
+                                total=catalogues.number(language, PROGRESS_STEPS), name=text(f"progress.name{flow.progress}")),
+        )  # fmt: skip
+    again = flow.ticket_to_show_again
+    if again is not None:
+        fields["show_again"] = again.ticket
     if flow.board is not None:
-        fields["now_calling"] = "  ".join(f"{call.ticket} {call.room}".strip() for call in flow.board.now_calling)
+        fields["now_calling"] = "  ".join(f"{call.ticket} {words.room(call.room, language)}".strip() for call in flow.board.now_calling)
         fields["waiting"] = text("attract.waiting", tickets="  ".join(flow.board.waiting[:12])) if flow.board.waiting else text("attract.nobody")
     session = flow.session
-    if flow.step is Step.MANUAL:
+    if flow.step in (Step.MANUAL, Step.NOT_FOUND):
+        born = flow.typed_birth_date
         fields.update(
             typed_family=session.typed.family,
             typed_birth=catalogues.fill_date_pattern(language, session.typed.birth_digits),
             typing_focus=session.typed.focus,
+            typed_birth_readback=catalogues.date(language, born) if born else "",
+            allowed_digits=flow.allowed_digits,
+            birth_only=bool(session.reminder_token),
         )
+        if flow.step is Step.NOT_FOUND:
+            lines = [] if session.reminder_token else [text("not_found.family", family=session.typed.family)]
+            lines.append(text("not_found.birth", date=catalogues.date(language, born) if born else session.typed.birth_digits))
+            fields["not_found_lines"] = lines
+    if flow.step is Step.SEE_DESK:
+        fields["desk_title"] = text("see_desk.go_to_desk" if flow.desk_call == "unreachable" else "see_desk.coming")
     appointment = session.appointment
     if appointment is not None and flow.step in (Step.CONFIRM, Step.REVIEW, Step.FORMS):
         start = appointment.start.astimezone(zoneinfo.ZoneInfo(timezone)) if appointment.start.tzinfo else appointment.start
         fields.update(
             confirm_name=text("confirm.hello", name=appointment.display_name),
             confirm_when=text("confirm.when", time=catalogues.time(language, start)),
-            confirm_with=text("confirm.with", clinician=appointment.clinician),
-            confirm_where=text("confirm.where", location=appointment.location),
+            confirm_with=text("confirm.with", clinician=words.clinician(appointment.clinician, language)),
+            confirm_where=text("confirm.where", location=words.room(appointment.location, language)),
         )
     if flow.step is Step.REVIEW:
         lines = [text(key) for key in flow.review_differences]
@@ -105,13 +162,17 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
             form_progress=text("forms.progress", number=session.form_index + 1, total=len(appointment.forms_due)),
             form_may_decline=form.may_decline,
             form_number=session.form_index + 1,
+            form_require_scroll=form.require_scroll_to_end,
+            form_can_sign=flow.can_sign,
         )
     ticket = flow.ticket
     if flow.step is Step.DONE and ticket is not None:
         fields["ticket"] = ticket.ticket
         fields["ticket_on_screen"] = ticket.on_screen
         if not ticket.offline:
-            fields["ticket_position"] = text("done.position", position=catalogues.number(language, ticket.position))
+            ahead = max(0, ticket.position - 1)
+            key = "done.ahead_none" if ahead == 0 else "done.ahead_one" if ahead == 1 else "done.ahead_many"
+            fields["ticket_position"] = text(key, count=catalogues.number(language, ahead))
             minutes = ticket.estimated_wait_min
             fields["ticket_wait"] = text("done.wait", minutes=catalogues.number(language, minutes)) if minutes else text("done.wait_short")
         instructions = [text("done.on_screen") if ticket.on_screen else text("done.take")]

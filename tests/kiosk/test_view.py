@@ -70,7 +70,7 @@ def test_ticket_large_on_screen_without_a_printer_in_the_patients_numbers(flow, 
     flow.printed(ok=False)
     shown = view(flow, catalogues)
     assert shown.ticket == "A-016" and shown.ticket_on_screen
-    assert shown.ticket_position == "Usted es el número 1.204 en la fila"
+    assert shown.ticket_position == "1.203 personas antes que usted"  # one number on screen: the ticket
     assert "impresora no funciona" in shown.ticket_instruction
 
 
@@ -97,3 +97,34 @@ def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
     after = repr(view(flow, catalogues))
     for marker in ("Maria", "Okafor", "Room 3", "privacy", "ACME"):
         assert marker not in after
+
+
+def test_room_and_clinician_names_follow_the_patients_language(flow, catalogues):
+    from kiosk.view import SiteWords
+
+    words = SiteWords(rooms={"Room 3": {"en": "Room 3", "es": "Sala 3"}}, clinicians={"Dr. Okafor": {"es": "Dra. Okafor"}},
+                      welcome_line={"en": "Park free", "es": "Aparcamiento gratis"})  # fmt: skip
+    flow.start()
+    flow.choose_language("es")
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched())
+    shown = build_view(flow, catalogues, "Riverside", "UTC", words)
+    assert (shown.confirm_where, shown.confirm_with, shown.welcome_line) == ("Lugar: Sala 3", "Con Dra. Okafor", "Aparcamiento gratis")
+    assert shown.progress_label == "Paso 2 de 4: Su cita"
+
+
+def test_not_found_reads_back_what_was_typed_with_the_month_in_words(flow, catalogues):
+    from lobby_core.contract import LookupResponse
+
+    flow.start()
+    flow.type_by_hand()
+    for char in "ROSI":
+        flow.key(char)
+    flow.next_field()
+    for char in "03031962":
+        flow.key(char)
+    assert view(flow, catalogues).typed_birth_readback == "March 3, 1962"
+    flow.next_field()
+    flow.lookup_answered(LookupResponse(outcome="none"))
+    shown = view(flow, catalogues)
+    assert shown.step == "not_found" and shown.not_found_lines == ["Last name: ROSI", "Date of birth: March 3, 1962"]
