@@ -20,10 +20,10 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition
 
-from lobby_core.site_config import DeviceConfig, KioskSiteConfig, is_loopback
+from lobby_core.site_config import ConfigError, DeviceConfig, KioskSiteConfig, is_loopback
 from lobby_core.contract import DeviceHealth
 
-from . import audio, screens
+from . import audio, screens, theme as themes
 from .agent_client import PIN_FILE, AgentClient, PinStore, discover
 from .backend import FlowStep, KioskBackend
 from .control import ControlError, ControlServer, control_socket_path
@@ -37,7 +37,7 @@ from .scan import ScanReader
 from .screen_reader import Reader
 from .speech import SpeechEngine, Utterance, Voices, record_dir_from_env, speech_health
 from .spool import Spool
-from .view import View, build_view
+from .view import SiteWords, View, build_view
 
 log = logging.getLogger("kiosk.app")
 
@@ -45,6 +45,7 @@ STEP_SCREENS = {
     Step.ATTRACT: steps.AttractScreen,
     Step.IDENTIFY: steps.IdentifyScreen,
     Step.MANUAL: steps.ManualScreen,
+    Step.NOT_FOUND: steps.NotFoundScreen,
     Step.LOOKING_UP: steps.WaitingScreen,
     Step.CONFIRM: steps.ConfirmScreen,
     Step.SEE_DESK: steps.SeeDeskScreen,
@@ -55,28 +56,6 @@ STEP_SCREENS = {
     Step.DONE: steps.DoneScreen,
 }
 TICK_S = 1.0
-
-
-@dataclass(frozen=True)
-class Theme:
-    bg: tuple
-    fg: tuple
-    button: tuple
-    button_text: tuple
-    primary: tuple
-    primary_text: tuple
-    notice_bg: tuple
-    notice_fg: tuple
-
-
-STANDARD = Theme(
-    bg=(0.97, 0.97, 0.95, 1), fg=(0.08, 0.1, 0.15, 1), button=(0.86, 0.88, 0.92, 1), button_text=(0.05, 0.07, 0.12, 1),
-    primary=(0.0, 0.3, 0.6, 1), primary_text=(1, 1, 1, 1), notice_bg=(1.0, 0.93, 0.7, 1), notice_fg=(0.2, 0.12, 0.0, 1),
-)
-HIGH_CONTRAST = Theme(
-    bg=(0, 0, 0, 1), fg=(1, 1, 1, 1), button=(0.2, 0.2, 0.2, 1), button_text=(1, 1, 1, 1),
-    primary=(1, 0.85, 0, 1), primary_text=(0, 0, 0, 1), notice_bg=(1, 1, 1, 1), notice_fg=(0, 0, 0, 1),
-)
 
 
 class KioskRoot(FloatLayout):
@@ -105,10 +84,10 @@ class KioskRoot(FloatLayout):
 
 class KioskApp(App):
     view: View = ObjectProperty(None, rebind=True)
-    theme: Theme = ObjectProperty(STANDARD, rebind=True)
-    text_scale = NumericProperty(1.0)
-    base_text_scale = NumericProperty(1.0)  # without the large-text factor: the bottom bar keeps its words whole
+    theme: themes.Theme = ObjectProperty(None, rebind=True)
     large_text = BooleanProperty(False)
+    high_contrast = BooleanProperty(False)
+    brand_logo = StringProperty("")
     landscape = BooleanProperty(False)
     can_speak = BooleanProperty(False)
     staff_status = StringProperty("")
@@ -123,7 +102,15 @@ class KioskApp(App):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        problems = themes.accent_problems(site.kiosk.brand_accent)
+        if problems:
+            raise ConfigError(problems)
         self.site = site
+        kiosk = site.kiosk
+        self.panel = themes.Panel(kiosk.panel_diagonal_in, kiosk.pixel_pitch_mm, kiosk.panel_bottom_mm)
+        self.theme = self._build_theme((1080, 1920) if kiosk.orientation == "portrait" else (1920, 1080))
+        self.brand_logo = str(kiosk.brand_logo) if kiosk.brand_logo else ""
+        self.words = SiteWords(kiosk.rooms, kiosk.clinicians, kiosk.welcome_line, site.site.default_language)
         self.catalogues = Catalogues.load(site.translations_dir, site.site.default_language)
         self.device_configs = list(site.kiosk.devices if device_configs is None else device_configs)
         self.devices: list[Device] = []
@@ -133,6 +120,8 @@ class KioskApp(App):
             languages=tuple(code for code in site.site.languages if code in self.catalogues.languages) or ("en",),
             idle_timeout_s=kiosk.idle_timeout_s,
             idle_warning_s=kiosk.idle_warning_s,
+            idle_timeout_form_s=kiosk.idle_timeout_form_s,
+            done_on_screen_max_s=kiosk.done_on_screen_max_s,
             device_kinds={device.label: device.kind for device in self.device_configs},
         )
         self.flow = Flow(
@@ -163,7 +152,7 @@ class KioskApp(App):
         self._shown_form = 0
         self._control: ControlServer | None = None
         self.restart_requested = False  # remote support asked for a restart: kiosk/launch.py re-executes
-        self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone)
+        self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone, self.words)
 
     # --- Kivy lifecycle ----------------------------------------------------------------------------
 
@@ -230,8 +219,15 @@ class KioskApp(App):
 
     def toggle_large_text(self) -> None:
         self.large_text = not self.large_text
-        self.theme = HIGH_CONTRAST if self.large_text else STANDARD
         self._on_window_size(Window, Window.size)
+
+    def toggle_high_contrast(self) -> None:
+        self.high_contrast = not self.high_contrast
+        self._on_window_size(Window, Window.size)
+
+    def _build_theme(self, size) -> themes.Theme:
+        return themes.build(self.panel, tuple(size), large_text=self.large_text, high_contrast=self.high_contrast,
+                            accent=self.site.kiosk.brand_accent)  # fmt: skip
 
     def read_aloud(self) -> None:
         """What the screen says (title, content, fields and their values, buttons), not its keys."""
@@ -292,7 +288,7 @@ class KioskApp(App):
         self.refresh()
 
     def refresh(self) -> None:
-        view = build_view(self.flow, self.catalogues, self.site.site.name, self.site.site.timezone)
+        view = build_view(self.flow, self.catalogues, self.site.site.name, self.site.site.timezone, self.words)
         if view != self.view:
             self.view = view
         if self.root is None:
@@ -302,7 +298,9 @@ class KioskApp(App):
             manager.current = view.step
         if view.form_number != self._shown_form:  # a new form, or none: read from the top, fresh ink
             self._shown_form = view.form_number
-            self.root.ids.steps.get_screen(Step.FORMS.value).ids.scroller.scroll_y = 1
+            forms = self.root.ids.steps.get_screen(Step.FORMS.value)
+            forms.ids.scroller.scroll_y = 1
+            Clock.schedule_once(lambda _dt: forms.scrolled(), 0.1)  # a short form fits: its end is shown
             self._clear_ink()
         self.root.show_overlays(view)
 
@@ -312,8 +310,7 @@ class KioskApp(App):
     def _on_window_size(self, _window, size) -> None:
         width, height = size
         self.landscape = width > height
-        self.base_text_scale = max(0.55, min(width, height) / 1080)
-        self.text_scale = self.base_text_scale * (1.35 if self.large_text else 1.0)
+        self.theme = self._build_theme(size)
 
     # --- services the backend uses ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import time
 import traceback
+import hashlib
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -25,6 +26,7 @@ from kivy.input.motionevent import MotionEvent
 from kivy.uix.widget import Widget
 
 from lobby_core.demo import DEMO_PATIENTS
+from lobby_core.site_config import DEFAULT_CONSENTS_DIR
 
 from .simulators.licence import licence_text
 
@@ -201,7 +203,7 @@ def settle(d: Driver, step: str, snapshot: bool = False) -> Scenario:
 
 def type_patient(d: Driver, family: str, digits: str, on_screen: Callable[[], None] = lambda: None,
                  snapshots: bool = False) -> Scenario:  # fmt: skip
-    """From the attract screen: start, choose typing, type the family name and the birth date digits.
+    """From the attract screen: start, choose typing, type the family name, Next, the birth date digits.
     `on_screen` runs on each of the three screens once it has settled."""
     yield from settle(d, "attract", snapshots)
     on_screen()
@@ -214,7 +216,7 @@ def type_patient(d: Driver, family: str, digits: str, on_screen: Callable[[], No
     for char in family:
         d.tap(d.key(char))
         yield 1
-    d.tap(d.screen("manual").ids.birth)
+    d.tap(d.screen("manual").ids.search)  # "Next": the date pad, right where the keyboard was
     yield 2
     for char in digits:
         d.tap(d.key(char))
@@ -302,3 +304,117 @@ def demo_patients(d: Driver, count: int, pause_s: float = PAUSE_BETWEEN_PATIENTS
         yield d.pause(pause_s)
     photos = f"; screens of the first patient in {d.screenshots}" if d.screenshots else ""
     print(f"autopilot: {len(walk)} patients checked in{photos}; the kiosk stays on its welcome screen", flush=True)
+
+
+# --- every screen, for screenshots and the ergonomics test -------------------------------------------
+
+
+def tour(app, language: str) -> Iterator[tuple[str, bool]]:
+    """Put the flow in each state a patient can see, one after another, with sample data; yields (screen
+    name, agent online) after each, for the caller to refresh the app, let it draw and look. The flow's
+    effects are not carried out (no agent, no printer): the states come from its inputs alone."""
+    from lobby_core.contract import BoardCall, BoardState, CheckinResponse, LookupResponse
+    from kiosk.devices.base import CardInserted
+
+    flow = app.flow
+    flow.finish()
+    flow.board_updated(BoardState(
+        clinic_name=app.site.site.name, now_calling=[BoardCall(ticket="A-012", room="Room 2", called_at=dt.datetime.now(dt.timezone.utc))],
+        waiting=["A-013", "A-014", "K1-002", "A-015"], languages=list(flow.settings.languages), updated_at=dt.datetime.now(dt.timezone.utc),
+    ))  # fmt: skip
+    flow.choose_language(language)
+    yield ("attract", True)
+    flow.start()
+    flow.choose_language(language)
+    yield ("identify", True)
+    app.toggle_large_text()
+    yield ("identify_large_text", True)
+    app.toggle_large_text()
+    flow.type_by_hand()
+    for char in "GARCÍA":
+        flow.key(char)
+    yield ("manual_name", True)
+    flow.next_field()
+    for char in {"MDY": "031419", "DMY": "140319", "YMD": "1956"}[app.catalogues.locale(language).date_order]:
+        flow.key(char)
+    yield ("manual_birth", True)
+    for char in {"MDY": "56", "DMY": "56", "YMD": "0314"}[app.catalogues.locale(language).date_order]:
+        flow.key(char)
+    yield ("manual_birth_complete", True)
+    flow.next_field()
+    flow.lookup_answered(LookupResponse(outcome="none"))
+    yield ("not_found", True)
+    flow.finish()
+    flow.choose_language(language)
+    flow.start()
+    flow.device_event(CardInserted("card-reader", sample_identity()))
+    yield ("looking_up", True)
+    flow.lookup_answered(sample_lookup())
+    yield ("confirm", True)
+    flow.confirm()
+    yield ("review", True)
+    flow.review_done()
+    yield ("forms", True)
+    app.toggle_large_text()
+    yield ("forms_large_text", True)  # the text no longer fits: "more below", signing waits for the end
+    app.toggle_large_text()
+    flow.ask_for_help()
+    yield ("help", True)
+    flow.dismiss_help()
+    flow.session.last_activity -= flow.idle_timeout_s + 6
+    yield ("idle_warning", True)
+    flow.still_here()
+    while flow.current_form is not None:
+        flow.form_scrolled_to_end()
+        flow.sign(sample_signature())
+    yield ("submitting", True)
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-016", position=4, estimated_wait_min=18), offline=False)
+    flow.printed(ok=False)
+    yield ("done_ticket_on_screen", True)
+    flow.finish()
+    flow.choose_language(language)
+    flow.start()
+    flow.device_event(CardInserted("card-reader", sample_identity()))
+    flow.lookup_answered(LookupResponse(outcome="ambiguous"))  # the desk is called
+    yield ("see_desk", True)
+    flow.finish()
+    flow.choose_language(language)
+    flow.start()
+    flow.device_event(CardInserted("card-reader", sample_identity()))
+    flow.lookup_failed(unreachable=True)
+    yield ("offline", False)
+    flow.check_in_offline()
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="K1-003", position=0, estimated_wait_min=0), offline=True)
+    yield ("done_offline", False)
+    flow.finish()
+
+
+def sample_identity():
+    from kiosk.devices.identity import Identity
+
+    return Identity(source="smartcard", family_name="García López", given_names="María José", birth_date=dt.date(1956, 3, 14),
+                    address_street="48 Willow Lane", address_city="Springfield", postal_code="62704",
+                    payor="Evergreen Mutual", member_id="EM-55501234")  # fmt: skip
+
+
+def sample_lookup():
+    from lobby_core.contract import Address, AppointmentMatch, CoverageInfo, Demographics, FormDue, LookupResponse
+
+    folder = DEFAULT_CONSENTS_DIR / "consent-to-treat"
+    texts = {lang: (folder / f"{lang}.md").read_text(encoding="utf-8") for lang in ("en", "es")}
+    form = FormDue(document_id="consent-to-treat", version="2026-01", title={"en": "Consent to Treat", "es": "Consentimiento para el tratamiento"},
+                   text=texts, sha256={k: hashlib.sha256(v.encode()).hexdigest() for k, v in texts.items()}, may_decline=False,
+                   require_scroll_to_end=True)  # fmt: skip
+    start = dt.datetime.now(dt.timezone.utc).replace(hour=14, minute=30, second=0, microsecond=0)
+    return LookupResponse(outcome="matched", appointment=AppointmentMatch(
+        appointment_id="demo-1", start=start, clinician="Dr. Patel", location="Room 1", display_name="María G.",
+        on_file=Demographics(address=Address(street="12 Elm St", postal_code="62701")),
+        coverage_on_file=CoverageInfo(payor="Blue Harbor Health", member_id="XG00001234", source="file"), forms_due=[form],
+    ))  # fmt: skip
+
+
+def sample_signature():
+    from lobby_core.contract import PenPoint, Signature, Stroke
+
+    points = [PenPoint(x_mm=5 + 10 * i, y_mm=10 + (15 if i % 2 else 0), t_ms=40 * i) for i in range(10)]
+    return Signature(width_mm=120, height_mm=40, strokes=[Stroke(points=points)], device="touch")

@@ -15,6 +15,7 @@ KV_FILES = [
     "attract.kv",
     "identify.kv",
     "manual.kv",
+    "not_found.kv",
     "waiting.kv",
     "confirm.kv",
     "see_desk.kv",
@@ -29,7 +30,7 @@ KV_FILES = [
 def load_layouts() -> None:
     from kivy.lang import Builder
 
-    from . import keyboard, overlays, shaped_text, signature_area, steps  # noqa: F401 - classes the .kv files name
+    from . import keyboard, overlays, scanner_picture, shaped_text, signature_area, steps  # noqa: F401 - classes the .kv files name
 
     shaped_text.register()
     for name in KV_FILES:

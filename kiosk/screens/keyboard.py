@@ -1,4 +1,8 @@
-"""The on-screen keyboard and date pad: big keys, no system keyboard, every key a flow call."""
+"""The on-screen keyboard and date pad: big keys, no system keyboard, every key a flow call.
+
+The date pad enables only the digits that can still lead to a real past date (kiosk.flow
+allowed_birth_digits), so a finished date is always valid.
+"""
 
 from __future__ import annotations
 
@@ -27,17 +31,25 @@ class DigitKeys(GridLayout):
             self.add_widget(_key(char))
         self.add_widget(Factory.Widget())
         self.add_widget(_key("0"))
+        app = App.get_running_app()
+        app.bind(view=lambda _app, view: self.allow(view.allowed_digits))
+        self.allow(app.view.allowed_digits)
+
+    def allow(self, digits: str) -> None:
+        for key in self.children:
+            if hasattr(key, "key"):
+                key.disabled = key.key not in digits
 
 
 class FieldButton(Factory.Button):
-    """A typed field: touching it moves typing there; the focused one is framed and marked with '>'."""
+    """The field being typed into, framed in the focus colour, right above the keys."""
 
     field_name = StringProperty("")
-    focused = BooleanProperty(False)
+    focused = BooleanProperty(True)
 
 
 def _key(char: str):
-    button = Factory.KioskButton(text=char)
+    button = Factory.KeyButton(text=char)
     button.key = char
     button.bind(on_release=lambda b: App.get_running_app().act("key", b.key))
     return button

@@ -30,7 +30,8 @@ class Scenario:
         self.name = name
         self.workdir = tmp_path / f"kiosk-{name}"
         self.workdir.mkdir()
-        settings = {"id": "kiosk-1", "agent_url": agent.current.base_url, "token": agent.current.token,
+        url, token = (agent.current.base_url, agent.current.token) if agent is not None else ("http://127.0.0.1:9", "")
+        settings = {"id": "kiosk-1", "agent_url": url, "token": token,
                     "spool_dir": str(self.workdir / "spool"), "ticket_prefix": "K1", **kiosk}  # fmt: skip
         (self.workdir / "site.toml").write_text(site_toml({"": top_level or {}, "site": {"name": "Test Clinic"}, "kiosk": settings}))
         self.log_path = self.workdir / "app.log"
@@ -39,9 +40,11 @@ class Scenario:
     def proceed(self, name: str) -> None:
         (self.workdir / f"proceed-{name}").touch()
 
-    def run(self, on_event: Callable[[dict], None] = lambda event: None) -> list[dict]:
+    def run(self, on_event: Callable[[dict], None] = lambda event: None, timeout_s: float = SCENARIO_TIMEOUT_S) -> list[dict]:
+        self.timeout_s = timeout_s
         env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(self.workdir / "kivy-home")}
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1080x1920x24", sys.executable, str(DRIVER), self.name, str(self.workdir)]
+        size = (self.workdir / "window-size").read_text().strip() if (self.workdir / "window-size").exists() else "1080x1920"
+        command = ["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", sys.executable, str(DRIVER), self.name, str(self.workdir)]
         with self.log_path.open("wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
@@ -71,8 +74,8 @@ class Scenario:
             elapsed = time.monotonic() - started
             if not self.event("first_frame") and elapsed > FIRST_FRAME_TIMEOUT_S:
                 pytest.fail(f"{self.name}: the app never drew a frame\n{self.log_tail()}")
-            if elapsed > SCENARIO_TIMEOUT_S:
-                pytest.fail(f"{self.name}: did not finish in {SCENARIO_TIMEOUT_S} s\n{self.log_tail()}")
+            if elapsed > self.timeout_s:
+                pytest.fail(f"{self.name}: did not finish in {self.timeout_s} s\n{self.log_tail()}")
             time.sleep(0.1)
 
     def event(self, name: str) -> dict | None:

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 SCENARIO, WORKDIR = sys.argv[1], Path(sys.argv[2])
 WATCHDOG_S = 120
+LONG_SCENARIOS = {"every_screen": 420}  # watchdog seconds for scenarios that walk many screens
 STEP_TIMEOUT_S = 30
 PHI_MARKERS = ("ROSSI", "Rossi", "Giulia", "GIULIA", "1962", "03/03/")
 EVENTS = (WORKDIR / "events.jsonl").open("a", encoding="utf-8")
@@ -52,6 +53,12 @@ from kiosk import autopilot  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.screens.overlays import StaffOverlay  # noqa: E402
 from kiosk.simulators.lobby import SimulatedLobby  # noqa: E402
+from kivy.uix.behaviors import ButtonBehavior  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
+
+from kiosk import theme as themes  # noqa: E402
+from kiosk.screens.signature_area import SignatureArea  # noqa: E402
+from kiosk.screens.steps import _shown as shown  # noqa: E402
 
 
 class Driver(autopilot.Driver):
@@ -73,6 +80,32 @@ class Driver(autopilot.Driver):
             "smallest_text": smallest.text,
             "primary_heights": [round(b.to_window(*b.center)[1] / Window.height, 2) for b in primary],
         }
+
+    def measure(self) -> dict:
+        """The screen as shown, from the widget tree: every enabled control's size in physical mm and its
+        height above the floor (the configured panel), and every colour drawn for text."""
+        theme, panel, size = self.app.theme, self.app.panel, tuple(Window.size)
+        controls = []
+        for root in Window.children:
+            for widget in root.walk():
+                if not isinstance(widget, (ButtonBehavior, SignatureArea)) or widget.disabled or not shown(widget):
+                    continue
+                x, y = widget.to_window(*widget.pos)
+                controls.append({
+                    "text": getattr(widget, "text", type(widget).__name__)[:40],
+                    "min_mm": round(min(widget.width, widget.height) / theme.px_per_mm, 1),
+                    "low_mm": round(panel.height_above_floor_mm(y, size)), "high_mm": round(panel.height_above_floor_mm(y + widget.height, size)),
+                    "inside": x >= -1 and y >= -1 and x + widget.width <= size[0] + 1 and y + widget.height <= size[1] + 1,
+                })  # fmt: skip
+        text_colours = {tuple(getattr(theme.palette, name)) for name in ("fg", "muted", "primary_text", "notice_fg")}
+        off_palette = sorted({
+            (w.text[:30], tuple(round(c, 3) for c in w.color))
+            for root in Window.children for w in root.walk()
+            if isinstance(w, Label) and w.text.strip() and shown(w) and not w.disabled and tuple(w.color) not in text_colours
+        })  # fmt: skip
+        return {"step": self.app.view.step, "theme": theme.palette.name, "large_text": theme.large_text,
+                "controls": controls, "off_palette": [list(item) for item in off_palette],
+                "contrast": themes.contrast_problems(theme.palette)}  # fmt: skip
 
     def texts_everywhere(self) -> list[str]:
         """The text of every widget: the window's tree (overlays too) and every screen, shown or not."""
@@ -250,11 +283,33 @@ def language_picker(d: Driver):
     d.snapshot("identify-ar")
 
 
+def every_screen(d: Driver):
+    """Every screen (kiosk.autopilot.tour) in both themes and both languages, measured as drawn."""
+    from dataclasses import replace
+
+    from kiosk.devices.base import DeviceState, DeviceStatus
+
+    flow = d.app.flow
+    flow.settings = replace(flow.settings, device_kinds={"scanner": "id_scanner"})
+    for high_contrast, language in ((False, "en"), (True, "es"), (False, "es"), (True, "en")):
+        if d.app.high_contrast != high_contrast:
+            d.app.toggle_high_contrast()
+        for name, online in autopilot.tour(d.app, language):
+            flow.agent_online = online
+            flow.devices["scanner"] = DeviceStatus(DeviceState.ONLINE)
+            d.app.refresh()
+            yield 1
+            yield d.until(lambda: not d.app.root.ids.steps.transition.is_active, "the screen change")
+            yield 2
+            report("screen", name=name, language=language, **d.measure())
+
+
 from tests.kiosk.keypad_scenarios import SCENARIOS as KEYPAD_SCENARIOS  # noqa: E402
 
 SCENARIOS = {
     **KEYPAD_SCENARIOS,
     "language_picker": language_picker,
+    "every_screen": every_screen,
     "full_checkin": full_checkin,
     "language_switch": language_switch,
     "idle_timeout": idle_timeout,
@@ -271,7 +326,7 @@ def main() -> int:
         app = KioskApp(SITE, device_configs=lobby.devices)
         driver = Driver(app, SCENARIOS[SCENARIO], lobby=lobby, screenshots=WORKDIR / "screens", report=report,
                         quit_when_done=True, step_timeout_s=STEP_TIMEOUT_S).start_on_first_frame()  # fmt: skip
-        Clock.schedule_once(lambda _dt: driver.fail("watchdog"), WATCHDOG_S)
+        Clock.schedule_once(lambda _dt: driver.fail("watchdog"), LONG_SCENARIOS.get(SCENARIO, WATCHDOG_S))
         report("starting", scenario=SCENARIO)
         app.run()
     finally:
