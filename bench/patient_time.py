@@ -85,7 +85,8 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
 
         def scan(self) -> None:
             counts["scans"] += 1
-            self.lobby.command("scan", [licence_text(FAMILY.title(), GIVEN.title(), dt.date(*BIRTH))])
+            address = json.loads((workdir / "address.json").read_text())  # the one on file: nothing to review
+            self.lobby.command("scan", [licence_text(FAMILY.title(), GIVEN.title(), dt.date(*BIRTH), **address)])
 
         def read(self, step: str, document: str = "") -> None:
             """The patient reads the screen now shown: the words of every visible label and button on it."""
@@ -199,7 +200,34 @@ def base_typed(d):
 
 
 BASE_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": base_typed, "scan_three_forms": base_scan}
-CURRENT_SCENARIOS = BASE_SCENARIOS
+
+
+# --- scenarios: this checkout's screens (confirm onwards keeps the base's ids) ------------------------
+
+
+def current_typed(d):
+    yield from _settle(d, "attract")
+    d.read("attract")
+    d.tap(d.screen("attract").ids.start)
+    yield from _settle(d, "identify")
+    d.read("identify")
+    d.tap(d.screen("identify").ids.type_by_hand)
+    yield from _settle(d, "manual")
+    d.read("manual")
+    for char in FAMILY:
+        d.tap(d.key(char))
+        yield 1
+    d.tap(d.screen("manual").ids.search)  # Next: the date pad replaces the keys, the field stays put
+    yield 2
+    for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
+        d.tap(d.key(char))
+        yield 1
+    d.tap(d.screen("manual").ids.search)
+    yield d.wait_for_system(d.at("confirm"))
+    yield from _base_to_ticket(d, forms=False)
+
+
+CURRENT_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": current_typed, "scan_three_forms": base_scan}
 
 
 # --- the runner -------------------------------------------------------------------------------------
@@ -216,6 +244,7 @@ def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path
         (workdir / "no-consents").mkdir()
         overrides[""] = {"consents_dir": str(workdir / "no-consents")}
     agent = start_agent(workdir / "agent", **overrides)
+    (workdir / "address.json").write_text(json.dumps(address_on_file(agent)))
     try:
         kiosk = {"id": "kiosk-1", "agent_url": agent.base_url, "token": agent.token, "spool_dir": str(workdir / "spool"), "ticket_prefix": "K1"}
         (workdir / "site.toml").write_text(site_toml({"site": {"name": "Test Clinic"}, "kiosk": kiosk}))
@@ -232,6 +261,19 @@ def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path
     if result["failed"]:
         raise RuntimeError(f"{flavour} {scenario}: {result['failed']}")
     return result
+
+
+def address_on_file(agent) -> dict:
+    """The demo schedule's address for the patient (deterministic per site and day), as a licence prints it."""
+    import datetime as dt
+    import zoneinfo
+
+    from edge_agent.schedule import demo_appointments
+
+    day = dt.datetime.now(dt.UTC).date()
+    [appointment] = [a for a in demo_appointments("test-site", day, zoneinfo.ZoneInfo("UTC")) if a.family.upper() == FAMILY]
+    address = appointment.demographics.address
+    return {"street": address.street.upper(), "city": address.city.upper(), "state": address.state, "postal_code": address.postal_code}
 
 
 def base_checkout(commit: str, tmp: Path) -> Path:

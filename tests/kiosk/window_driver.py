@@ -70,7 +70,7 @@ class Driver(autopilot.Driver):
 
     def ergonomics(self) -> dict:
         """Every visible button's size in mm, and where the screen's primary buttons sit (0 bottom, 1 top)."""
-        px_per_mm = Metrics.dpi / 25.4
+        px_per_mm = self.app.theme.px_per_mm  # the configured panel's, not Kivy's 96-dpi mm
         buttons = [w for w in self.app.root.walk() if isinstance(w, Button) and w.opacity > 0 and not w.disabled and w.width > 2]
         smallest = min(buttons, key=lambda b: min(b.width, b.height))
         primary = [b for b in buttons if type(b).__name__ == "PrimaryButton"]
@@ -171,10 +171,10 @@ def full_checkin(d: Driver):
 def language_switch(d: Driver):
     yield from type_patient(d, digits="")
     manual = d.screen("manual").ids
-    before = manual.family.text
+    before = manual.family_done.text
     d.tap(d.app.root.ids.languages.button_for("es"))
     yield 2
-    report("switched", family_before=before, family_after=manual.family.text, search=manual.search.text,
+    report("switched", family_before=before, family_after=manual.family_done.text, search=manual.search.text,
            step=d.app.view.step)  # fmt: skip
     for char in "03031962":
         d.tap(d.key(char))
@@ -186,11 +186,14 @@ def language_switch(d: Driver):
     yield d.until(lambda: d.app.speech.idle, "read aloud to be spoken")
     report("read_aloud", voice=d.app.voice_for(d.app.flow.language).voice)
     yes = d.screen("confirm").ids.yes
-    normal = (yes.font_size, tuple(yes.background_color))
+    normal = (yes.font_size, d.app.theme.palette.name)
     d.tap(d.app.root.ids.large_text)
     yield 2
+    larger = (yes.font_size, d.app.theme.palette.name)
+    d.tap(d.app.root.ids.high_contrast)
+    yield 2
     x_windows = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=10).stdout
-    report("large_text", title=x_windows, before=normal, after=(yes.font_size, tuple(yes.background_color)),
+    report("large_text", title=x_windows, before=normal, larger=larger, after=(yes.font_size, d.app.theme.palette.name),
            label=d.app.root.ids.large_text.text)  # fmt: skip
     yield from confirm_and_sign(d)
     report("done", ticket=d.screen("done").ids.ticket.text, title=d.screen("done").ids.title.text)
