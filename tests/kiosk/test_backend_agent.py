@@ -86,6 +86,7 @@ def test_online_check_in_reaches_the_queue_with_signed_forms(agent, kiosk_factor
     kiosk.act(kiosk.flow.confirm())
     forms = 0
     while kiosk.flow.step is Step.FORMS:
+        kiosk.flow.form_scrolled_to_end()  # what the forms screen reports once the text's end is shown
         kiosk.act(kiosk.flow.sign(SIGNATURE))
         forms += 1
     checkin_id = kiosk.flow.session.checkin_id
@@ -125,6 +126,7 @@ def test_a_check_in_the_agent_committed_before_its_answer_was_lost_is_not_duplic
     kiosk.wait_for(Step.CONFIRM)
     effects = kiosk.flow.confirm()
     while kiosk.flow.step is Step.FORMS:
+        kiosk.flow.form_scrolled_to_end()
         effects = kiosk.flow.sign(SIGNATURE)
     [submit] = effects  # not handed to the backend: this test plays the lost answer itself
     AgentClient(agent.current.base_url, agent.current.token).checkin(submit.request)  # committed, answer "lost"
