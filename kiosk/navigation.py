@@ -314,6 +314,10 @@ class Navigator:
         field = self.focused
         value = self.reader.field_value(field, spelled=True)
         self.editing = ""
+        if getattr(field, "field_name", "") == "family" and self.app.view.step == "manual" and self._typed_value():
+            self.app.act("next_field")  # one field at a time, in the same place: it is now the birth date
+            self._say([*prefix, *value, Segment(self.reader.t("speech.next")), *self.reader.control(field)])
+            return
         targets = self._current()
         self.focused = self._after(field, targets)
         self._say([*prefix, *value, Segment(self.reader.t("speech.next")), *self.reader.control(self.focused)])
