@@ -110,7 +110,7 @@ class KioskApp(App):
         self.panel = themes.Panel(kiosk.panel_diagonal_in, kiosk.pixel_pitch_mm, kiosk.panel_bottom_mm)
         self.theme = self._build_theme((1080, 1920) if kiosk.orientation == "portrait" else (1920, 1080))
         self.brand_logo = str(kiosk.brand_logo) if kiosk.brand_logo else ""
-        self.words = SiteWords(kiosk.rooms, kiosk.clinicians, kiosk.welcome_line, site.site.default_language)
+        self.words = SiteWords(kiosk.rooms, kiosk.welcome_line, site.site.default_language)
         self.catalogues = Catalogues.load(site.translations_dir, site.site.default_language)
         self.device_configs = list(site.kiosk.devices if device_configs is None else device_configs)
         self.devices: list[Device] = []

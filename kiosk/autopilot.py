@@ -143,6 +143,10 @@ class Driver:
         touch.touch_down()
         touch.touch_up()
 
+    def read_to_end(self, scroller: Widget) -> None:
+        """The patient slides a long text up until its end shows (what a finger's swipe leaves behind)."""
+        scroller.scroll_y = 0
+
     def press(self, x: float, y: float) -> SyntheticTouch:
         """A finger put down at window coordinates and left there: the caller lifts it."""
         touch = SyntheticTouch(x, y)
@@ -227,6 +231,9 @@ def type_patient(d: Driver, family: str, digits: str, on_screen: Callable[[], No
 
 def sign_by_finger(d: Driver, _number: int) -> Scenario:
     forms = d.screen("forms").ids
+    if not d.app.view.form_can_sign:
+        d.read_to_end(forms.scroller)
+        yield d.until(lambda: d.app.view.form_can_sign, "signing enabled at the form's end")
     d.draw(forms.signature)
     yield 2
     d.tap(forms.sign)
@@ -259,7 +266,7 @@ def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = s
     """'Yes, that's me', keep the details on file if asked, sign every form, and arrive at the ticket."""
     yield from settle(d, "confirm", snapshots)
     confirm = d.screen("confirm").ids
-    d.report("confirm", texts=[confirm.when.text, confirm.clinician.text, confirm.yes.text])
+    d.report("confirm", texts=[confirm.name.text, confirm.when.text, confirm.yes.text])
     d.tap(confirm.yes)
     yield d.until(lambda: d.app.view.step in ("review", "forms", "done", "submitting"), "review, forms or done")
     if d.app.view.step == "review":

@@ -66,9 +66,9 @@ WAITING_STEPS = {Step.LOOKING_UP, Step.SUBMITTING}
 # The step indicator: which of the patient's four steps each screen belongs to.
 PROGRESS = {
     Step.IDENTIFY: 1, Step.MANUAL: 1, Step.LOOKING_UP: 1, Step.NOT_FOUND: 1, Step.OFFLINE: 2, Step.CONFIRM: 2,
-    Step.REVIEW: 2, Step.FORMS: 3, Step.SUBMITTING: 3, Step.DONE: 4,
-}  # fmt: skip
-PROGRESS_STEPS = 4
+    Step.REVIEW: 2, Step.FORMS: 3, Step.SUBMITTING: 3,
+}  # fmt: skip  (done is the end, not a step: its bar is gone and the number says it)
+PROGRESS_STEPS = 3
 MISSES_BEFORE_DESK = 2
 
 

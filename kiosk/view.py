@@ -18,10 +18,9 @@ from .i18n import Catalogues
 
 @dataclass(frozen=True)
 class SiteWords:
-    """Patient-facing words from the site config: per-language names of rooms and clinicians, the welcome line."""
+    """Patient-facing words from the site config: per-language names of rooms, the welcome line."""
 
     rooms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    clinicians: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     welcome_line: Mapping[str, str] = field(default_factory=dict)
     default_language: str = "en"
 
@@ -31,9 +30,6 @@ class SiteWords:
 
     def room(self, name: str, language: str) -> str:
         return self._pick(self.rooms[name], language, self.default_language) if name in self.rooms else name
-
-    def clinician(self, name: str, language: str) -> str:
-        return self._pick(self.clinicians[name], language, self.default_language) if name in self.clinicians else name
 
     def welcome(self, language: str) -> str:
         return self._pick(self.welcome_line, language, self.default_language) if self.welcome_line else ""
@@ -69,8 +65,6 @@ class View:
     show_again: str = ""  # an unprinted ticket number the welcome screen offers to show again
     confirm_name: str = ""
     confirm_when: str = ""
-    confirm_with: str = ""
-    confirm_where: str = ""
     review_lines: list[str] = field(default_factory=list)
     form_title: str = ""
     form_text: str = ""
@@ -112,14 +106,14 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         fields.update(
             progress=flow.progress,
             progress_label=text("progress.step", number=catalogues.number(language, flow.progress),
-                                total=catalogues.number(language, PROGRESS_STEPS), name=text(f"progress.name{flow.progress}")),
+                                total=catalogues.number(language, PROGRESS_STEPS)),
         )  # fmt: skip
     again = flow.ticket_to_show_again
     if again is not None:
         fields["show_again"] = again.ticket
     if flow.board is not None:
         fields["now_calling"] = "  ".join(f"{call.ticket} {words.room(call.room, language)}".strip() for call in flow.board.now_calling)
-        fields["waiting"] = text("attract.waiting", tickets="  ".join(flow.board.waiting[:12])) if flow.board.waiting else text("attract.nobody")
+        fields["waiting"] = text("attract.waiting", tickets="  ".join(flow.board.waiting[:12])) if flow.board.waiting else ""
     session = flow.session
     if flow.step in (Step.MANUAL, Step.NOT_FOUND):
         born = flow.typed_birth_date
@@ -141,10 +135,8 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
     if appointment is not None and flow.step in (Step.CONFIRM, Step.REVIEW, Step.FORMS):
         start = appointment.start.astimezone(zoneinfo.ZoneInfo(timezone)) if appointment.start.tzinfo else appointment.start
         fields.update(
-            confirm_name=text("confirm.hello", name=appointment.display_name),
-            confirm_when=text("confirm.when", time=catalogues.time(language, start)),
-            confirm_with=text("confirm.with", clinician=words.clinician(appointment.clinician, language)),
-            confirm_where=text("confirm.where", location=words.room(appointment.location, language)),
+            confirm_name=appointment.display_name,
+            confirm_when=text("confirm.when", time=catalogues.time(language, start), location=words.room(appointment.location, language)),
         )
     if flow.step is Step.REVIEW:
         lines = [text(key) for key in flow.review_differences]
@@ -174,7 +166,8 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
             key = "done.ahead_none" if ahead == 0 else "done.ahead_one" if ahead == 1 else "done.ahead_many"
             fields["ticket_position"] = text(key, count=catalogues.number(language, ahead))
             minutes = ticket.estimated_wait_min
-            fields["ticket_wait"] = text("done.wait", minutes=catalogues.number(language, minutes)) if minutes else text("done.wait_short")
+            if ahead:  # "You are next" says it all
+                fields["ticket_wait"] = text("done.wait", minutes=catalogues.number(language, minutes)) if minutes else text("done.wait_short")
         instructions = [text("done.on_screen") if ticket.on_screen else text("done.take")]
         if ticket.offline:
             instructions.append(text("done.offline"))

@@ -242,9 +242,8 @@ class KioskSection(Section):
     brand_accent: Annotated[str, Field(pattern=r"^(#[0-9A-Fa-f]{6})?$")] = ""
     brand_logo: Path | None = None
     welcome_line: dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(max_length=120)]] = {}
-    # Display names per language of the schedule's rooms and clinicians: "Room 1" = {en = "Room 1", es = "Sala 1"}.
+    # Display names per language of the schedule's rooms: "Room 1" = {en = "Room 1", es = "Sala 1"}.
     rooms: dict[str, dict[str, str]] = {}
-    clinicians: dict[str, dict[str, str]] = {}
 
 
 class SharedSiteConfig(Section):

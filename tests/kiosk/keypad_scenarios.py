@@ -47,7 +47,7 @@ def blind_checkin(d):
     yield from quiet(d)
     report_ring(d)
     yield from key(d, "help")
-    yield from key(d, "select")  # "Touch here to check in"
+    yield from key(d, "select")  # "Check in"
     yield d.at("identify")
     yield from quiet(d)
     yield from key(d, "select")  # "Type my name and date of birth"

@@ -53,3 +53,7 @@ def matched(forms=(), on_file_street="12 New Street", coverage=None) -> LookupRe
 
 SIGNATURE = Signature(width_mm=120, height_mm=40, device="touch", strokes=[Stroke(points=[
     PenPoint(x_mm=5, y_mm=20, t_ms=0), PenPoint(x_mm=60, y_mm=10, t_ms=200), PenPoint(x_mm=110, y_mm=25, t_ms=400)])])
+
+
+# kiosk.autopilot.tour's screens that the ergonomics test also draws in Arabic (right to left)
+RTL_SPOT_CHECK = {"attract", "identify", "manual_name", "confirm", "done_ticket_on_screen"}

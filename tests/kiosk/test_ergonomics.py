@@ -1,5 +1,6 @@
 """Every screen, both themes, both languages, at the configured panel's geometry: measured from the real
-app's widget tree under Xvfb. One app process per orientation (kiosk.autopilot.tour walks the screens).
+app's widget tree under Xvfb. One app process per orientation (kiosk.autopilot.tour walks the screens), en and es in full, Arabic
+(right to left) on a few screens.
 
 Fails on any control under 19 mm in either direction (physical mm of the configured 21.5" panel, not
 Kivy's 96-dpi unit), outside 380-1,220 mm above the floor (bottom edge mounted at 800 mm), outside the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.theme import MIN_TARGET_MM, REACH_MM
+from tests.kiosk.samples import RTL_SPOT_CHECK
 from tests.kiosk.test_window import Scenario
 
 pytestmark = pytest.mark.window
@@ -21,9 +23,12 @@ SIZES = {"portrait": "1080x1920", "landscape": "1920x1080"}
 @pytest.mark.parametrize("orientation", sorted(SIZES))
 def test_every_screen_meets_the_size_reach_and_contrast_rules(tmp_path, orientation):
     scenario = Scenario(tmp_path, "every_screen", None, orientation=orientation, panel_diagonal_in=21.5, panel_bottom_mm=800)
+    site = scenario.workdir / "site.toml"
+    site.write_text(site.read_text().replace("[site]\n", '[site]\nlanguages = ["en", "es", "ar"]\n', 1))
     (scenario.workdir / "window-size").write_text(SIZES[orientation])
-    screens = [event for event in scenario.run(timeout_s=450) if event["event"] == "screen"]
-    assert len(screens) == 4 * 19 and {s["theme"] for s in screens} == {"standard", "high_contrast"}
+    screens = [event for event in scenario.run(timeout_s=300) if event["event"] == "screen"]
+    assert len(screens) == 4 * 19 + len(RTL_SPOT_CHECK) and {s["theme"] for s in screens} == {"standard", "high_contrast"}
+    assert {s["name"] for s in screens if s["language"] == "ar"} == RTL_SPOT_CHECK
     assert {s["large_text"] for s in screens} == {True, False}
     breaches = []
     for screen in screens:

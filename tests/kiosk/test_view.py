@@ -42,8 +42,8 @@ def test_confirm_in_spanish_with_the_sites_local_time(flow, catalogues):
     flow.lookup_answered(matched(forms=[form("privacy")]))  # 10:30 UTC
     flow.choose_language("es")
     shown = view(flow, catalogues)
-    assert shown.confirm_when == "Hoy a las 4:30"  # America/Chicago, 24 h clock
-    assert shown.confirm_with == "Con Dr. Okafor" and shown.t("confirm.yes") == "Sí, soy yo"
+    assert shown.confirm_when == "Hoy 4:30, Room 3"  # America/Chicago, 24 h clock; the room as the schedule names it
+    assert shown.confirm_name == "Maria G." and shown.t("confirm.yes") == "Sí"
 
 
 def test_scanner_offline_offers_typing(flow, catalogues):
@@ -71,7 +71,7 @@ def test_ticket_large_on_screen_without_a_printer_in_the_patients_numbers(flow, 
     shown = view(flow, catalogues)
     assert shown.ticket == "A-016" and shown.ticket_on_screen
     assert shown.ticket_position == "1.203 personas antes que usted"  # one number on screen: the ticket
-    assert "impresora no funciona" in shown.ticket_instruction
+    assert "No se imprimió boleto" in shown.ticket_instruction
 
 
 def test_a_wait_under_a_minute_is_said_in_words_not_as_zero_minutes(flow, catalogues):
@@ -80,10 +80,21 @@ def test_a_wait_under_a_minute_is_said_in_words_not_as_zero_minutes(flow, catalo
     flow.lookup_answered(matched())
     flow.confirm()
     flow.review_done()
-    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-001", position=1, estimated_wait_min=0), offline=False)
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-001", position=2, estimated_wait_min=0), offline=False)
     assert view(flow, catalogues).ticket_wait == "You will be called shortly."
     flow.choose_language("es")
     assert view(flow, catalogues).ticket_wait == "Le llamaremos en breve."
+
+
+def test_the_next_patient_reads_only_that_they_are_next(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched())
+    flow.confirm()
+    flow.review_done()
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-001", position=1, estimated_wait_min=0), offline=False)
+    shown = view(flow, catalogues)
+    assert (shown.ticket_position, shown.ticket_wait) == ("You are next", "")
 
 
 def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
@@ -99,18 +110,18 @@ def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
         assert marker not in after
 
 
-def test_room_and_clinician_names_follow_the_patients_language(flow, catalogues):
+def test_room_names_follow_the_patients_language(flow, catalogues):
     from kiosk.view import SiteWords
 
-    words = SiteWords(rooms={"Room 3": {"en": "Room 3", "es": "Sala 3"}}, clinicians={"Dr. Okafor": {"es": "Dra. Okafor"}},
+    words = SiteWords(rooms={"Room 3": {"en": "Room 3", "es": "Sala 3"}},
                       welcome_line={"en": "Park free", "es": "Aparcamiento gratis"})  # fmt: skip
     flow.start()
     flow.choose_language("es")
     flow.device_event(CardInserted("reader", CARD))
     flow.lookup_answered(matched())
     shown = build_view(flow, catalogues, "Riverside", "UTC", words)
-    assert (shown.confirm_where, shown.confirm_with, shown.welcome_line) == ("Lugar: Sala 3", "Con Dra. Okafor", "Aparcamiento gratis")
-    assert shown.progress_label == "Paso 2 de 4: Su cita"
+    assert (shown.confirm_when, shown.welcome_line) == ("Hoy 10:30, Sala 3", "Aparcamiento gratis")
+    assert shown.progress_label == "Paso 2 de 3"
 
 
 def test_not_found_reads_back_what_was_typed_with_the_month_in_words(flow, catalogues):

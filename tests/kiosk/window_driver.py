@@ -262,9 +262,7 @@ def demo_patient(d: Driver):
 
 def language_picker(d: Driver):
     """Twelve languages: the bar's one button opens the grid; Arabic is chosen and the identify screen
-    is drawn right to left (tests/i18n/test_picker.py)."""
-    from kivy.metrics import mm
-
+    is drawn right to left (tests/i18n/test_picker.py). Heights in physical mm of the configured panel."""
     bar = d.app.root.ids.languages
     opener = bar.children[0]
     report("bar", opens_picker=bar.opens_picker, text=opener.logical_text, buttons=len(bar.children))
@@ -272,7 +270,7 @@ def language_picker(d: Driver):
     yield 2
     buttons = list(reversed(bar.picker.ids.grid.children))
     report("picker", order=[b.language for b in buttons], names=[b.logical_text for b in buttons],
-           heights_mm=[round(b.height / mm(1), 1) for b in buttons], fonts=[b.font_name for b in buttons])  # fmt: skip
+           heights_mm=[round(b.height / d.app.theme.px_per_mm, 1) for b in buttons], fonts=[b.font_name for b in buttons])  # fmt: skip
     d.snapshot("language-picker")
     d.tap(bar.picker.button_for("ar"))
     yield d.until(lambda: bar.picker.parent is None and d.app.view.language == "ar", "the picker to close on Arabic")
@@ -287,24 +285,34 @@ def language_picker(d: Driver):
 
 
 def every_screen(d: Driver):
-    """Every screen (kiosk.autopilot.tour) in both themes and both languages, measured as drawn."""
+    """Every screen (kiosk.autopilot.tour) in both themes and both languages, then Arabic (right to left)
+    on a few screens, measured as drawn. Each is measured once its layout has settled: two frames in a row
+    with the same measurement (labels size their textures a frame after their text changes)."""
     from dataclasses import replace
 
     from kiosk.devices.base import DeviceState, DeviceStatus
+    from tests.kiosk.samples import RTL_SPOT_CHECK
 
     flow = d.app.flow
     flow.settings = replace(flow.settings, device_kinds={"scanner": "id_scanner"})
-    for high_contrast, language in ((False, "en"), (True, "es"), (False, "es"), (True, "en")):
+    rounds = [(False, "en", None), (True, "es", None), (False, "es", None), (True, "en", None), (False, "ar", RTL_SPOT_CHECK)]
+    for high_contrast, language, only in rounds:
         if d.app.high_contrast != high_contrast:
             d.app.toggle_high_contrast()
         for name, online in autopilot.tour(d.app, language):
+            if only is not None and name not in only:
+                continue
             flow.agent_online = online
             flow.devices["scanner"] = DeviceStatus(DeviceState.ONLINE)
             d.app.refresh()
-            yield 1
-            yield d.until(lambda: not d.app.root.ids.steps.transition.is_active, "the screen change")
-            yield 2
-            report("screen", name=name, language=language, **d.measure())
+            measured: list[dict] = []
+
+            def settled() -> bool:
+                measured.append(d.measure())
+                return len(measured) >= 2 and measured[-1] == measured[-2]
+
+            yield d.until(settled, f"the {name} screen's layout to settle")
+            report("screen", name=name, language=language, frames=len(measured), **measured[-1])
 
 
 from tests.kiosk.keypad_scenarios import SCENARIOS as KEYPAD_SCENARIOS  # noqa: E402
