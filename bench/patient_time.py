@@ -101,7 +101,7 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
                     words += len(_plain(text).split())
             counts["screens"] += 1
             counts["words"] += words
-            counts["steps"].append(step)
+            counts["steps"].append(f"{step} ({words} words)")
 
         def wait_for_system(self, condition):
             """A wait the patient sits through: measured from now to the condition being met."""

@@ -102,7 +102,7 @@ class KioskApp(App):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        problems = themes.accent_problems(site.kiosk.brand_accent)
+        problems = themes.branding_problems(site.kiosk.brand_accent, site.kiosk.brand_logo)
         if problems:
             raise ConfigError(problems)
         self.site = site

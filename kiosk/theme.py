@@ -8,8 +8,12 @@ builds a new `Theme` when the window, the text size or the contrast choice chang
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MM_PER_INCH = 25.4
 MIN_TARGET_MM = 19.0  # older users' minimum, both directions
@@ -103,6 +107,17 @@ def accent_problems(accent: str) -> list[str]:
         return [f"kiosk.brand_accent: {exc}"]
     problems = contrast_problems(with_accent(STANDARD, colour))
     return [f"kiosk.brand_accent {accent}: {problem.split(': ', 1)[1]}" for problem in problems]
+
+
+def branding_problems(accent: str, logo: Path | None) -> list[str]:
+    """The start-up check of the site's branding: the accent against the palette it joins, the logo's file.
+    Each problem is logged (the kiosk then refuses to start, so a clinic never runs an unreadable accent)."""
+    problems = accent_problems(accent)
+    if logo is not None and not logo.is_file():
+        problems.append(f"kiosk.brand_logo {logo}: no such file")
+    for problem in problems:
+        log.error("branding refused: %s", problem)
+    return problems
 
 
 @dataclass(frozen=True)

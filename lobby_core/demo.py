@@ -29,3 +29,22 @@ DEMO_PATIENTS: list[tuple[str, str, str]] = [
     ("Da Silva Santos", "João Pedro", "1968-12-01"),
     ("Schmidt", "Anna-Lena", "1992-02-17"),
 ]
+
+# The demo schedule's rooms as each language names them (the site config's [kiosk.rooms]).
+_ROOM_WORD = {
+    "en": "Room {n}", "es": "Sala {n}", "zh-Hans": "{n}号诊室", "zh-Hant": "{n}號診間", "vi": "Phòng {n}",
+    "ko": "{n}번 진료실", "tl": "Silid {n}", "ru": "Кабинет {n}", "ar": "الغرفة {n}", "ht": "Sal {n}",
+    "fr": "Salle {n}", "pt": "Sala {n}", "de": "Raum {n}",
+}  # fmt: skip
+DEMO_ROOMS: dict[str, dict[str, str]] = {
+    f"Room {n}": {language: word.format(n=n) for language, word in _ROOM_WORD.items()} for n in (1, 2, 3)
+}
+
+
+def rooms_toml(rooms: dict[str, dict[str, str]] = DEMO_ROOMS) -> str:
+    """`[kiosk.rooms]` for a site config: one line per room, its name in each language."""
+    lines = ["[kiosk.rooms]"]
+    for room, names in rooms.items():
+        entries = ", ".join(f'"{language}" = "{name}"' for language, name in names.items())
+        lines.append(f'"{room}" = {{{entries}}}')
+    return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from lobby_core.appointments import ScheduledAppointment  # noqa: E402
+from lobby_core.demo import rooms_toml  # noqa: E402
 from edge_agent.schedule import demo_appointments  # noqa: E402
 from kiosk.simulators.licence import licence_text  # noqa: E402
 
@@ -132,7 +133,7 @@ class Demo:
         (DEMO_DIR / "kiosk.toml").write_text(
             f'[site]\nid = "{SITE_ID}"\nname = "{SITE_NAME}"\ntimezone = "{TIMEZONE}"\nlanguages = [{DEMO_LANGUAGES}]\n\n'
             f'[kiosk]\nid = "kiosk-1"\nagent_url = "{self.agent_url}"\ntoken = "{token_from(enrollment)}"\n'
-            f'spool_dir = "kiosk"\nticket_prefix = "K1"\norientation = "portrait"\n'
+            f'spool_dir = "kiosk"\nticket_prefix = "K1"\norientation = "portrait"\n\n{rooms_toml()}'
         )  # fmt: skip
 
     def start_kiosk(self) -> subprocess.Popen:
