@@ -47,7 +47,10 @@ def check_in_with_consents(agent: RunningAgent, folder: Path) -> str:
         kiosk.type_and_search(*ROSSI)
         kiosk.wait_for(Step.CONFIRM)
         kiosk.act(kiosk.flow.confirm())
-        while kiosk.flow.step is Step.FORMS:
+        for _ in range(10):  # bounded: a form that will not take the signature fails here, not at the timeout
+            if kiosk.flow.step is not Step.FORMS:
+                break
+            kiosk.act(kiosk.flow.form_scrolled_to_end())  # consent-to-treat signs only once read to its end
             kiosk.act(kiosk.flow.sign(SIGNATURE))
         checkin_id = str(kiosk.flow.session.checkin_id)
         kiosk.wait_for(Step.DONE)
