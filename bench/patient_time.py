@@ -177,7 +177,8 @@ def base_scan(d):
     yield from _base_to_ticket(d, forms=True)
 
 
-def base_typed(d):
+def _type_family_name(d):
+    """Attract → identify → the typing screen, the family name keyed in: the same in both flows."""
     yield from _settle(d, "attract")
     d.read("attract")
     d.tap(d.screen("attract").ids.start)
@@ -189,6 +190,10 @@ def base_typed(d):
     for char in FAMILY:
         d.tap(d.key(char))
         yield 1
+
+
+def base_typed(d):
+    yield from _type_family_name(d)
     d.tap(d.screen("manual").ids.birth)
     yield 2
     for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
@@ -206,17 +211,7 @@ BASE_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": base_typed
 
 
 def current_typed(d):
-    yield from _settle(d, "attract")
-    d.read("attract")
-    d.tap(d.screen("attract").ids.start)
-    yield from _settle(d, "identify")
-    d.read("identify")
-    d.tap(d.screen("identify").ids.type_by_hand)
-    yield from _settle(d, "manual")
-    d.read("manual")
-    for char in FAMILY:
-        d.tap(d.key(char))
-        yield 1
+    yield from _type_family_name(d)
     d.tap(d.screen("manual").ids.search)  # Next: the date pad replaces the keys, the field stays put
     yield 2
     for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
