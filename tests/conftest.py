@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 # The processes the tests start (agent, sandbox, CLIs, the kiosk window) import this checkout's packages
 # whatever their working directory, not the checkout an editable install happens to point at.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+
+def _sigpipe_ignored() -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGPIPE - 1)))
+    return True
+
+
+@pytest.fixture(autouse=True)
+def sigpipe_stays_ignored() -> Iterator[None]:
+    """Python ignores SIGPIPE; a C library that resets it (SANE's reader thread did) makes the next write
+    to a closed socket kill the whole test process, tests later. Name the test that did it instead."""
+    yield
+    if not _sigpipe_ignored():
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        pytest.fail("this test left SIGPIPE at its default action (a write to a closed socket would kill pytest)")
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ files are deleted as soon as they are read.
 
 from __future__ import annotations
 
+import ctypes
 import io
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,17 @@ class CardSource(Protocol):
 
 class CaptureFailed(Exception):
     """No card came (feeder empty, jam, time-out); the message names the reason, never the card."""
+
+
+def _keep_sigpipe_ignored() -> None:
+    """SANE's reader thread (sanei_thread, used by the `test` backend and many real ones) leaves SIGPIPE at
+    its default action, which kills the whole kiosk at its next write to a socket the agent has closed.
+    Python ignores SIGPIPE (a closed socket is a BrokenPipeError); put that back. libc's signal() rather
+    than signal.signal(), which only the main thread may call."""
+    if signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN:
+        libc_signal = ctypes.CDLL(None).signal
+        libc_signal.restype, libc_signal.argtypes = ctypes.c_void_p, (ctypes.c_int, ctypes.c_void_p)
+        libc_signal(signal.SIGPIPE, 1)  # SIG_IGN
 
 
 def _load(path: Path) -> Image.Image:
@@ -110,3 +123,4 @@ class SaneSource:
             return CardSides(front=front, back=back)
         finally:
             scanner.close()
+            _keep_sigpipe_ignored()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,29 @@ def test_sane_test_backend_scans_front_and_back_card_sized(sane_test_backend, re
         assert abs(side.size[0] - 1011) < 10 and abs(side.size[1] - 638) < 10  # 85.6 x 54 mm at 300 dpi
     fields = extract(reader.read(sides.front), reader.read(sides.back))
     assert all(reading.value is None for reading in fields.values())  # a black page reads as nothing
+
+
+AFTER_A_SCAN_WRITE_TO_A_CLOSED_SOCKET = """
+import socket, threading
+from kiosk.card_capture import SaneSource
+scan = threading.Thread(target=SaneSource("test:0").capture)  # the kiosk scans off its main thread
+scan.start(); scan.join()
+ours, agent = socket.socketpair()
+agent.close()
+try:
+    ours.sendall(b"x" * 65536)
+except BrokenPipeError:
+    print("BrokenPipeError")
+"""
+
+
+def test_a_scan_leaves_the_kiosk_alive_when_the_agent_closes_its_socket(sane_test_backend):
+    # SANE's reader thread resets SIGPIPE to its default action; the kiosk must still get an exception,
+    # not be killed, at its next write to a socket the agent has closed.
+    run = subprocess.run([sys.executable, "-c", AFTER_A_SCAN_WRITE_TO_A_CLOSED_SOCKET],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.strip() == "BrokenPipeError"
 
 
 def test_sane_scanner_failure_is_a_capture_failure(sane_test_backend, monkeypatch):
