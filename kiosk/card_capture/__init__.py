@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from .fields import FieldReading, extract
 from .ocr import TesseractReader
+from .reading import read_fields
 from .sources import CardSides, CardSource, CaptureFailed, HotFolderSource, SaneSource
 
 __all__ = ["CardReading", "CardCapture", "CardSides", "CardSource", "CaptureFailed", "FieldReading",
-           "HotFolderSource", "SaneSource", "TesseractReader", "extract"]
+           "HotFolderSource", "SaneSource", "TesseractReader", "extract", "read_fields"]
 
 
 @dataclass
@@ -35,6 +36,4 @@ class CardCapture:
 
     def read_card(self) -> CardReading:
         sides = self.source.capture()
-        front = self.reader.read(sides.front)
-        back = self.reader.read(sides.back) if sides.back is not None else []
-        return CardReading(sides=sides, fields=extract(front, back))
+        return CardReading(sides=sides, fields=read_fields(self.reader, sides.front, sides.back))

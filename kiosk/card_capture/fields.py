@@ -11,27 +11,27 @@ would be worse than a field the desk types.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .ocr import Line, Word
 
 REVIEW_BELOW = 80.0
 REQUIRED = ("payer_name", "member_id")
+ID_FIELDS = ("member_id", "group_number")  # printed ids: read again closer (reading.py)
 
 FIELD_NAMES = ("payer_name", "member_id", "group_number", "plan", "subscriber_name", "rx_bin", "rx_pcn",
                "rx_group", "copay_pcp", "copay_specialist", "copay_er", "payer_phone")
 
 _NOT_LETTER = r"(?<![A-Za-z])"
 _SEP = r"(?:\s*[:#]\s*|\s+)"
-_ID_TOKEN = r"([A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*)"
 # a member id printed in groups ("XYZ 1234 5678") or split by Tesseract at a wide glyph gap: one id
 _GROUPED_ID = r"([A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*(?: [A-Z0-9-]*\d[A-Z0-9-]*)*)"
 LABELLED: dict[str, tuple[str, str]] = {
     # field: (label regex, value regex); a label at a word start, a value right behind it
     "member_id": (r"(?:member\s*id\s*(?:no\.?|#)?|subscriber\s*id|identification\s*(?:no\.?|number)|id\s*(?:no\.?|#)?)",
                   _GROUPED_ID),
-    "group_number": (r"(?:group\s*(?:number|no\.?|#)?|grp\s*#?)", _ID_TOKEN),
+    "group_number": (r"(?:group\s*(?:number|no\.?|#)?|grp\s*#?)", _GROUPED_ID),
     "rx_bin": (r"(?:rx\s*bin|bin)", r"(\d{6})"),
     "rx_pcn": (r"(?:rx\s*pcn|pcn)", r"([A-Z0-9]{1,10})"),
     "rx_group": (r"(?:rx\s*gr(?:ou)?p)", r"([A-Z0-9]{1,15})"),
@@ -52,11 +52,12 @@ class FieldReading:
     value: str | None  # None: not on the card, or not readable (then needs_review if a label was seen)
     confidence: float  # 0..100; 0 when nothing was read
     needs_review: bool  # the desk checks this field; the patient sees it marked
+    words: tuple[Word, ...] = field(default=(), compare=False, repr=False)  # where on the side it was read
 
     @classmethod
     def read(cls, value: str, words: Sequence[Word]) -> "FieldReading":
         confidence = min((word.confidence for word in words), default=0.0)
-        return cls(value, confidence, confidence < REVIEW_BELOW)
+        return cls(value, confidence, confidence < REVIEW_BELOW, tuple(words))
 
 
 MISSING = FieldReading(None, 0.0, False)
@@ -87,7 +88,7 @@ def _labelled(name: str, lines: Iterable[Line]) -> FieldReading:
             if name == "payer_phone" and re.search(r"pharmacy", text[: match.start()], re.IGNORECASE):
                 continue
             value = match.group(1).strip()
-            if name == "member_id":
+            if name in ID_FIELDS:
                 value = value.replace(" ", "")
             return FieldReading.read(value, _value_words(line, *match.span(1)))
         if label_only.search(text):

@@ -20,10 +20,16 @@ from PIL import Image, ImageOps
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata")
 
 
+Box = tuple[int, int, int, int]  # left, top, right, bottom, in the side's pixels
+
+ID_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"  # what US member and group ids are printed in
+
+
 @dataclass(frozen=True)
 class Word:
     text: str
     confidence: float  # 0..100, Tesseract's own
+    box: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,15 @@ class TesseractReader:
         self._api = tesserocr.PyTessBaseAPI(path=tessdata_dir(), lang="eng", psm=tesserocr.PSM.AUTO)
         self._lock = threading.Lock()
 
-    def read(self, image: Image.Image) -> list[Line]:
+    def read(self, image: Image.Image, *, sparse: bool = False) -> list[Line]:
         """Words regrouped into printed rows: Tesseract reads a label column and a value column as two
-        blocks, so rows are rebuilt from the word boxes, turned by the page's deskew angle."""
-        level = self._tesserocr.RIL
+        blocks, so rows are rebuilt from the word boxes, turned by the page's deskew angle.
+
+        `sparse`: Tesseract's sparse-text segmentation, which finds rows its page layout analysis drops
+        (big bold rows under a coloured header) but splits some values; for a second look."""
+        level, psm = self._tesserocr.RIL, self._tesserocr.PSM
         with self._lock:
+            self._api.SetPageSegMode(psm.SPARSE_TEXT if sparse else psm.AUTO)
             self._api.SetImage(prepare(image))
             self._api.Recognize()
             iterator = self._api.GetIterator()
@@ -94,8 +104,41 @@ class TesseractReader:
                     continue
                 if text and text.strip() and box:
                     x0, y0, x1, y1 = box
-                    boxed.append(((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, Word(text.strip(), word.Confidence(level.WORD))))
+                    boxed.append(((x0 + x1) / 2, (y0 + y1) / 2, y1 - y0,
+                                  Word(text.strip(), word.Confidence(level.WORD), (x0, y0, x1, y1))))
         return _rows(boxed, statistics.median(slopes) if slopes else 0.0)
+
+    def read_id(self, image: Image.Image, box: Box) -> Word | None:
+        """A second, closer read of one printed id: the region around `box` read as one line of the
+        characters ids are printed in (a constraint on what Tesseract may see, not a correction of
+        what it saw). None when nothing readable is there."""
+        left, top, right, bottom = box
+        height = bottom - top
+        # a third of a glyph's height of margin: room for a last glyph the page read dropped, not for the label
+        margin = max(2, height * 3 // 10)
+        region = (left, max(0, top - margin), min(image.width, right + margin), min(image.height, bottom + margin))
+        crop = prepare(image.crop(region))
+        level = self._tesserocr.RIL
+        with self._lock:
+            self._api.SetPageSegMode(self._tesserocr.PSM.SINGLE_LINE)
+            self._api.SetVariable("tessedit_char_whitelist", ID_CHARACTERS)
+            try:
+                self._api.SetImage(crop)
+                self._api.Recognize()
+                iterator = self._api.GetIterator()
+                words: list[tuple[str, float]] = []
+                for word in self._tesserocr.iterate_level(iterator, level.WORD) if iterator else ():
+                    try:
+                        text = word.GetUTF8Text(level.WORD).strip()
+                    except RuntimeError:  # an empty word
+                        continue
+                    if text:
+                        words.append((text, word.Confidence(level.WORD)))
+            finally:
+                self._api.SetVariable("tessedit_char_whitelist", "")
+        if not words:
+            return None
+        return Word("".join(text for text, _ in words), min(confidence for _, confidence in words), box)
 
     @property
     def version(self) -> str:
@@ -104,6 +147,7 @@ class TesseractReader:
     def raw_text(self, image: Image.Image) -> str:
         """Tesseract's plain text of a side: the benchmark's baseline."""
         with self._lock:
+            self._api.SetPageSegMode(self._tesserocr.PSM.AUTO)
             self._api.SetImage(prepare(image))
             return self._api.GetUTF8Text()
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from kiosk.card_capture import CaptureFailed, CardCapture, HotFolderSource, SaneSource, TesseractReader
+from kiosk.card_capture import CaptureFailed, CardCapture, HotFolderSource, SaneSource, TesseractReader, read_fields
 from kiosk.card_capture.fields import REVIEW_BELOW, extract
 from kiosk.card_capture.ocr import Line, Word
 from tools.card_corpus import make_card, write_to_folder
@@ -46,8 +48,20 @@ def test_cards_from_the_hot_folder_are_read_and_leave_nothing_behind(tmp_path, r
             assert got.needs_review or got.value is None or got.confidence >= REVIEW_BELOW
         reading.wipe()
         assert reading.fields == {}
-    assert exact["member_id"] >= 4 and exact["group_number"] >= 5, exact  # bench/card_ocr.py: ~85% / 95%
+    assert exact["member_id"] >= 4 and exact["group_number"] >= 5, exact  # bench/card_ocr.py: ~92% / 100%
     assert sum(exact.values()) >= 0.75 * 12 * len(cards), exact
+
+
+def test_ids_on_rows_the_page_layout_analysis_drops_are_found_by_the_second_look(reader):
+    # seeds 2 and 38: Tesseract's page analysis skips the bold id rows under the header (bench/card_ocr.py)
+    for seed in (2, 38):
+        card = make_card(seed)
+        front, back = (Image.open(io.BytesIO(side)) for side in (card.front, card.back))
+        assert extract(reader.read(front), reader.read(back))["member_id"].value is None
+        fields = read_fields(reader, front, back)
+        for name in ("member_id", "group_number"):
+            assert fields[name].value == card.truth.as_dict()[name], (seed, name, fields[name])
+            assert fields[name].words and all(word.box for word in fields[name].words)
 
 
 def test_a_side_scanned_after_the_patient_left_is_wiped(tmp_path):
