@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import time
 import zoneinfo
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine
 
 from .. import matching
 from ..json_types import JsonObject
@@ -87,7 +87,7 @@ class EligibilityService:
 
     # --- entry points ------------------------------------------------------------------------------
 
-    def supervised(self) -> Awaitable[None]:
+    def supervised(self) -> Coroutine[Any, Any, None]:
         """The background task to spawn for the agent's lifetime."""
         return supervise("eligibility", self.run)
 
