@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator, Coroutine
+from typing import Any, AsyncIterator, Coroutine
 
 from fastapi import FastAPI
 
@@ -78,11 +78,11 @@ class Agent:
         )  # fmt: skip
         tls_fingerprint = tls.fingerprint(tls.ensure_certificate(config)[0]) if config.uses_tls else ""
         self.advertisement = Advertisement(config, config.agent.port, tls_fingerprint)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[object]] = []
 
     # --- life cycle ----------------------------------------------------------------------------------
 
-    def spawn(self, coroutine: Coroutine, name: str) -> asyncio.Task:
+    def spawn(self, coroutine: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
         """Run a background task for the agent's lifetime (cancelled at shutdown, failures logged)."""
         task = asyncio.create_task(coroutine, name=name)
         task.add_done_callback(self._report_failure)
@@ -90,7 +90,7 @@ class Agent:
         return task
 
     @staticmethod
-    def _report_failure(task: asyncio.Task) -> None:
+    def _report_failure(task: asyncio.Task[object]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", extra={"event": task.get_name(), "error": type(task.exception()).__name__})
 

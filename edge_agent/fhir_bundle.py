@@ -19,7 +19,7 @@ import json
 import urllib.parse
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NotRequired, TypeAlias, TypedDict
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
@@ -28,9 +28,35 @@ from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import CoverageInfo
 from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
+from .json_types import JsonObject
+
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
-ARRIVED_PATCH = [{"op": "replace", "path": "/status", "value": "arrived"}]
+
+FhirResource: TypeAlias = JsonObject
+"""A FHIR R4 resource as JSON: built here (validated with `fhir.resources.R4B`) or received from central."""
+
+JsonPatch: TypeAlias = list[JsonObject]  # RFC 6902 operations: {"op": ..., "path": ..., "value": ...}
+
+
+class BundleRequest(TypedDict):
+    """A transaction entry's `request`."""
+
+    method: str  # POST, PUT, PATCH
+    url: str
+    ifNoneExist: NotRequired[str]
+    ifMatch: NotRequired[str]
+
+
+class BundleEntry(TypedDict):
+    """One entry of a transaction Bundle we send."""
+
+    resource: FhirResource
+    request: BundleRequest
+    fullUrl: NotRequired[str]  # a urn:uuid: other entries refer to
+
+
+ARRIVED_PATCH: JsonPatch = [{"op": "replace", "path": "/status", "value": "arrived"}]
 
 
 @dataclass(frozen=True)
@@ -39,14 +65,14 @@ class EntryGroup:
     stable across rebuilds, so the outbox can record the group as confirmed."""
 
     name: str
-    entries: list[dict]
+    entries: list[BundleEntry]
 
 
-def flatten(groups: Iterable[EntryGroup]) -> list[dict]:
+def flatten(groups: Iterable[EntryGroup]) -> list[BundleEntry]:
     return [entry for group in groups for entry in group.entries]
 
 
-def consent_groups(consent_entries: list[dict]) -> list[EntryGroup]:
+def consent_groups(consent_entries: list[BundleEntry]) -> list[EntryGroup]:
     """The Consent + Provenance pairs of edge_agent/consents/fhir.py, one group per consent."""
     pairs = [consent_entries[i : i + 2] for i in range(0, len(consent_entries), 2)]
     return [EntryGroup(f"consent:{pair[0]['fullUrl'].removeprefix('urn:uuid:')}", pair) for pair in pairs]
@@ -62,13 +88,13 @@ class CheckinSystems:
         self.walk_in_patient = f"{base}/walk-in-patient"
 
 
-def validated(resource: dict) -> dict:
+def validated(resource: FhirResource) -> FhirResource:
     """The resource, once its R4B model accepts it; raises pydantic.ValidationError otherwise."""
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     return resource
 
 
-def validated_transaction(entries: list[dict]) -> dict:
+def validated_transaction(entries: list[BundleEntry]) -> FhirResource:
     """A transaction Bundle of entries whose resources are already validated; checks the envelope."""
     envelope = [{key: value for key, value in entry.items() if key != "resource"} for entry in entries]
     Bundle.model_validate({"resourceType": "Bundle", "type": "transaction", "entry": envelope})
@@ -93,7 +119,7 @@ def _urn(checkin_id: str, what: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.UUID(checkin_id), what)}"
 
 
-def _answer_value(value: bool | int | float | str) -> dict:
+def _answer_value(value: bool | int | float | str) -> JsonObject:
     if isinstance(value, bool):
         return {"valueBoolean": value}
     if isinstance(value, int):
@@ -103,7 +129,7 @@ def _answer_value(value: bool | int | float | str) -> dict:
     return {"valueString": value}
 
 
-def _address(demographics: dict | None) -> list[dict]:
+def _address(demographics: JsonObject | None) -> list[JsonObject]:
     address = (demographics or {}).get("address") or {}
     return [
         {
@@ -116,12 +142,12 @@ def _address(demographics: dict | None) -> list[dict]:
     ]
 
 
-def _telecom(demographics: dict | None) -> list[dict]:
+def _telecom(demographics: JsonObject | None) -> list[JsonObject]:
     demographics = demographics or {}
     return [{"system": system, "value": demographics[system]} for system in ("phone", "email") if demographics.get(system)]
 
 
-def json_patch_binary(operations: list[dict]) -> dict:
+def json_patch_binary(operations: JsonPatch) -> FhirResource:
     """A Binary carrying a JSON Patch, the body of a PATCH entry in a transaction Bundle (validated)."""
     return validated(
         {
@@ -132,7 +158,7 @@ def json_patch_binary(operations: list[dict]) -> dict:
     )
 
 
-def patch_entry(reference: str, operations: list[dict]) -> dict:
+def patch_entry(reference: str, operations: JsonPatch) -> BundleEntry:
     return {"resource": json_patch_binary(operations), "request": {"method": "PATCH", "url": reference}}
 
 
@@ -146,7 +172,7 @@ class CheckinBundle:
         self.checkin_id = str(self.checkin.checkin_id)
         self.appointment = event.appointment
         self.arrived_at = event.arrived_at.isoformat()
-        self.entries: list[dict] = []
+        self.entries: list[BundleEntry] = []
 
     @property
     def encounter_url(self) -> str:
@@ -158,12 +184,12 @@ class CheckinBundle:
             return f"Patient/{self.appointment.patient_id}"
         return _urn(self.checkin_id, "Patient")
 
-    def build(self, consent_entries: Iterable[dict] = ()) -> dict:
+    def build(self, consent_entries: Iterable[BundleEntry] = ()) -> FhirResource:
         """The Bundle as a dict; `consent_entries` are the Consent + Provenance entries of
         edge_agent/consents/fhir.py (validated there)."""
         return validated_transaction(flatten(self.groups(consent_entries)))
 
-    def groups(self, consent_entries: Iterable[dict] = ()) -> list[EntryGroup]:
+    def groups(self, consent_entries: Iterable[BundleEntry] = ()) -> list[EntryGroup]:
         """The entries in delivery order: the arrival (Appointment patch or walk-in Patient, and the
         Encounter), each consent with its provenance, then coverage and answers."""
         self.entries = []
@@ -183,11 +209,12 @@ class CheckinBundle:
             groups.append(EntryGroup("coverage-answers", self.entries))
         return groups
 
-    def _add(self, resource: dict, method: str, url: str, *, full_url: str | None = None, if_none_exist: str | None = None) -> None:
-        request = {"method": method, "url": url}
+    def _add(self, resource: FhirResource, method: str, url: str, *, full_url: str | None = None,
+             if_none_exist: str | None = None) -> None:  # fmt: skip
+        request = BundleRequest(method=method, url=url)
         if if_none_exist:
             request["ifNoneExist"] = if_none_exist
-        entry: dict[str, Any] = {"resource": validated(_compact(resource)), "request": request}
+        entry = BundleEntry(resource=validated(_compact(resource)), request=request)
         if full_url:
             entry["fullUrl"] = full_url
         self.entries.append(entry)
@@ -272,18 +299,18 @@ class CheckinBundle:
         )
 
 
-def checkin_bundle(event: CheckinV1, identifier_system: str, consent_entries: Iterable[dict] = ()) -> dict:
+def checkin_bundle(event: CheckinV1, identifier_system: str, consent_entries: Iterable[BundleEntry] = ()) -> FhirResource:
     """The validated transaction Bundle for one `checkin.v1` event."""
     return CheckinBundle(event, CheckinSystems(identifier_system)).build(consent_entries)
 
 
-def patient_update_bundle(event: PatientUpdateV1) -> dict:
+def patient_update_bundle(event: PatientUpdateV1) -> FhirResource:
     """The validated transaction for one `patient_update.v1` event: a JSON Patch of the central Patient's
     address and telecom. `add` replaces a member that exists, so a replay leaves the Patient as it was."""
     return validated_transaction(patient_update_entries(event))
 
 
-def patient_update_entries(event: PatientUpdateV1) -> list[dict]:
+def patient_update_entries(event: PatientUpdateV1) -> list[BundleEntry]:
     demographics = event.demographics.model_dump(mode="json")
     changes = {
         "address": _compact(_address(demographics)) if demographics.get("address") else None,
@@ -297,9 +324,9 @@ def patient_update_entries(event: PatientUpdateV1) -> list[dict]:
     return [patch_entry(f"Patient/{event.patient_id}", operations)]
 
 
-def bundle_json(bundle: dict) -> bytes:
+def bundle_json(bundle: FhirResource) -> bytes:
     return json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def checkin_bundle_json(event: CheckinV1, identifier_system: str, consent_entries: Iterable[dict] = ()) -> bytes:
+def checkin_bundle_json(event: CheckinV1, identifier_system: str, consent_entries: Iterable[BundleEntry] = ()) -> bytes:
     return bundle_json(checkin_bundle(event, identifier_system, consent_entries))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from . import arrivals
 from .config import SiteConfig
@@ -64,7 +64,7 @@ class Progress:
     reencrypted: int  # in this batch
 
 
-def hold_agent_lock(config: SiteConfig):
+def hold_agent_lock(config: SiteConfig) -> BinaryIO:
     """The running agent's claim on its data folder (kept open for the process's life)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     handle = open(config.data_dir / LOCK_FILE, "a+b")

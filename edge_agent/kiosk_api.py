@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -28,6 +29,7 @@ from .dependencies import (
     ScheduleDep, StoreDep,
 )  # fmt: skip
 from .events import sse_response
+from .json_types import JsonObject
 from .problems import ProblemError, invalid_input
 from .ratelimit import RateLimiter
 from .schedule import ScheduleCache
@@ -60,7 +62,7 @@ async def lookup(
     else:
         matches = _reminded_matches(schedule, reminded, body.birth_date) if reminded else []
     patients = {appointment.patient_id for appointment in matches}
-    outcome = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
+    outcome: Literal["matched", "none", "ambiguous"] = "matched" if len(patients) == 1 else "none" if not patients else "ambiguous"
     metrics.lookups.labels(outcome=outcome).inc()
     log.info("lookup", extra={"kiosk_id": kiosk_id, "outcome": outcome})
     if outcome != "matched":
@@ -203,7 +205,7 @@ async def board(live_queue: LiveQueueDep) -> Response:
 
 @router.get("/board/events")
 async def board_events(request: Request, live_queue: LiveQueueDep, events: EventsDep) -> Response:
-    async def current_board() -> tuple[str, dict]:
+    async def current_board() -> tuple[str, JsonObject]:
         return "board", (await live_queue.board()).model_dump(mode="json")
 
     return sse_response(events.board, request, snapshot=current_board)

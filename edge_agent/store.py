@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from .json_types import JsonObject
 from .keys import SiteKey
 
 T = TypeVar("T")
 MAX_GROUP = 512
+# A job for the writer thread: its work and the future that answers its caller (jobs of every result type
+# share the one queue, hence Any).
+Job = tuple[Callable[[sqlite3.Connection], Any], "concurrent.futures.Future[Any]"]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -51,7 +55,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to the newest version; each step in its own transaction. Returns the version."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
     for version, _name, sql in migrations():
         if version <= current:
             continue
@@ -86,7 +90,7 @@ class OutboxItem:
     event_type: str
     aggregate_id: str
     patient_key: str
-    payload: dict
+    payload: JsonObject
     attempts: int
     created_at: float
 
@@ -107,7 +111,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = connect(self.path)
         self.schema_version = migrate(self._writer_conn)
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._local = threading.local()
         self._read_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
         self._closed = False
@@ -119,7 +123,7 @@ class Store:
     def submit(self, work: Callable[[sqlite3.Connection], T]) -> "concurrent.futures.Future[T]":
         if self._closed:
             raise RuntimeError("store is closed")
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((work, future))
         return future
 
@@ -148,7 +152,7 @@ class Store:
             self._run_batch(conn, batch)
 
     @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list) -> None:
+    def _run_batch(conn: sqlite3.Connection, batch: list[Job]) -> None:
         results: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -223,7 +227,7 @@ class Store:
     # --- outbox ----------------------------------------------------------------------------------
 
     def enqueue(
-        self, conn: sqlite3.Connection, event_type: str, aggregate_id: str, patient_key: str, payload: dict
+        self, conn: sqlite3.Connection, event_type: str, aggregate_id: str, patient_key: str, payload: JsonObject
     ) -> int:
         """Add an event inside the caller's transaction (call it from a `write` function)."""
         now = time.time()
@@ -265,7 +269,8 @@ class Store:
         row = self.read_sync(
             lambda c: c.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'").fetchone()
         )
-        return row[0]
+        due_at: float | None = row[0]
+        return due_at
 
     def mark_delivered(self, ids: list[int]) -> None:
         now = time.time()
@@ -288,7 +293,7 @@ class Store:
         )
         return {part: json.loads(resolved) for part, resolved in rows}
 
-    def confirm_parts(self, outbox_id: int, parts: list[str], resolved: dict[str, str]):
+    def confirm_parts(self, outbox_id: int, parts: list[str], resolved: dict[str, str]) -> Callable[[sqlite3.Connection], None]:
         """A write function recording that central confirmed `parts` of an event (and what they created)."""
         now = time.time()
 

@@ -21,11 +21,13 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, TypedDict
 
+from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import (
     MAX_SUPPORT_LOG_LINES,
     SUPPORT_ACTIONS,
+    LogValue,
     SupportCommand,
     SupportLogLine,
     SupportResult,
@@ -33,6 +35,7 @@ from lobby_core.contract import (
 
 from . import matching
 from .desk import audit
+from .json_types import JsonObject
 from .observability import SAFE_FIELDS
 from .store import Store
 
@@ -55,6 +58,16 @@ class SupportError(Exception):
     """A command that cannot be queued (unknown kiosk, unknown action); the message says why."""
 
 
+class FilteredLogLine(TypedDict):
+    """A kiosk log line as kept after `LogFilter`."""
+
+    ts: str
+    level: str
+    logger: str
+    msg: str
+    fields: dict[str, LogValue]
+
+
 @dataclass(frozen=True)
 class CommandState:
     id: int
@@ -66,14 +79,14 @@ class CommandState:
     delivered_at: float | None
     finished_at: float | None
     outcome: str | None
-    result: dict = field(default_factory=dict)
+    result: JsonObject = field(default_factory=dict)  # as stored by `finish`: reason, devices, log_lines
     has_screenshot: bool = False
 
     @property
     def finished(self) -> bool:
         return self.finished_at is not None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> JsonObject:
         return {
             "id": self.id, "kiosk_id": self.kiosk_id, "action": self.action, "requested_by": self.requested_by,
             "requested_at": self.requested_at, "expires_at": self.expires_at, "delivered": self.delivered_at is not None,
@@ -97,7 +110,7 @@ def queue(conn: sqlite3.Connection, kiosk_id: str, action: str, requested_by: st
     if enrolled is None:
         raise SupportError(f"no enrolled kiosk {kiosk_id!r}")
     now = time.time() if now is None else now
-    command_id = conn.execute(
+    command_id: int = conn.execute(
         "INSERT INTO support_commands(kiosk_id, action, lines, requested_by, requested_at, expires_at)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (kiosk_id, action, lines, requested_by, now, now + ttl_s),
@@ -246,20 +259,20 @@ class LogFilter:
         )
 
     @classmethod
-    def for_schedule(cls, appointments: Iterable) -> "LogFilter":
+    def for_schedule(cls, appointments: Iterable[ScheduledAppointment]) -> LogFilter:
         return cls(name for a in appointments for name in (a.family, a.given))
 
     def scrub(self, text: str) -> str:
         text = _DATE_LIKE.sub(REDACTED, text)
         text = _LONG_DIGITS.sub(REDACTED, text)
 
-        def word(match: re.Match) -> str:
+        def word(match: re.Match[str]) -> str:
             return REDACTED if set(matching.name_words(match.group())) & self._names else match.group()
 
         return _WORD.sub(word, text)
 
-    def line(self, line: SupportLogLine) -> dict:
-        fields = {}
+    def line(self, line: SupportLogLine) -> FilteredLogLine:
+        fields: dict[str, LogValue] = {}
         for key, value in line.fields.items():
             if key in KIOSK_LOG_FIELDS:
                 fields[key] = self.scrub(value)[:200] if isinstance(value, str) else value
@@ -271,5 +284,5 @@ class LogFilter:
             "fields": fields,
         }
 
-    def lines(self, lines: Iterable[SupportLogLine]) -> list[dict]:
+    def lines(self, lines: Iterable[SupportLogLine]) -> list[FilteredLogLine]:
         return [self.line(line) for line in lines]

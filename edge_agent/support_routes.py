@@ -26,6 +26,7 @@ from . import support
 from .dependencies import EventsDep, KioskId, ScheduleDep, StoreDep, SupportSignalsDep
 from .desk import audit
 from .desk.auth import StaffSession, require_admin
+from .json_types import JsonObject
 from .kiosk_api import _body_within
 from .problems import ProblemError
 
@@ -81,7 +82,7 @@ class QueueBody(BaseModel):
 
 @router.post("/support/kiosks/{kiosk_id}/{action}", status_code=202)
 async def queue_command(kiosk_id: str, action: SupportAction, admin: Admin, store: StoreDep,
-                        signals: SupportSignalsDep, body: QueueBody | None = None) -> dict:  # fmt: skip
+                        signals: SupportSignalsDep, body: QueueBody | None = None) -> dict[str, int]:  # fmt: skip
     lines = body.lines if body else 100
     try:
         command_id = await store.write(lambda c: support.queue(c, kiosk_id, action, admin.username, lines=lines))
@@ -93,7 +94,7 @@ async def queue_command(kiosk_id: str, action: SupportAction, admin: Admin, stor
 
 @router.get("/support/commands/{command_id}")
 async def command_state(command_id: int, request: Request, admin: Admin, store: StoreDep,
-                        wait: Annotated[float, Query(ge=0, le=MAX_DESK_WAIT_S)] = 0) -> dict:  # fmt: skip
+                        wait: Annotated[float, Query(ge=0, le=MAX_DESK_WAIT_S)] = 0) -> JsonObject:  # fmt: skip
     deadline = time.monotonic() + wait
     while True:
         await store.write(support.expire_overdue)

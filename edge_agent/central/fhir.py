@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import httpx
 from pydantic import ValidationError
@@ -22,14 +23,17 @@ from lobby_core.contract import Address, CoverageInfo, Demographics
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from lobby_core.outbox_events import CheckinV1, OutboxEvent, PatientUpdateV1, UnknownEvent, parse_event
 from ..fhir_bundle import (
+    BundleEntry,
     CheckinBundle,
     CheckinSystems,
     EntryGroup,
+    FhirResource,
     bundle_json,
     flatten,
     patient_update_entries,
     validated_transaction,
 )
+from ..json_types import JsonObject
 from ..store import OutboxItem, Store
 from .base import Delivery, ScheduleUnavailable, local_outcome
 from .credentials import central_credentials
@@ -73,12 +77,12 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
 
 
-def sent_requests(entries: list[dict]) -> list[tuple[str, str]]:
+def sent_requests(entries: list[BundleEntry]) -> list[tuple[str, str]]:
     """(method, url) of every entry of a transaction we send, in order."""
     return [(entry["request"]["method"], entry["request"]["url"]) for entry in entries]
 
 
-def transaction_response(response: httpx.Response) -> dict | None:
+def transaction_response(response: httpx.Response) -> JsonObject | None:
     """The transaction-response Bundle of a 2xx; None for anything else (a proxy's 200 page)."""
     try:
         body = response.json()
@@ -100,7 +104,7 @@ def entry_status(entry: object) -> int | None:
     return int(match[1]) if match else None
 
 
-def entry_outcome(entry: object) -> dict | None:
+def entry_outcome(entry: object) -> JsonObject | None:
     for candidate in (_member(_member(entry, "response"), "outcome"), _member(entry, "resource")):
         if isinstance(candidate, dict) and candidate.get("resourceType") == "OperationOutcome":
             return candidate
@@ -124,7 +128,7 @@ def refusal_outcome(refusals: list[tuple[str, object]]) -> str:
     return json.dumps({"resourceType": "OperationOutcome", "issue": issues})
 
 
-def judge_entries(answer: dict, sent: list[tuple[str, str]], prefix: str, after: float | None) -> Delivery:
+def judge_entries(answer: JsonObject, sent: list[tuple[str, str]], prefix: str, after: float | None) -> Delivery:
     """Proof of delivery: one entry per request entry, each with a status that means done. A refusal
     (4xx) of any entry dead-letters; else a transient failure (5xx, 408, 429) or an entry that proves
     nothing (no status, 202, 3xx) is retried."""
@@ -184,7 +188,14 @@ def classify_single(response: httpx.Response, method: str, url: str) -> Delivery
     return Delivery.retry(what, after)  # 202, 3xx: proves nothing
 
 
-def individual_request(entry: dict) -> dict:
+class IndividualRequest(TypedDict):
+    """httpx arguments (of `FhirConnector._request`) sending one transaction entry as its own request."""
+
+    headers: dict[str, str]
+    content: NotRequired[bytes]
+
+
+def individual_request(entry: BundleEntry) -> IndividualRequest:
     """httpx arguments sending one transaction entry as its own request."""
     request = entry["request"]
     headers: dict[str, str] = {}
@@ -215,7 +226,7 @@ def _created_location(response: httpx.Response) -> str | None:
     return None
 
 
-def _created(entries: list[dict], locations: list[object]) -> tuple[Delivery, dict[str, str]]:
+def _created(entries: list[BundleEntry], locations: list[object]) -> tuple[Delivery, dict[str, str]]:
     """{fullUrl: Type/id} of the sent entries that have a fullUrl; retry when central did not say where."""
     created: dict[str, str] = {}
     for entry, location in zip(entries, locations):
@@ -274,12 +285,16 @@ class FhirConnector:
         await self.client.aclose()
         await self.credentials.aclose()
 
-    async def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
+    async def _request(
+        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str] | None = None,
+        params: list[tuple[str, str]] | None = None,
+    ) -> httpx.Response:  # fmt: skip
         """One request with a total deadline: connect, send, headers and the whole body within timeout_s,
         so a server trickling its answer cannot hold a delivery."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self.client.request(method, url, **kwargs)
+                query = None if params is None else tuple(params)  # httpx reads a tuple of pairs as it reads a list
+                return await self.client.request(method, url, content=content, headers=headers, params=query)
         except TimeoutError:
             raise DeadlineExceeded(f"no complete answer within {self.timeout_s} s") from None
 
@@ -300,7 +315,7 @@ class FhirConnector:
     def checkin_groups(self, event: CheckinV1) -> list[EntryGroup]:
         bundle = CheckinBundle(event, CheckinSystems(self.identifier_system))
         consent_ids = event.consent_ids
-        consents: list[dict] = []
+        consents: list[BundleEntry] = []
         if consent_ids:
             if self.store is None:
                 raise ValueError("consents to send but no store to read them from")
@@ -311,7 +326,7 @@ class FhirConnector:
             )
         return bundle.groups(consents)
 
-    def checkin_bundle(self, event: CheckinV1) -> dict:
+    def checkin_bundle(self, event: CheckinV1) -> FhirResource:
         return validated_transaction(flatten(self.checkin_groups(event)))
 
     def configure_site(self, scope: ScheduleScope, pins: CentralCapabilities) -> None:
@@ -354,7 +369,7 @@ class FhirConnector:
         resolved = {urn: ref for refs in confirmed.values() for urn, ref in refs.items()}
         parts = plan.parts([group for group in groups if group.name not in confirmed])
         for number, part in enumerate(parts, 1):
-            entries = with_references(flatten(part), resolved)
+            entries: list[BundleEntry] = with_references(flatten(part), resolved)
             if plan.strategy == "individual":
                 result, created = await self._send_individually(entries)
             else:
@@ -366,7 +381,7 @@ class FhirConnector:
                 await self.store.write(self.store.confirm_parts(item.id, [g.name for g in part], created))
         return Delivery.delivered()
 
-    async def _send_transaction(self, entries: list[dict]) -> tuple[Delivery, dict[str, str]]:
+    async def _send_transaction(self, entries: list[BundleEntry]) -> tuple[Delivery, dict[str, str]]:
         """One transaction; with what its entries created ({fullUrl: Type/id}) once it is proven."""
         try:
             body = bundle_json(validated_transaction(entries))
@@ -384,7 +399,7 @@ class FhirConnector:
         answered = response.json()["entry"]
         return _created(entries, [_member(_member(e, "response"), "location") for e in answered])
 
-    async def _send_individually(self, entries: list[dict]) -> tuple[Delivery, dict[str, str]]:
+    async def _send_individually(self, entries: list[BundleEntry]) -> tuple[Delivery, dict[str, str]]:
         """Each entry as its own request, in order, later ones referring to what earlier ones created."""
         created: dict[str, str] = {}
         for entry in entries:
@@ -423,7 +438,7 @@ class FhirConnector:
             include = (await self.capabilities()).search_include
         except CapabilitiesUnknown as exc:
             raise ScheduleUnavailable(str(exc)) from None
-        found: dict[str, dict] = {}
+        found: dict[str, FhirResource] = {}
         for search in searches:
             for resource in await self._appointments(search, include):
                 found[f"{resource['resourceType']}/{resource.get('id')}"] = resource
@@ -431,7 +446,7 @@ class FhirConnector:
             found[f"{resource['resourceType']}/{resource.get('id')}"] = resource
         return schedule_from_resources(list(found.values()))
 
-    async def _appointments(self, search: list[tuple[str, str]], include: bool) -> list[dict]:
+    async def _appointments(self, search: list[tuple[str, str]], include: bool) -> list[FhirResource]:
         if not include:
             return await self._search_all("Appointment", search)
         with_patient = search + [("_include", "Appointment:patient")]
@@ -444,14 +459,14 @@ class FhirConnector:
             # A server that cannot add Coverage and Consent: the schedule without them.
             return await self._search_all("Appointment", with_patient)
 
-    async def _patients_on_file(self, found: dict[str, dict], with_records: bool) -> list[dict]:
+    async def _patients_on_file(self, found: dict[str, FhirResource], with_records: bool) -> list[FhirResource]:
         """The Patients the appointments name that did not come with them (a server without _include),
         and, when asked, their Coverage and Consents, by id in chunks."""
         named = {
             _actor(r, "Patient").get("reference", "") for r in found.values() if r["resourceType"] == "Appointment"
         } - {""}
         missing = sorted(ref for ref in named if ref not in found)
-        fetched: list[dict] = []
+        fetched: list[FhirResource] = []
         for chunk in _chunks([ref.partition("/")[2] for ref in missing], ID_CHUNK):
             fetched += await self._search_all("Patient", [("_id", ",".join(chunk)), ("_count", str(ID_CHUNK))])
         if with_records:
@@ -460,9 +475,9 @@ class FhirConnector:
                     fetched += await self._search_all(kind, [(param, ",".join(chunk)), ("_count", str(ID_CHUNK * 4))])
         return fetched
 
-    async def _search_all(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict]:
+    async def _search_all(self, resource_type: str, params: list[tuple[str, str]]) -> list[FhirResource]:
         """Every page of a search (Bundle.link next, at most MAX_PAGES); never a silently cut result."""
-        resources: list[dict] = []
+        resources: list[FhirResource] = []
         matches = 0
         url: str = resource_type
         query: list[tuple[str, str]] | None = params
@@ -494,7 +509,7 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
 # --- FHIR resources -> ScheduledAppointment --------------------------------------------------------
 
 
-def _patient_demographics(patient: dict) -> Demographics:
+def _patient_demographics(patient: FhirResource) -> Demographics:
     address = (patient.get("address") or [{}])[0]
     telecom = {t.get("system"): t.get("value", "") for t in patient.get("telecom", [])}
     return Demographics(
@@ -512,7 +527,7 @@ def _patient_demographics(patient: dict) -> Demographics:
     )
 
 
-def _preferred_language(patient: dict) -> str:
+def _preferred_language(patient: FhirResource) -> str:
     """Patient.communication: the entry marked preferred, else the only one; its BCP 47 code."""
     communication = patient.get("communication", [])
     chosen = next((c for c in communication if c.get("preferred")), communication[0] if len(communication) == 1 else {})
@@ -520,15 +535,16 @@ def _preferred_language(patient: dict) -> str:
     return next((code for code in codes if code), "")
 
 
-def _mrn(patient: dict) -> str:
+def _mrn(patient: FhirResource) -> str:
     for identifier in patient.get("identifier", []):
         codes = {c.get("code") for c in identifier.get("type", {}).get("coding", [])}
         if "MR" in codes:
-            return identifier.get("value", "")
+            value: str = identifier.get("value", "")
+            return value
     return ""
 
 
-def _coverage_info(coverage: dict) -> CoverageInfo:
+def _coverage_info(coverage: FhirResource) -> CoverageInfo:
     classes = {
         coding.get("code"): entry.get("value", "")
         for entry in coverage.get("class", [])
@@ -545,22 +561,22 @@ def _coverage_info(coverage: dict) -> CoverageInfo:
     )
 
 
-def _actor(appointment: dict, kind: str) -> dict:
+def _actor(appointment: FhirResource, kind: str) -> JsonObject:
     for participant in appointment.get("participant", []):
-        actor = participant.get("actor", {})
+        actor: JsonObject = participant.get("actor", {})
         if actor.get("reference", "").startswith(f"{kind}/"):
             return actor
     return {}
 
 
-def schedule_from_resources(resources: list[dict]) -> list[ScheduledAppointment]:
+def schedule_from_resources(resources: list[FhirResource]) -> list[ScheduledAppointment]:
     by_key = {f"{r['resourceType']}/{r.get('id')}": r for r in resources}
     coverage_of = {
         r.get("beneficiary", {}).get("reference"): r
         for r in resources
         if r["resourceType"] == "Coverage" and r.get("status", "active") == "active"
     }
-    consents_of: dict[str, list[dict]] = {}
+    consents_of: dict[str, list[FhirResource]] = {}
     for consent in resources:
         if consent["resourceType"] == "Consent":
             consents_of.setdefault(consent.get("patient", {}).get("reference", ""), []).append(consent)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from ..fhir_bundle import BundleEntry, BundleRequest, FhirResource
+from ..json_types import JsonObject
 from ..store import Store
 from .due import policy_uri
 from .records import SignedConsent, read_signed, sealed_pdf
@@ -48,12 +50,12 @@ def provenance_id(consent_id: str) -> str:
     return str(uuid.uuid5(PROVENANCE_NAMESPACE, consent_id))
 
 
-def _validated(resource: dict) -> dict:
+def _validated(resource: FhirResource) -> FhirResource:
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     return resource
 
 
-def _categories(category: str) -> list[dict]:
+def _categories(category: str) -> list[JsonObject]:
     codings = [{"system": LOINC, "code": PATIENT_CONSENT_LOINC, "display": "Patient Consent"}]
     if category != PATIENT_CONSENT_LOINC:
         system = LOINC if LOINC_CODE.match(category) else CONSENT_CATEGORY
@@ -61,7 +63,7 @@ def _categories(category: str) -> list[dict]:
     return [{"coding": [coding]} for coding in codings]
 
 
-def consent_resource(signed: SignedConsent, pdf: bytes, patient_ref: str, identifier_system: str) -> dict:
+def consent_resource(signed: SignedConsent, pdf: bytes, patient_ref: str, identifier_system: str) -> FhirResource:
     record, document = signed.record, signed.document
     return _validated(
         {
@@ -88,9 +90,9 @@ def consent_resource(signed: SignedConsent, pdf: bytes, patient_ref: str, identi
     )
 
 
-def provenance_resource(signed: SignedConsent, consent_ref: str, patient_ref: str) -> dict:
+def provenance_resource(signed: SignedConsent, consent_ref: str, patient_ref: str) -> FhirResource:
     record = signed.record
-    provenance = {
+    provenance: FhirResource = {
         "resourceType": "Provenance",
         "id": provenance_id(signed.consent_id),
         "target": [{"reference": consent_ref}],
@@ -122,13 +124,13 @@ def provenance_resource(signed: SignedConsent, consent_ref: str, patient_ref: st
 def consent_entries(
     store: Store, consent_ids: list[str], patient_ref: str, identifier_system: str = "urn:lobby-checkin",
     translations_dir: Path = DEFAULT_TRANSLATIONS_DIR,
-) -> list[dict]:
+) -> list[BundleEntry]:
     """Transaction Bundle entries (Consent + Provenance per consent) ready to append to a check-in Bundle.
 
     `patient_ref` is the Patient as the Bundle refers to it ("Patient/123" or a "urn:uuid:..." fullUrl).
     Blocking (it may render and store a PDF): from asyncio, call it through `asyncio.to_thread`.
     """
-    entries = []
+    entries: list[BundleEntry] = []
     for consent_id in consent_ids:
         pdf = sealed_pdf(store, consent_id, translations_dir)
         signed = store.read_sync(lambda conn: read_signed(store, conn, consent_id))  # runs now, in this turn
@@ -137,16 +139,16 @@ def consent_entries(
         full_url = f"urn:uuid:{consent_id}"
         system = consent_identifier_system(identifier_system)
         entries.append(
-            {
-                "fullUrl": full_url,
-                "resource": consent_resource(signed, pdf, patient_ref, identifier_system),
-                "request": {
-                    "method": "POST",
-                    "url": "Consent",
-                    "ifNoneExist": urllib.parse.urlencode({"identifier": f"{system}|{consent_id}"}),
-                },
-            }
+            BundleEntry(
+                fullUrl=full_url,
+                resource=consent_resource(signed, pdf, patient_ref, identifier_system),
+                request=BundleRequest(
+                    method="POST",
+                    url="Consent",
+                    ifNoneExist=urllib.parse.urlencode({"identifier": f"{system}|{consent_id}"}),
+                ),
+            )
         )
         provenance = provenance_resource(signed, full_url, patient_ref)
-        entries.append({"resource": provenance, "request": {"method": "PUT", "url": f"Provenance/{provenance['id']}"}})
+        entries.append(BundleEntry(resource=provenance, request=BundleRequest(method="PUT", url=f"Provenance/{provenance['id']}")))
     return entries

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from typing import Annotated, AsyncIterator, Callable, Literal
+from typing import Annotated, AsyncIterator, Callable, Literal, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,6 +20,7 @@ from .. import arrivals, patient_updates
 from ..config import SiteConfig
 from ..dependencies import ConfigDep, EligibilityDep, EventsDep, LiveQueueDep, StoreDep, SyncDep
 from ..events import Channel, EventBus
+from ..json_types import JsonObject
 from ..live_queue import LiveQueue
 from ..store import Store
 from ..sync import SyncWorker
@@ -32,6 +33,11 @@ Admin = Annotated[StaffSession, Depends(require_admin)]
 RoomName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 CHANGE_FLAGS = {"insurance": "insurance_changed", "demographics": "demographics_changed"}
 SESSION_CHECK_S = 15.0
+STATUS_CHANGES: dict[str, Callable[..., arrivals.Transition]] = {
+    "call": arrivals.call, "room": arrivals.room, "complete": arrivals.complete, "no_show": arrivals.no_show,
+}  # fmt: skip
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Body(BaseModel):
@@ -60,15 +66,16 @@ def today(config: SiteConfig) -> str:
     return arrivals.site_day(config.site.timezone)
 
 
-def _entry_json(entry: arrivals.QueueEntry) -> dict:
-    return json.loads(json.dumps(entry.as_dict(), default=str))
+def _entry_json(entry: arrivals.QueueEntry) -> JsonObject:
+    data: JsonObject = json.loads(json.dumps(entry.as_dict(), default=str))
+    return data
 
 
 # --- the queue ----------------------------------------------------------------------------------
 
 
 @router.get("/queue")
-async def queue(staff: Staff, store: StoreDep, events: EventsDep, config: ConfigDep) -> dict:
+async def queue(staff: Staff, store: StoreDep, events: EventsDep, config: ConfigDep) -> JsonObject:
     """The day's arrivals (every status), and the staff channel's event id to resume the stream from."""
     last_event_id = events.staff.last_id  # before the read: a later event is at worst applied twice
     day = today(config)
@@ -115,7 +122,7 @@ async def _staff_frames(
 
 
 @router.get("/queue/{checkin_id}")
-async def arrival_details(checkin_id: str, staff: Staff, store: StoreDep) -> dict:
+async def arrival_details(checkin_id: str, staff: Staff, store: StoreDep) -> JsonObject:
     """One arrival with the patient's details: a view that is always audited."""
     entry = await store.read(lambda c: _known(arrivals.queue_entry, c, store, checkin_id))
     await audit.log(store, staff.username, "patient.view", checkin_id)
@@ -123,7 +130,7 @@ async def arrival_details(checkin_id: str, staff: Staff, store: StoreDep) -> dic
 
 
 @router.get("/queue/{checkin_id}/eligibility")
-async def arrival_eligibility(checkin_id: str, staff: Staff, store: StoreDep, eligibility: EligibilityDep) -> dict:
+async def arrival_eligibility(checkin_id: str, staff: Staff, store: StoreDep, eligibility: EligibilityDep) -> JsonObject:
     """The full insurance eligibility answer for an arrival (edge_agent/eligibility/): an audited view."""
     if eligibility is None:
         return {"state": "not_configured"}
@@ -134,17 +141,17 @@ async def arrival_eligibility(checkin_id: str, staff: Staff, store: StoreDep, el
     return found
 
 
-def _known(read, *args):
+def _known(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     try:
-        return read(*args)
+        return read(*args, **kwargs)
     except arrivals.UnknownArrival:
         raise HTTPException(404, "no such arrival")
 
 
 async def _transition(
-    store: Store, live_queue: LiveQueue, staff: StaffSession, action: str, checkin_id: str, **kwargs
-) -> dict:  # fmt: skip
-    change_status = getattr(arrivals, action)
+    store: Store, live_queue: LiveQueue, staff: StaffSession, action: str, checkin_id: str, **kwargs: str | None
+) -> JsonObject:  # fmt: skip
+    change_status = STATUS_CHANGES[action]
 
     def work(conn: sqlite3.Connection) -> arrivals.Transition:
         change = change_status(conn, checkin_id, **kwargs)
@@ -165,29 +172,29 @@ async def _transition(
 @router.post("/queue/{checkin_id}/call")
 async def call(
     checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep, body: RoomBody | None = None
-) -> dict:  # fmt: skip
+) -> JsonObject:  # fmt: skip
     return await _transition(store, live_queue, staff, "call", checkin_id, room=body.room if body else None)
 
 
 @router.post("/queue/{checkin_id}/room")
 async def room(
     checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep, body: RoomBody | None = None
-) -> dict:  # fmt: skip
+) -> JsonObject:  # fmt: skip
     return await _transition(store, live_queue, staff, "room", checkin_id, room=body.room if body else None)
 
 
 @router.post("/queue/{checkin_id}/complete")
-async def complete(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> dict:
+async def complete(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> JsonObject:
     return await _transition(store, live_queue, staff, "complete", checkin_id)
 
 
 @router.post("/queue/{checkin_id}/no-show")
-async def no_show(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> dict:
+async def no_show(checkin_id: str, staff: Staff, store: StoreDep, live_queue: LiveQueueDep) -> JsonObject:
     return await _transition(store, live_queue, staff, "no_show", checkin_id)
 
 
 @router.post("/queue/undo")
-async def undo(staff: Staff, store: StoreDep, live_queue: LiveQueueDep, events: EventsDep, config: ConfigDep) -> dict:
+async def undo(staff: Staff, store: StoreDep, live_queue: LiveQueueDep, events: EventsDep, config: ConfigDep) -> JsonObject:
     day = today(config)
 
     def work(conn: sqlite3.Connection) -> arrivals.Transition | None:
@@ -209,12 +216,12 @@ async def undo(staff: Staff, store: StoreDep, live_queue: LiveQueueDep, events: 
 
 async def _clear_flag(
     store: Store, events: EventBus, staff: StaffSession, checkin_id: str, flag: str, action: str,
-    follow_up: Callable[[sqlite3.Connection], dict] | None = None,
-) -> dict:  # fmt: skip
+    follow_up: Callable[[sqlite3.Connection], JsonObject] | None = None,
+) -> JsonObject:  # fmt: skip
     """Clear one flag of an arrival (audited with `action`) and publish the arrival's new state.
 
     `follow_up` runs in the same transaction; what it returns goes into the audit entry and the answer."""
-    outcome: dict = {}
+    outcome: JsonObject = {}
 
     def work(conn: sqlite3.Connection) -> arrivals.QueueEntry:
         row = conn.execute("SELECT flags FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
@@ -239,11 +246,11 @@ async def _clear_flag(
 async def decide_change(
     checkin_id: str, kind: Literal["insurance", "demographics"], decision: Literal["accept", "dismiss"],
     staff: Staff, store: StoreDep, events: EventsDep,
-) -> dict:  # fmt: skip
+) -> JsonObject:  # fmt: skip
     """Accept or dismiss a demographic / insurance change the kiosk read from an ID or card. An accepted
     demographics change is queued for the central Patient (`central_update` in the answer says whether)."""
 
-    def send_to_central(conn: sqlite3.Connection) -> dict:
+    def send_to_central(conn: sqlite3.Connection) -> JsonObject:
         return {"central_update": patient_updates.enqueue_accepted_demographics(conn, store, checkin_id)}
 
     follow_up = send_to_central if (kind, decision) == ("demographics", "accept") else None
@@ -251,15 +258,15 @@ async def decide_change(
 
 
 @router.post("/queue/{checkin_id}/reprint", status_code=202)
-async def reprint(checkin_id: str, body: ReprintBody, staff: Staff, store: StoreDep, events: EventsDep) -> dict:
+async def reprint(checkin_id: str, body: ReprintBody, staff: Staff, store: StoreDep, events: EventsDep) -> JsonObject:
     """Ask the kiosk that drives the chosen printer to print again: a stored request and a staff event."""
 
-    def work(conn: sqlite3.Connection) -> dict:
+    def work(conn: sqlite3.Connection) -> JsonObject:
         row = conn.execute("SELECT ticket FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
         if row is None:
             raise HTTPException(404, "no such arrival")
-        return reprints.add(conn, checkin_id=checkin_id, ticket=row["ticket"], kind=body.kind, kiosk_id=body.kiosk_id,
-                            printer=body.printer, requested_by=staff.username)
+        return dict(reprints.add(conn, checkin_id=checkin_id, ticket=row["ticket"], kind=body.kind, kiosk_id=body.kiosk_id,
+                            printer=body.printer, requested_by=staff.username))
 
     reprint_request = await store.write(work)
     events.staff.publish("reprint", reprint_request)
@@ -270,13 +277,13 @@ async def reprint(checkin_id: str, body: ReprintBody, staff: Staff, store: Store
 
 
 @router.get("/devices")
-async def kiosk_devices(staff: Staff, store: StoreDep) -> dict:
+async def kiosk_devices(staff: Staff, store: StoreDep) -> JsonObject:
     kiosks = await store.read(devices.kiosk_statuses)
     return {"offline_after_s": devices.OFFLINE_AFTER_S, "kiosks": [k.as_json() for k in kiosks]}
 
 
 @router.post("/kiosks/{kiosk_id}/help-handled")
-async def help_handled(kiosk_id: str, staff: Staff, store: StoreDep, events: EventsDep) -> dict:
+async def help_handled(kiosk_id: str, staff: Staff, store: StoreDep, events: EventsDep) -> JsonObject:
     """Someone from the desk went to the kiosk whose patient asked for help."""
 
     def work(conn: sqlite3.Connection) -> bool:
@@ -292,7 +299,7 @@ async def help_handled(kiosk_id: str, staff: Staff, store: StoreDep, events: Eve
 
 
 @router.get("/sync")
-async def sync_panel(staff: Staff, store: StoreDep, sync: SyncDep, config: ConfigDep) -> dict:
+async def sync_panel(staff: Staff, store: StoreDep, sync: SyncDep, config: ConfigDep) -> JsonObject:
     outbox = await asyncio.to_thread(store.outbox_stats)
     letters = await store.read(dead_letters.dead_letters)
     return {
@@ -312,7 +319,7 @@ def central_state(config: SiteConfig, sync: SyncWorker) -> Literal["reachable", 
 
 
 @router.post("/sync/dead-letters/{outbox_id}/retry")
-async def retry_dead_letter(outbox_id: int, admin: Admin, store: StoreDep, sync: SyncDep, events: EventsDep) -> dict:
+async def retry_dead_letter(outbox_id: int, admin: Admin, store: StoreDep, sync: SyncDep, events: EventsDep) -> JsonObject:
     try:
         await dead_letters.retry(store, outbox_id, admin.username)
     except dead_letters.NotADeadLetter:
@@ -325,7 +332,7 @@ async def retry_dead_letter(outbox_id: int, admin: Admin, store: StoreDep, sync:
 @router.post("/sync/dead-letters/{outbox_id}/discard")
 async def discard_dead_letter(
     outbox_id: int, body: DiscardBody, admin: Admin, store: StoreDep, events: EventsDep
-) -> dict:  # fmt: skip
+) -> JsonObject:  # fmt: skip
     try:
         await store.write(lambda c: dead_letters.discard(c, outbox_id, admin.username, body.reason))
     except dead_letters.NotADeadLetter:
@@ -335,7 +342,7 @@ async def discard_dead_letter(
 
 
 @router.get("/stats")
-async def day_stats(staff: Staff, store: StoreDep, config: ConfigDep) -> dict:
+async def day_stats(staff: Staff, store: StoreDep, config: ConfigDep) -> JsonObject:
     day = today(config)
     figures = await store.read(lambda c: stats.day_stats(c, day, config.site.timezone))
     return figures.as_json()
@@ -350,7 +357,7 @@ async def day_stats_csv(admin: Admin, store: StoreDep, config: ConfigDep) -> Res
 
 
 @router.get("/audit")
-async def audit_log(admin: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> dict:
+async def audit_log(admin: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> JsonObject:
     entries = await audit.entries(store, limit=limit)
     return {"entries": [entry.as_json() for entry in entries]}
 
@@ -369,12 +376,12 @@ def _csv(text: str, filename: str) -> Response:
 
 
 @router.post("/desk/ping", status_code=202)
-async def ping(staff: Staff, body: PingBody, events: EventsDep) -> dict:
+async def ping(staff: Staff, body: PingBody, events: EventsDep) -> JsonObject:
     """Publish a trivial event on the staff channel: checks (and times) the live link to the dashboards."""
     events.staff.publish("ping", {"nonce": body.nonce})
     return {"nonce": body.nonce}
 
 
 @router.get("/desk/session")
-async def session_info(staff: Staff) -> dict:
+async def session_info(staff: Staff) -> JsonObject:
     return {"username": staff.username, "role": staff.role, "csrf_token": staff.csrf_token}

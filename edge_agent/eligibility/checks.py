@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from .. import arrivals
 from .summary import DeskView, EligibilitySummary
@@ -32,6 +32,19 @@ def summary_context(patient_key: str, day: str) -> str:
     return f"eligibility-summary:{patient_key}:{day}"
 
 
+class CheckRequest(TypedDict):
+    """What is asked, as sealed in `request_sealed` (EligibilityService._request writes it)."""
+
+    family: str
+    given: str
+    birth_date: str  # ISO
+    member_id: str
+    payer_name: str
+    payer_id: str  # "" when the site maps no payer id to the payer's name
+    day: str  # ISO day of service
+    coverage_key: str
+
+
 @dataclass(frozen=True)
 class Check:
     patient_key: str
@@ -44,7 +57,7 @@ class Check:
     answered_at: float | None
     control_number: str
     error: str
-    request: dict
+    request: CheckRequest
     summary: EligibilitySummary | None
 
 
@@ -77,7 +90,7 @@ def get(conn: sqlite3.Connection, store: "Store", patient_key: str, day: str) ->
 
 
 def schedule(
-    conn: sqlite3.Connection, store: "Store", patient_key: str, day: str, coverage_key: str, request: dict, due_at: float,
+    conn: sqlite3.Connection, store: "Store", patient_key: str, day: str, coverage_key: str, request: CheckRequest, due_at: float,
     *, replace: bool,
 ) -> bool:  # fmt: skip
     """Ask (again) at `due_at`. Without `replace` an existing check of that patient and day is kept.
@@ -119,7 +132,8 @@ def due(conn: sqlite3.Connection, store: "Store", now: float, limit: int) -> lis
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
-    return conn.execute("SELECT MIN(next_attempt_at) FROM eligibility_checks").fetchone()[0]
+    due_at = conn.execute("SELECT MIN(next_attempt_at) FROM eligibility_checks").fetchone()[0]
+    return None if due_at is None else float(due_at)
 
 
 def record_answer(
@@ -150,7 +164,7 @@ def apply_view(conn: sqlite3.Connection, store: "Store", patient_key: str, day: 
     """Put the desk's view on the patient's arrivals of that day (or one arrival) and raise or lower the
     `coverage_inactive` flag; returns the changed arrivals for the staff channel."""
     query = "SELECT checkin_id, flags FROM arrivals WHERE patient_key = ? AND day = ?"
-    params: tuple = (patient_key, day)
+    params: tuple[str, ...] = (patient_key, day)
     if checkin_id is not None:
         query, params = query + " AND checkin_id = ?", (*params, checkin_id)
     changed = []

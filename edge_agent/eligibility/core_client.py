@@ -17,6 +17,7 @@ import datetime as dt
 import email.parser
 import email.policy
 import email.utils
+import io
 import ssl
 import uuid
 import xml.etree.ElementTree as ET
@@ -79,7 +80,9 @@ def soap_request(fields: dict[str, str]) -> bytes:
     request = ET.SubElement(ET.SubElement(envelope, f"{{{SOAP_NS}}}Body"), f"{{{CORE_NS}}}COREEnvelopeRealTimeRequest")
     for name, value in fields.items():
         ET.SubElement(request, name).text = value  # CORE's fields are unqualified (elementFormDefault)
-    return ET.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    out = io.BytesIO()  # what ET.tostring(..., encoding="utf-8") does, typed as bytes
+    ET.ElementTree(envelope).write(out, encoding="utf-8", xml_declaration=True)
+    return out.getvalue()
 
 
 def soap_answer(body: bytes) -> dict[str, str]:

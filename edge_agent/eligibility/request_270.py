@@ -53,7 +53,10 @@ def build_270(inquiry: Inquiry, parties: Parties, control_number: int, now: dt.d
     d = Delimiters()
     interchange = f"{control_number:09d}"
     transaction = f"{control_number % 10**9:04d}"
-    segment = lambda *values: join_segment([str(v) for v in values], d)  # noqa: E731
+
+    def segment(*values: str) -> str:
+        return join_segment(list(values), d)
+
     body = [
         segment("ST", "270", transaction, VERSION),
         segment("BHT", "0022", "13", inquiry.trace, now.strftime("%Y%m%d"), now.strftime("%H%M")),

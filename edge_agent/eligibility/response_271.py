@@ -13,6 +13,7 @@ EB06 29), the network (EB12), and every AAA rejection with the loop it stood in.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from .codes import ACTIVE_KINDS, INACTIVE_KINDS
@@ -53,6 +54,32 @@ def _date_range(qualifier: str, value: str) -> tuple[dt.date | None, dt.date | N
     return _date(value), None
 
 
+@dataclass
+class _BenefitLoop:
+    """An EB loop being read: its DTP and MSG segments follow the EB."""
+
+    kind: str
+    coverage_level: str
+    service_types: tuple[str, ...]
+    insurance_type: str
+    plan: str
+    time_period: str
+    amount: Decimal | None
+    percent: Decimal | None
+    quantity: Decimal | None
+    network: str
+    dates: dict[str, str] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    def benefit(self) -> Benefit:
+        return Benefit(
+            kind=self.kind, coverage_level=self.coverage_level, service_types=self.service_types,
+            insurance_type=self.insurance_type, plan=self.plan, time_period=self.time_period, amount=self.amount,
+            percent=self.percent, quantity=self.quantity, network=self.network, dates=self.dates,
+            messages=tuple(self.messages),
+        )  # fmt: skip
+
+
 class _Reader:
     def __init__(self, segments: list[Segment], repetition: str):
         self.segments = segments
@@ -61,7 +88,7 @@ class _Reader:
         self.loop = ""  # the innermost loop we are in
         self.in_entity = False  # between LS and LE (2120 loops)
         self.rejections: list[Rejection] = []
-        self.benefits: list[dict] = []
+        self.benefits: list[_BenefitLoop] = []
         self.dates: dict[str, tuple[dt.date | None, dt.date | None]] = {}
         self.refs: dict[str, str] = {}
         self.traces: list[str] = []
@@ -109,7 +136,7 @@ class _Reader:
         if self.loop in ("2100C", "2100D"):
             self.dates[qualifier] = _date_range(element(segment, 2), value)
         elif self.loop in ("2110C", "2110D") and not self.in_entity and self.benefits:
-            self.benefits[-1]["dates"][qualifier] = value
+            self.benefits[-1].dates[qualifier] = value
 
     def _EB(self, segment: Segment) -> None:
         self.loop = BENEFIT_LOOPS.get(self.loop, self.loop)  # the first EB opens 2110, later ones stay in it
@@ -117,17 +144,17 @@ class _Reader:
             raise X12Error("an EB segment outside a benefit loop")
         self.in_entity = False
         percent = _decimal(element(segment, 8))
-        self.benefits.append({
-            "kind": element(segment, 1), "coverage_level": element(segment, 2),
-            "service_types": tuple(code for code in element(segment, 3).split(self.repetition) if code),
-            "insurance_type": element(segment, 4), "plan": element(segment, 5), "time_period": element(segment, 6),
-            "amount": _decimal(element(segment, 7)), "percent": percent, "quantity": _decimal(element(segment, 10)),
-            "network": element(segment, 12), "dates": {}, "messages": [],
-        })  # fmt: skip
+        self.benefits.append(_BenefitLoop(
+            kind=element(segment, 1), coverage_level=element(segment, 2),
+            service_types=tuple(code for code in element(segment, 3).split(self.repetition) if code),
+            insurance_type=element(segment, 4), plan=element(segment, 5), time_period=element(segment, 6),
+            amount=_decimal(element(segment, 7)), percent=percent, quantity=_decimal(element(segment, 10)),
+            network=element(segment, 12),
+        ))  # fmt: skip
 
     def _MSG(self, segment: Segment) -> None:
         if self.benefits and self.loop in ("2110C", "2110D"):
-            self.benefits[-1]["messages"].append(element(segment, 1))
+            self.benefits[-1].messages.append(element(segment, 1))
 
     def _LS(self, segment: Segment) -> None:
         self.in_entity = True
@@ -153,7 +180,7 @@ def parse_271(text: str, visit_service_type: str, trace: str = "") -> Eligibilit
     reader.read()
     if trace and reader.traces and trace not in reader.traces:
         raise X12Error("the answer is for another inquiry (trace number differs)")
-    benefits = [Benefit(**{**b, "messages": tuple(b["messages"])}) for b in reader.benefits]
+    benefits = [b.benefit() for b in reader.benefits]
     kinds = {b.kind for b in benefits}
     status: CoverageStatus
     if kinds & ACTIVE_KINDS:

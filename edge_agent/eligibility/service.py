@@ -22,11 +22,13 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import sqlite3
 import time
 import zoneinfo
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine
 
 from .. import matching
+from ..json_types import JsonObject
 from lobby_core.appointments import ScheduledAppointment
 from . import checks
 from .core_client import CoreSource, Unavailable
@@ -85,7 +87,7 @@ class EligibilityService:
 
     # --- entry points ------------------------------------------------------------------------------
 
-    def supervised(self) -> Awaitable[None]:
+    def supervised(self) -> Coroutine[Any, Any, None]:
         """The background task to spawn for the agent's lifetime."""
         return supervise("eligibility", self.run)
 
@@ -152,7 +154,7 @@ class EligibilityService:
         if schedule.source is not None:
             return await schedule.source.fetch_schedule(day)
 
-        def stored(conn) -> list[ScheduledAppointment | None]:  # a pushed feed stores other days' rows too
+        def stored(conn: sqlite3.Connection) -> list[ScheduledAppointment | None]:  # a pushed feed stores other days' rows too
             return [schedule.stored(conn, appointment_id) for (appointment_id,) in
                     conn.execute("SELECT appointment_id FROM appointments WHERE day = ?", (day.isoformat(),))]  # fmt: skip
 
@@ -175,7 +177,7 @@ class EligibilityService:
             patient_key = matching.patient_key(store.key, appointment.family, appointment.given, appointment.birth_date)
             planned.append((patient_key, request))
 
-        def work(conn) -> int:
+        def work(conn: sqlite3.Connection) -> int:
             return sum(checks.schedule(conn, store, key, day.isoformat(), request["coverage_key"], request, now,
                                        replace=replace) for key, request in planned)  # fmt: skip
 
@@ -183,22 +185,22 @@ class EligibilityService:
         self._wake.set()
         return count
 
-    def _request(self, family: str, given: str, birth_date: str, coverage: dict | None, day: str) -> dict | None:
+    def _request(self, family: str, given: str, birth_date: str, coverage: JsonObject | None, day: str) -> checks.CheckRequest | None:
         """What to ask, as sealed in the store; None without coverage (nothing to verify)."""
         if not coverage or not coverage.get("member_id"):
             return None
         payer_name = coverage.get("payor", "")
         payer_id = self._payers.get(matching.normalise(payer_name), "")
-        return {
-            "family": family, "given": given, "birth_date": birth_date, "member_id": coverage["member_id"],
-            "payer_name": payer_name, "payer_id": payer_id, "day": day,
-            "coverage_key": coverage_key(self.store.key.pseudonym, payer_id or payer_name, coverage["member_id"]),
-        }  # fmt: skip
+        return checks.CheckRequest(
+            family=family, given=given, birth_date=birth_date, member_id=coverage["member_id"],
+            payer_name=payer_name, payer_id=payer_id, day=day,
+            coverage_key=coverage_key(self.store.key.pseudonym, payer_id or payer_name, coverage["member_id"]),
+        )  # fmt: skip
 
     async def _purge(self, today: dt.date) -> None:
         cutoff = (today - dt.timedelta(days=self.config.agent.retention_days)).isoformat()
 
-        def work(conn) -> None:
+        def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM eligibility_checks WHERE day < ?", (cutoff,))
             conn.execute("UPDATE arrivals SET eligibility_sealed = NULL WHERE day < ? AND eligibility_sealed IS NOT NULL",
                          (cutoff,))  # fmt: skip
@@ -227,7 +229,7 @@ class EligibilityService:
             return
         patient_key, day, now = row["patient_key"], row["day"], time.time()
 
-        def work(conn) -> list["QueueEntry"]:
+        def work(conn: sqlite3.Connection) -> list["QueueEntry"]:
             known = checks.get(conn, store, patient_key, day)
             if known is not None and known.coverage_key != request["coverage_key"]:
                 known = None  # a check of another card says nothing about this one
@@ -283,7 +285,7 @@ class EligibilityService:
             error = "timeout"
         now = time.time()
         if summary is not None:
-            def answered(conn) -> tuple[str, list]:
+            def answered(conn: sqlite3.Connection) -> tuple[str, list[QueueEntry]]:
                 state = checks.record_answer(conn, store, check, summary, control_number, now)
                 view = DeskView.of(summary, _iso(now))
                 return state, checks.apply_view(conn, store, check.patient_key, check.day, view)
@@ -298,7 +300,7 @@ class EligibilityService:
             view = DeskView(state="not_verified", reason=_failure_words(error), checked_at=_iso(now),
                             retry_at=_iso(retry_at) if retry_at else "")  # fmt: skip
 
-            def failed(conn) -> list:
+            def failed(conn: sqlite3.Connection) -> list[QueueEntry]:
                 checks.record_failure(conn, check, error, control_number, retry_at, now)
                 return checks.apply_view(conn, store, check.patient_key, check.day, view)
 
@@ -327,7 +329,7 @@ class EligibilityService:
         """The full answer for an arrival's details view (staff only; the route audits it)."""
         store = self.store
 
-        def read(conn) -> dict[str, Any] | None:
+        def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute("SELECT patient_key, day FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
             if row is None:
                 return None
@@ -345,7 +347,7 @@ class EligibilityService:
         return await store.read(read)
 
 
-def _summary_json(summary: EligibilitySummary) -> dict:
+def _summary_json(summary: EligibilitySummary) -> JsonObject:
     data = summary.model_dump(mode="json")
     data["reason"] = summary.reason
     data["rejections"] = [{**r.model_dump(mode="json"), "reason": r.reason} for r in summary.rejections]
