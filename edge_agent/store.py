@@ -24,6 +24,8 @@ from .keys import SiteKey
 
 T = TypeVar("T")
 MAX_GROUP = 512
+WRITE_LOCK_WAIT_S = 3.0  # the writer's wait for another process's write lock: a check-in fails (503) before
+# the kiosk's 5 s timeout instead of hanging; a failed batch is rolled back whole (nothing half-stored)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -98,6 +100,7 @@ class OutboxStats:
     delivered: int
     oldest_pending_age_s: float | None
     last_success_at: float | None
+    purged_at: float | None = None  # the last purge of expired patient data (edge_agent/retention.py)
 
 
 class Store:
@@ -107,6 +110,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = connect(self.path)
         self.schema_version = migrate(self._writer_conn)
+        self._writer_conn.execute(f"PRAGMA busy_timeout = {int(WRITE_LOCK_WAIT_S * 1000)}")
         self._jobs: queue.Queue = queue.Queue()
         self._local = threading.local()
         self._read_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
@@ -151,6 +155,8 @@ class Store:
     def _run_batch(conn: sqlite3.Connection, batch: list) -> None:
         results: list[tuple[bool, Any]] = []
         try:
+            if conn.in_transaction:  # an earlier rollback failed (disk full): finish it first
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             for work, _future in batch:
                 conn.execute("SAVEPOINT job")
@@ -164,7 +170,10 @@ class Store:
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - the commit itself failed: nobody's work is durable
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # the writer thread must outlive a disk that is full or failing
+                    pass
             results = [(False, exc)] * len(batch)
         for (ok, value), (_work, future) in zip(results, batch):
             if future.set_running_or_notify_cancel():
@@ -335,12 +344,14 @@ class Store:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
             oldest = conn.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
             success = conn.execute("SELECT value FROM meta WHERE key = 'last_sync_success_at'").fetchone()
+            purged = conn.execute("SELECT value FROM meta WHERE key = 'retention_purged_at'").fetchone()
             return OutboxStats(
                 pending=counts.get("pending", 0),
                 dead=counts.get("dead", 0),
                 delivered=counts.get("delivered", 0),
                 oldest_pending_age_s=None if oldest is None else max(0.0, now - oldest),
                 last_success_at=float(success[0]) if success else None,
+                purged_at=float(purged[0]) if purged else None,
             )
 
         return self.read_sync(query)
