@@ -75,6 +75,14 @@ class _Committed:
     placement: arrivals.Placement
 
 
+def store_unavailable() -> ProblemError:
+    """The 503 for a check-in the store cannot take (the kiosk keeps it in its spool and sends it later)."""
+    return ProblemError(
+        503, "store_unavailable", "The agent cannot store check-ins right now; nothing was stored.",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )  # fmt: skip
+
+
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
     """Flag codes for the desk (no PHI): what staff should look at for this arrival."""
     flags = []
@@ -209,10 +217,7 @@ async def submit(
             raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
         raise ProblemError(409, "conflict", "This check-in conflicts with one already stored.")
     except sqlite3.DatabaseError:  # disk full, a write lock held too long, an I/O error: rolled back whole
-        raise ProblemError(
-            503, "store_unavailable", "The agent cannot store check-ins right now; nothing was stored.",
-            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
-        )  # fmt: skip
+        raise store_unavailable()
     if isinstance(outcome, (Replayed, AlreadyArrived)):
         return outcome
     placement = outcome.placement

@@ -127,6 +127,8 @@ async def create_checkin(request: Request) -> Response:
         key = request.headers.get("idempotency-key", "").strip()
         if not key or len(key) > 200:
             raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
+        if (probe := await dependencies.get_write_probe(request)) is not None and probe.disk_full:
+            raise checkin.store_unavailable()  # no write attempted on a full disk: the kiosk spools it
         raw = await _body_within(request, MAX_CHECKIN_BYTES)
         try:
             body = CheckinRequest.model_validate_json(raw)

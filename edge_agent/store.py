@@ -164,6 +164,8 @@ class Store:
                     results.append((True, work(conn)))
                     conn.execute("RELEASE job")
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    if not conn.in_transaction:  # SQLite rolled it all back itself (disk full, I/O error):
+                        raise  # nobody's work in this batch stands, and every caller hears the real reason
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((False, exc))

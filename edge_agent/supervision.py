@@ -192,6 +192,11 @@ class WriteProbe:
         return True
 
     @property
+    def disk_full(self) -> bool:
+        """The last probe found the data directory below MIN_FREE_BYTES (or SQLite said it is full)."""
+        return self.ok is False and self.error == "disk_full"
+
+    @property
     def healthy(self) -> bool:
         """The last probe worked and is recent (a stuck probe is a failing one)."""
         if not self.ok or self.last_ok_at is None:
