@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import socket
 import sqlite3
 import subprocess
 import time
@@ -153,6 +154,46 @@ def test_a_competing_writer_holding_the_lock_fails_health_and_checkins_and_the_r
     wait_until(lambda: (health(agent).json()["schedule_refreshed_at"] or 0) > released, 30, "a schedule refresh")
     assert "schedule refresh not stored" in agent.log_text()
     assert "background task failed" not in agent.log_text()
+
+
+def test_the_systemd_watchdog_is_withheld_while_the_store_cannot_write(launch_agent, tmp_path: Path) -> None:
+    """The watchdog asked reads only, so a store that could not write was fed as healthy for ever."""
+    path = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(15)
+    try:
+        agent = launch_agent(env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "2000000"})  # a ping every 1 s
+        messages: list[str] = []
+        while messages.count("WATCHDOG=1") < 2:
+            messages.append(sock.recv(4096).decode())
+        db = agent.store_path
+        other = sqlite3.connect(db, isolation_level=None, timeout=30)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            wait_until(lambda: health(agent).status_code == 503, 30, "/healthz to report the held lock")
+            time.sleep(1.5)  # a ping decided before the probe failed may still be on its way
+            drain(sock)
+            time.sleep(4)
+            assert "WATCHDOG=1" not in drain(sock)  # systemd restarts the unit after WatchdogSec
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert sock.recv(4096).decode() == "WATCHDOG=1"  # fed again once the store writes
+    finally:
+        sock.close()
+
+
+def drain(sock: socket.socket) -> list[str]:
+    messages = []
+    sock.setblocking(False)
+    try:
+        while True:
+            messages.append(sock.recv(4096).decode())
+    except BlockingIOError:
+        return messages
+    finally:
+        sock.settimeout(15)
 
 
 # --- in process: the supervisor and the store itself -------------------------------------------------
