@@ -41,7 +41,7 @@ from .quota import Quota
 from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
 from .schedule import DemoSchedule, ScheduleCache
-from .store import Store
+from .store import AGENT_LOCK_WAIT_S, Store
 from .supervision import Supervisor, TaskFactory, WriteProbe
 from .sync import SyncWorker
 
@@ -53,7 +53,7 @@ class Agent:
     def __init__(self, config: SiteConfig, certificates: tls.CertificateWatcher | None = None):
         self.config = config
         self._data_lock = hold_agent_lock(config)  # `rotate-site-key` refuses to run beside a live agent
-        self.store = Store(config.store_path, SiteKey.load_or_create(config.key_file))
+        self.store = Store(config.store_path, SiteKey.load_or_create(config.key_file), lock_wait_s=AGENT_LOCK_WAIT_S)
         self.central = connector_for(config, self.store)  # the store holds the signed consents to send
         self.sync = SyncWorker(self.store, self.central, config.central)
         sources = {"central": self.central, "hl7v2": None}  # hl7v2: pushed by the SIU feed

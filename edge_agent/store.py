@@ -24,8 +24,9 @@ from .keys import SiteKey
 
 T = TypeVar("T")
 MAX_GROUP = 512
-WRITE_LOCK_WAIT_S = 3.0  # the writer's wait for another process's write lock: a check-in fails (503) before
-# the kiosk's 5 s timeout instead of hanging; a failed batch is rolled back whole (nothing half-stored)
+AGENT_LOCK_WAIT_S = 3.0  # the agent's writer waits this long for another process's write lock: a check-in
+# fails (503) before the kiosk's 5 s timeout instead of hanging; a failed batch is rolled back whole
+CLI_LOCK_WAIT_S = 30.0  # everyone else (CLI commands beside a running agent) waits patiently
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -104,13 +105,13 @@ class OutboxStats:
 
 
 class Store:
-    def __init__(self, path: Path, key: SiteKey):
+    def __init__(self, path: Path, key: SiteKey, lock_wait_s: float = CLI_LOCK_WAIT_S):
         self.path = Path(path)
         self.key = key
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = connect(self.path)
         self.schema_version = migrate(self._writer_conn)
-        self._writer_conn.execute(f"PRAGMA busy_timeout = {int(WRITE_LOCK_WAIT_S * 1000)}")
+        self._writer_conn.execute(f"PRAGMA busy_timeout = {int(lock_wait_s * 1000)}")
         self._jobs: queue.Queue = queue.Queue()
         self._local = threading.local()
         self._read_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")

@@ -39,7 +39,7 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
 BACKOFF_RESET_S = 60.0
 PROBE_EVERY_S = 5.0
-PROBE_TIMEOUT_S = 10.0  # above the writer's lock wait (store.WRITE_LOCK_WAIT_S): a lock shows as "locked"
+PROBE_TIMEOUT_S = 10.0  # above the agent's lock wait (store.AGENT_LOCK_WAIT_S): a lock shows as "locked"
 MIN_FREE_BYTES = 1_000_000  # below this SQLite may fail any write (a WAL frame, a checkpoint)
 
 TaskFactory = Callable[[], Coroutine[object, object, None]]

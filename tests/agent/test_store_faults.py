@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from edge_agent import retention
 from edge_agent.keys import SiteKey
-from edge_agent.store import Store
+from edge_agent.store import AGENT_LOCK_WAIT_S, Store
 from edge_agent.supervision import Supervisor, WriteProbe, store_error_code
 from tests.sandbox import wait_until
 
@@ -200,7 +200,7 @@ def drain(sock: socket.socket) -> list[str]:
 
 
 def test_a_purge_failing_on_a_held_lock_is_counted_restarted_and_recovers(tmp_path: Path) -> None:
-    store = Store(tmp_path / "agent.db", SiteKey.load_or_create(tmp_path / "site.key"))
+    store = Store(tmp_path / "agent.db", SiteKey.load_or_create(tmp_path / "site.key"), lock_wait_s=AGENT_LOCK_WAIT_S)
     registry = CollectorRegistry()
     failures = Counter("lobby_background_task_failures", "", ["task"], registry=registry)
 
