@@ -171,6 +171,62 @@ def add_arrival(conn: sqlite3.Connection, arrival: NewArrival) -> Placement:
     return Placement(ticket, position, estimated_wait_min(conn, arrival.day, position - 1), flags)
 
 
+# --- one visit per appointment ----------------------------------------------------------------------
+
+ALREADY_CHECKED_IN = "already_checked_in"  # to the kiosk: the answer carries the visit's existing ticket
+OFFLINE_MERGED = "offline_merged"  # for the desk: a spooled check-in of this visit was merged into it
+
+
+class VisitExists(Exception):
+    """The appointment already has an active arrival (migration 0011's unique index said so)."""
+
+
+def active_visit(conn: sqlite3.Connection, appointment_id: str | None) -> sqlite3.Row | None:
+    """The appointment's active arrival (any status but no_show), if it has arrived."""
+    if appointment_id is None:
+        return None
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT rowid, * FROM arrivals WHERE appointment_id = ? AND status != 'no_show' AND duplicate_of IS NULL",
+        (appointment_id,),
+    ).fetchone()
+    return row
+
+
+def add_visit(conn: sqlite3.Connection, arrival: NewArrival) -> Placement:
+    """`add_arrival`, or `VisitExists` (nothing stored, not even a ticket number) when the appointment
+    already has an active arrival: the store's unique index decides, whatever raced to it."""
+    conn.execute("SAVEPOINT visit")
+    try:
+        placement = add_arrival(conn, arrival)
+    except sqlite3.IntegrityError as exc:
+        conn.execute("ROLLBACK TO visit")
+        conn.execute("RELEASE visit")
+        if "arrivals.appointment_id" in str(exc):
+            raise VisitExists(arrival.appointment_id) from None
+        raise
+    conn.execute("RELEASE visit")
+    return placement
+
+
+def position_of(conn: sqlite3.Connection, row: sqlite3.Row) -> int:
+    """1-based among the day's waiting arrivals; 0 once called or later (nothing ahead to count)."""
+    if row["status"] != "waiting":
+        return 0
+    ahead: int = conn.execute(
+        "SELECT COUNT(*) FROM arrivals WHERE day = ? AND status = 'waiting' AND rowid < ?", (row["day"], row["rowid"])
+    ).fetchone()[0]
+    return ahead + 1
+
+
+def add_flag(conn: sqlite3.Connection, checkin_id: str, flag: str) -> bool:
+    """Add a desk flag to an arrival (inside a write); False when it already had it."""
+    flags: list[str] = json.loads(_arrival_row(conn, checkin_id)["flags"])
+    if flag in flags:
+        return False
+    conn.execute("UPDATE arrivals SET flags = ? WHERE checkin_id = ?", (json.dumps([*flags, flag]), checkin_id))
+    return True
+
+
 # --- status changes ---------------------------------------------------------------------------------
 
 
@@ -279,11 +335,14 @@ def undo_last(conn: sqlite3.Connection, day: str) -> Transition | None:
     conn.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(stack), _undo_key(day)))
     current = _arrival_row(conn, step["checkin_id"])
     before = step["before"]
-    conn.execute(
-        "UPDATE arrivals SET status = ?, room = ?, called_at = ?, roomed_at = ?, finished_at = ? WHERE checkin_id = ?",
-        (before["status"], before["room"], before["called_at"], before["roomed_at"], before["finished_at"],
-         step["checkin_id"]),
-    )  # fmt: skip
+    try:
+        conn.execute(
+            "UPDATE arrivals SET status = ?, room = ?, called_at = ?, roomed_at = ?, finished_at = ? WHERE checkin_id = ?",
+            (before["status"], before["room"], before["called_at"], before["roomed_at"], before["finished_at"],
+             step["checkin_id"]),
+        )  # fmt: skip
+    except sqlite3.IntegrityError:  # un-no-showing a visit the patient has since checked in to again
+        raise InvalidTransition("cannot undo: this appointment has checked in again since") from None
     if delta := _waiting_delta(current["status"], before["status"]):
         _meta_add(conn, f"queue:{day}:waiting", delta)
     if current["status"] == "called":

@@ -5,10 +5,14 @@
     match outcome:
         case Stored(body, entry): ...     # 201: body is the CheckinResponse JSON; entry is for the desk
         case Replayed(body): ...          # 200: the answer stored under this Idempotency-Key, unchanged
+        case AlreadyArrived(body, entry): # 200: this appointment's existing ticket; entry: merged, republish
 
 A repeat with the same Idempotency-Key and the same body returns the stored answer byte for byte and
 stores nothing; the same key with another body, or a check-in id already used under another key, is a
-409. The outbox event is a `lobby_core.outbox_events.CheckinV1` (read by edge_agent/fhir_bundle.py and the
+409. Exactly once per visit too: a check-in for an appointment that already has an active arrival
+(`arrivals.active_visit`, backed by migration 0011's unique index) is `AlreadyArrived` (200, the existing
+ticket, flag `already_checked_in`) and stores nothing new; one an offline kiosk spooled is merged into
+that arrival (flag `offline_merged` for the desk), so central never gets a second Encounter. The outbox event is a `lobby_core.outbox_events.CheckinV1` (read by edge_agent/fhir_bundle.py and the
 HL7 v2 connector).
 """
 
@@ -34,6 +38,9 @@ from .schedule import ScheduleCache
 from .store import Store
 
 
+STORE_RETRY_AFTER_S = 10
+
+
 @dataclass(frozen=True)
 class Stored:
     """A new check-in, committed: answer 201 with `body` and publish `entry`."""
@@ -49,13 +56,31 @@ class Replayed:
     body: bytes
 
 
-CheckinOutcome = Stored | Replayed
+@dataclass(frozen=True)
+class AlreadyArrived:
+    """The appointment has an active arrival already: answer 200 with `body` (the existing ticket, flag
+    `already_checked_in`); nothing new was stored. A spooled (offline) check-in was merged into that
+    arrival: flagged `offline_merged` for the desk, and `entry` is the arrival to republish then."""
+
+    body: bytes
+    entry: arrivals.QueueEntry | None
+
+
+CheckinOutcome = Stored | Replayed | AlreadyArrived
 
 
 @dataclass(frozen=True)
 class _Committed:
     response: str
     placement: arrivals.Placement
+
+
+def store_unavailable() -> ProblemError:
+    """The 503 for a check-in the store cannot take (the kiosk keeps it in its spool and sends it later)."""
+    return ProblemError(
+        503, "store_unavailable", "The agent cannot store check-ins right now; nothing was stored.",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )  # fmt: skip
 
 
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
@@ -134,13 +159,36 @@ async def submit(
     )  # fmt: skip
     body_hash = request_hash(request)
 
-    def transaction(conn: sqlite3.Connection) -> _Committed | Replayed:
+    def already_arrived(conn: sqlite3.Connection, visit: sqlite3.Row) -> AlreadyArrived:
+        """Nothing new for this visit: the existing ticket, and for a spooled check-in a flag for the desk."""
+        if visit["checkin_id"] == checkin_id:  # this very check-in, under another Idempotency-Key
+            raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
+        merged = None
+        if request.offline is not None:
+            arrivals.add_flag(conn, visit["checkin_id"], arrivals.OFFLINE_MERGED)
+            merged = arrivals.queue_entry(conn, store, visit["checkin_id"])
+        position = arrivals.position_of(conn, visit)
+        response = CheckinResponse(
+            checkin_id=request.checkin_id, ticket=visit["ticket"], position=position,
+            estimated_wait_min=arrivals.estimated_wait_min(conn, visit["day"], max(0, position - 1)),
+            flags=[arrivals.ALREADY_CHECKED_IN],
+        ).model_dump_json()  # fmt: skip
+        return AlreadyArrived(response.encode(), merged)
+
+    def transaction(conn: sqlite3.Connection) -> _Committed | Replayed | AlreadyArrived:
         stored = conn.execute("SELECT request_hash, response FROM idempotency WHERE key = ?", (idempotency_key,)).fetchone()
         if stored is not None:
             if stored[0] != body_hash:
                 raise ProblemError(409, "idempotency_key_reused", "This Idempotency-Key was used for a different check-in.")
             return Replayed(stored[1].encode())  # read only: its savepoint holds nothing
-        placement = arrivals.add_arrival(conn, new_arrival)
+        if (visit := arrivals.active_visit(conn, new_arrival.appointment_id)) is not None:
+            return already_arrived(conn, visit)
+        try:  # the store's unique index is the last word, whatever raced past the check above
+            placement = arrivals.add_visit(conn, new_arrival)
+        except arrivals.VisitExists:
+            visit = arrivals.active_visit(conn, new_arrival.appointment_id)
+            assert visit is not None  # the index names exactly the rows active_visit finds
+            return already_arrived(conn, visit)
         consent_ids = insert_consents(
             conn, store, checkin_id=checkin_id, patient_key=patient_key, patient=request.patient,
             records=request.consents, documents=consent_library, site_id=site.id, site_name=site.name,
@@ -168,7 +216,9 @@ async def submit(
         if "arrivals.checkin_id" in str(exc):
             raise ProblemError(409, "checkin_id_reused", "This check-in id was already used.", field="checkin_id")
         raise ProblemError(409, "conflict", "This check-in conflicts with one already stored.")
-    if isinstance(outcome, Replayed):
+    except sqlite3.DatabaseError:  # disk full, a write lock held too long, an I/O error: rolled back whole
+        raise store_unavailable()
+    if isinstance(outcome, (Replayed, AlreadyArrived)):
         return outcome
     placement = outcome.placement
     entry = arrivals.QueueEntry(

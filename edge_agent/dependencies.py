@@ -31,6 +31,7 @@ from .metrics import AgentMetrics
 from .ratelimit import RateLimiter
 from .schedule import ScheduleCache
 from .store import Store
+from .supervision import Supervisor, WriteProbe
 from .support_signals import CommandSignals
 from .sync import SyncWorker
 from .tls import CertificateWatcher
@@ -57,6 +58,8 @@ class Collaborators:
     loop_lag: LoopLagMonitor | None = None  # only when the debug monitor is enabled
     support_signals: CommandSignals = field(default_factory=CommandSignals)  # remote support's long polls
     certificates: CertificateWatcher | None = None  # only when serving TLS (edge_agent/server.py)
+    supervisor: Supervisor | None = None  # the background tasks (edge_agent/supervision.py); /healthz reads it
+    write_probe: WriteProbe | None = None  # whether the store still commits; /healthz reads it
 
 
 def provide(app: FastAPI, collaborators: Collaborators | None) -> None:
@@ -135,6 +138,14 @@ async def get_certificates(request: Request) -> CertificateWatcher | None:
     return _of(request).certificates
 
 
+async def get_supervisor(request: Request) -> Supervisor | None:
+    return _of(request).supervisor
+
+
+async def get_write_probe(request: Request) -> WriteProbe | None:
+    return _of(request).write_probe
+
+
 ConfigDep = Annotated[SiteConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 EventsDep = Annotated[EventBus, Depends(get_events)]
@@ -149,6 +160,8 @@ CentralDep = Annotated[Connector, Depends(get_central)]
 EligibilityDep = Annotated[EligibilityService | None, Depends(get_eligibility)]
 SupportSignalsDep = Annotated[CommandSignals, Depends(get_support_signals)]
 CertificatesDep = Annotated[CertificateWatcher | None, Depends(get_certificates)]
+SupervisorDep = Annotated[Supervisor | None, Depends(get_supervisor)]
+WriteProbeDep = Annotated[WriteProbe | None, Depends(get_write_probe)]
 
 
 async def require_kiosk(request: Request, kiosk_auth: KioskAuthDep) -> str:

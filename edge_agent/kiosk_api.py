@@ -129,6 +129,8 @@ async def create_checkin(request: Request) -> Response:
         key = request.headers.get("idempotency-key", "").strip()
         if not key or len(key) > 200:
             raise ProblemError(400, "idempotency_key_required", "Send an Idempotency-Key header (at most 200 characters).")
+        if (probe := await dependencies.get_write_probe(request)) is not None and probe.disk_full:
+            raise checkin.store_unavailable()  # no write attempted on a full disk: the kiosk spools it
         raw = await _body_within(request, MAX_CHECKIN_BYTES)
         try:
             body = CheckinRequest.model_validate_json(raw)
@@ -146,6 +148,12 @@ async def create_checkin(request: Request) -> Response:
         raise
     if isinstance(outcome, checkin.Replayed):
         return Response(outcome.body, status_code=200, media_type=JSON, headers={"Idempotent-Replayed": "true"})
+    if isinstance(outcome, checkin.AlreadyArrived):  # the visit's existing ticket; nothing new stored
+        if outcome.entry is not None:  # a spooled check-in merged into it: the desk sees the new flag
+            (await dependencies.get_live_queue(request)).publish_arrival(outcome.entry)
+        metrics.visits_repeated.labels(outcome="existing_ticket" if outcome.entry is None else "merged").inc()
+        log.info("checkin of an arrived visit", extra={"kiosk_id": kiosk_id, "code": "already_checked_in"})
+        return Response(outcome.body, status_code=200, media_type=JSON)
     metrics.checkins.inc()
     metrics.checkin_duration.observe(time.perf_counter() - started)
     (await dependencies.get_live_queue(request)).publish_arrival(outcome.entry)

@@ -267,6 +267,12 @@ class AgentMetrics:
         self.checkins = Counter("checkin_checkins", "Check-ins stored", registry=self.registry)
         self.checkins_refused = Counter("checkin_checkins_refused", "Check-ins refused, by error", ["error"],
                                         registry=self.registry)  # fmt: skip
+        self.visits_repeated = Counter(
+            "checkin_visits_repeated", "Check-ins for an appointment already arrived (existing ticket, or merged)",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.task_failures = Counter("lobby_background_task_failures", "Background task failures (each restarted)",
+                                     ["task"], registry=self.registry)  # fmt: skip
         self.checkin_duration = Histogram("checkin_checkin_duration_seconds", "Time to store and answer a check-in",
                                           buckets=LATENCY_BUCKETS_S, registry=self.registry)  # fmt: skip
         self.clock = CentralClock()

@@ -19,7 +19,9 @@ from fastapi.responses import JSONResponse, Response
 
 from .central.credentials import auth_health
 from .config import SiteConfig
-from .dependencies import CentralDep, ConfigDep, MetricsDep, ScheduleDep, StoreDep, SyncDep
+from .dependencies import (
+    CentralDep, ConfigDep, MetricsDep, ScheduleDep, StoreDep, SupervisorDep, SyncDep, WriteProbeDep,
+)  # fmt: skip
 from .metrics import CONTENT_TYPE, require_scrape_token
 from .store import OutboxStats
 from .sync import SyncWorker
@@ -71,17 +73,33 @@ router = APIRouter()
 
 @router.get("/healthz")
 async def healthz(
-    store: StoreDep, schedule: ScheduleDep, sync: SyncDep, config: ConfigDep, central: CentralDep
+    store: StoreDep, schedule: ScheduleDep, sync: SyncDep, config: ConfigDep, central: CentralDep,
+    supervisor: SupervisorDep, probe: WriteProbeDep,
 ) -> JSONResponse:  # fmt: skip
+    """200 `ok` only when the store reads and writes (the write probe), the schedule is today's, and
+    no background task is failing or stale (edge_agent/supervision.py); else 503 with `problems`."""
     stats: OutboxStats | None
     try:
         stats = await asyncio.to_thread(store.outbox_stats)
     except Exception:  # noqa: BLE001 - reported, not raised
         stats = None
-    status = "ok" if stats is not None else "failing"
+    store_state = "ok" if stats is not None else "failing"
+    writes = "unknown" if probe is None else "ok" if probe.healthy else "failing"
+    problems = list(supervisor.problems()) if supervisor is not None else []
+    if writes == "failing":
+        problems.append(f"store-write:{probe.error or 'stale'}" if probe is not None else "store-write")
+    if schedule.day != schedule.today():  # no refresh since midnight: every lookup would answer "none"
+        problems.append("schedule:not-today")
+    status = "ok" if store_state == "ok" and not problems else "failing"
+    now = time.time()
     body = {
         "status": status,
-        "store": status,
+        "store": store_state,
+        "store_write": writes,
+        "write_probe_at": probe.last_ok_at if probe is not None else None,
+        "problems": problems,  # task names and fixed codes only
+        "schedule_refresh_age_s": round(now - schedule.last_refresh_at, 1) if schedule.last_refresh_at else None,
+        "purge_age_s": round(now - stats.purged_at, 1) if stats and stats.purged_at is not None else None,
         "central": central_state(config, sync),
         "outbox_depth": stats.pending if stats else None,
         "oldest_pending_age_s": round(stats.oldest_pending_age_s, 1) if stats and stats.oldest_pending_age_s is not None else None,

@@ -46,13 +46,17 @@ def purge(conn: sqlite3.Connection, cutoff: float, today: str) -> dict[str, int]
 
 
 async def keep_purging(
-    store: Store, retention_days: int, today: Callable[[], str], every_s: float = PURGE_EVERY_S
-) -> None:
-    """Purge now and then every `every_s`; `today()` gives the site-local day (YYYY-MM-DD)."""
+    store: Store, retention_days: int, today: Callable[[], str], every_s: float = PURGE_EVERY_S,
+    beat: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
+    """Purge now and then every `every_s`; `today()` gives the site-local day (YYYY-MM-DD). A failed
+    purge raises: the agent's supervisor (edge_agent/supervision.py) logs it and starts this again."""
     while True:
         cutoff = time.time() - retention_days * 86400
         day = today()
         counts = await store.write(lambda conn: purge(conn, cutoff, day))
         if any(counts.values()):
             log.info("purged expired patient data", extra={"count": sum(counts.values())})
+        if beat is not None:
+            beat()
         await asyncio.sleep(every_s)

@@ -16,7 +16,7 @@ import random
 import sqlite3
 import time
 import zoneinfo
-from typing import Protocol
+from typing import Callable, Protocol
 
 from pydantic import TypeAdapter
 
@@ -98,8 +98,13 @@ class ScheduleCache:
             if self.day != day:
                 self.load_cached(day)
             return False
-        await self.store.write(lambda conn: self._replace_day(conn, day, appointments))
-        self._install(day, appointments)
+        self._install(day, appointments)  # lookups use the fresh schedule even if it cannot be stored
+        try:
+            await self.store.write(lambda conn: self._replace_day(conn, day, appointments))
+        except sqlite3.DatabaseError as exc:  # disk full, lock held: retried soon, the loop goes on
+            self.last_error = f"store: {type(exc).__name__}"
+            log.warning("schedule refresh not stored", extra={"error": type(exc).__name__})
+            return False
         self.last_refresh_at = time.time()
         self.last_error = ""
         log.info("schedule refreshed", extra={"appointments": len(appointments), "day": day.isoformat()})
@@ -146,14 +151,17 @@ class ScheduleCache:
     def drop(self, appointment_id: str) -> None:
         self._install(self.day or self.today(), [a for a in self.appointments if a.appointment_id != appointment_id])
 
-    async def run(self, first: "asyncio.Future[bool] | None" = None) -> None:
+    async def run(self, first: "asyncio.Future[bool] | None" = None, beat: Callable[[], None] | None = None) -> None:
         """Refresh now (or await the `first` refresh already started), then every refresh_s (sooner after
-        a failure, and just after midnight)."""
+        a failure, and just after midnight). `beat()` after every attempt: the loop is alive (whether the
+        source answered is `last_refresh_at`'s business)."""
         while True:
             if first is not None:
                 ok, first = await first, None
             else:
                 ok = await self.refresh()
+            if beat is not None:
+                beat()
             now = dt.datetime.now(self.zone)
             midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 0, 1), self.zone)
             wait = self.refresh_s if ok else min(self.refresh_s, RETRY_S)

@@ -28,6 +28,9 @@ MAX_GROUP = 512
 # A job for the writer thread: its work and the future that answers its caller (jobs of every result type
 # share the one queue, hence Any).
 Job = tuple[Callable[[sqlite3.Connection], Any], "concurrent.futures.Future[Any]"]
+AGENT_LOCK_WAIT_S = 3.0  # the agent's writer waits this long for another process's write lock: a check-in
+# fails (503) before the kiosk's 5 s timeout instead of hanging; a failed batch is rolled back whole
+CLI_LOCK_WAIT_S = 30.0  # everyone else (CLI commands beside a running agent) waits patiently
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -102,15 +105,17 @@ class OutboxStats:
     delivered: int
     oldest_pending_age_s: float | None
     last_success_at: float | None
+    purged_at: float | None = None  # the last purge of expired patient data (edge_agent/retention.py)
 
 
 class Store:
-    def __init__(self, path: Path, key: SiteKey):
+    def __init__(self, path: Path, key: SiteKey, lock_wait_s: float = CLI_LOCK_WAIT_S):
         self.path = Path(path)
         self.key = key
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = connect(self.path)
         self.schema_version = migrate(self._writer_conn)
+        self._writer_conn.execute(f"PRAGMA busy_timeout = {int(lock_wait_s * 1000)}")
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._local = threading.local()
         self._read_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-read")
@@ -155,6 +160,8 @@ class Store:
     def _run_batch(conn: sqlite3.Connection, batch: list[Job]) -> None:
         results: list[tuple[bool, Any]] = []
         try:
+            if conn.in_transaction:  # an earlier rollback failed (disk full): finish it first
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             for work, _future in batch:
                 conn.execute("SAVEPOINT job")
@@ -162,13 +169,18 @@ class Store:
                     results.append((True, work(conn)))
                     conn.execute("RELEASE job")
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    if not conn.in_transaction:  # SQLite rolled it all back itself (disk full, I/O error):
+                        raise  # nobody's work in this batch stands, and every caller hears the real reason
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((False, exc))
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - the commit itself failed: nobody's work is durable
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # the writer thread must outlive a disk that is full or failing
+                    pass
             results = [(False, exc)] * len(batch)
         for (ok, value), (_work, future) in zip(results, batch):
             if future.set_running_or_notify_cancel():
@@ -340,12 +352,14 @@ class Store:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
             oldest = conn.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
             success = conn.execute("SELECT value FROM meta WHERE key = 'last_sync_success_at'").fetchone()
+            purged = conn.execute("SELECT value FROM meta WHERE key = 'retention_purged_at'").fetchone()
             return OutboxStats(
                 pending=counts.get("pending", 0),
                 dead=counts.get("dead", 0),
                 delivered=counts.get("delivered", 0),
                 oldest_pending_age_s=None if oldest is None else max(0.0, now - oldest),
                 last_success_at=float(success[0]) if success else None,
+                purged_at=float(purged[0]) if purged else None,
             )
 
         return self.read_sync(query)

@@ -143,6 +143,9 @@ class FlowSettings:
         return self.languages[0]
 
 
+ALREADY_CHECKED_IN = "already_checked_in"  # the agent's flag (edge_agent/arrivals.py): this visit's existing ticket
+
+
 @dataclass(frozen=True)
 class Ticket:
     """What the done screen shows; no patient data, so it outlives the session."""
@@ -153,6 +156,7 @@ class Ticket:
     offline: bool
     printed: bool = False
     on_screen: bool = False  # no usable printer: shown large instead
+    already: bool = False  # the visit had checked in before: this is its existing ticket
 
 
 DATE_ORDERS = {"MDY": (2, 2, 4), "DMY": (2, 2, 4), "YMD": (4, 2, 2)}
@@ -621,7 +625,9 @@ class Flow:
         self.agent_online = not offline
         language = self.language
         printer = self.printer_worth_trying
-        self.ticket = Ticket(response.ticket, response.position, response.estimated_wait_min, offline, on_screen=not printer)
+        already = ALREADY_CHECKED_IN in response.flags  # the agent's answer for a visit it has: nothing new stored
+        self.ticket = Ticket(response.ticket, response.position, response.estimated_wait_min, offline,
+                             on_screen=not printer, already=already)  # fmt: skip
         self.session.wipe(language=language)  # the ticket holds no patient data; the session goes now
         self._go(Step.DONE)
         self._done_at = self.session.clock()

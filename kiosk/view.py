@@ -74,6 +74,7 @@ class View:
     form_require_scroll: bool = False
     form_can_sign: bool = True
     ticket: str = ""
+    ticket_title: str = ""  # "You're checked in", or "You are already checked in: A-014"
     ticket_position: str = ""  # "3 people before you"
     ticket_wait: str = ""
     ticket_instruction: str = ""
@@ -161,7 +162,8 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
     if flow.step is Step.DONE and ticket is not None:
         fields["ticket"] = ticket.ticket
         fields["ticket_on_screen"] = ticket.on_screen
-        if not ticket.offline:
+        fields["ticket_title"] = text("done.already", ticket=ticket.ticket) if ticket.already else text("done.title")
+        if not ticket.offline and not (ticket.already and ticket.position == 0):  # already called: no queue to count
             ahead = max(0, ticket.position - 1)
             key = "done.ahead_none" if ahead == 0 else "done.ahead_one" if ahead == 1 else "done.ahead_many"
             fields["ticket_position"] = text(key, count=catalogues.number(language, ahead))

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from typing import Callable
 
 from ..store import Store
 from .records import PURGED
@@ -37,10 +38,15 @@ def purge_expired(store: Store, retention_days: int, now: float | None = None) -
     return store.write_sync(lambda conn: purge_delivered(conn, cutoff))
 
 
-async def keep_purging(store: Store, retention_days: int, every_s: float = PURGE_EVERY_S) -> None:
-    """The agent's background task: purge now, then every `every_s` seconds."""
+async def keep_purging(
+    store: Store, retention_days: int, every_s: float = PURGE_EVERY_S, beat: Callable[[], None] | None = None
+) -> None:
+    """The agent's background task: purge now, then every `every_s` seconds (a failure raises: the
+    supervisor restarts it); `beat()` after each purge that worked."""
     while True:
         purged = await asyncio.to_thread(purge_expired, store, retention_days)
         if purged:
             log.info("consent details purged after delivery and retention", extra={"count": purged})
+        if beat is not None:
+            beat()
         await asyncio.sleep(every_s)

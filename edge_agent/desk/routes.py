@@ -204,7 +204,10 @@ async def undo(staff: Staff, store: StoreDep, live_queue: LiveQueueDep, events: 
                          {"from": change.from_status, "to": change.to_status})
         return change
 
-    change = await store.write(work)
+    try:
+        change = await store.write(work)
+    except arrivals.InvalidTransition as exc:
+        raise HTTPException(409, str(exc))
     if change is None:
         raise HTTPException(409, "nothing to undo")
     live_queue.publish_transition(change)

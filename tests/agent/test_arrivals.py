@@ -125,3 +125,28 @@ def test_undo_restores_each_earlier_state_exactly_timestamps_included(store: Sto
         assert (undone.checkin_id, undone.action, undone.to_status, undone.room, undone.called_at) == (
             checkin_id, "undo", restored[1], restored[2], restored[3])
     assert store.write_sync(lambda c: arrivals.undo_last(c, DAY)) is None
+
+
+def visit(store: Store, checkin_id: str, appointment_id: str) -> arrivals.NewArrival:
+    return arrivals.NewArrival(
+        checkin_id=checkin_id, day=DAY, kiosk_id="kiosk-1", appointment_id=appointment_id, appointment_start=None,
+        clinician="", identity_source="manual", language="en", flags=[], arrived_at=arrivals.now_iso(),
+        patient_key="pk", details_sealed=store.seal_json({"family": "Doe"}, arrivals.details_context(checkin_id)),
+    )  # fmt: skip
+
+
+def test_one_active_arrival_per_appointment_and_undoing_a_no_show_that_checked_in_again(store: Store) -> None:
+    """Issue #13 (6), in the store: a second arrival of an appointment is `VisitExists` with not even a
+    ticket number used; after a no-show the patient may check in again, and undoing that no-show is
+    refused (two active visits) rather than failing the desk with a 500."""
+    first = store.write_sync(lambda c: arrivals.add_visit(c, visit(store, "v1", "appt-1")))
+    with pytest.raises(arrivals.VisitExists):
+        store.write_sync(lambda c: arrivals.add_visit(c, visit(store, "v2", "appt-1")))
+    assert arrive(store, "walk-in").ticket == "A-002"  # the refused visit took no ticket number
+    assert first.ticket == "A-001"
+    store.write_sync(lambda c: arrivals.no_show(c, "v1"))
+    again = store.write_sync(lambda c: arrivals.add_visit(c, visit(store, "v3", "appt-1")))
+    assert again.ticket == "A-003"
+    with pytest.raises(arrivals.InvalidTransition):
+        store.write_sync(lambda c: arrivals.undo_last(c, DAY))
+    assert store.read_sync(lambda c: c.execute("SELECT status FROM arrivals WHERE checkin_id = 'v1'").fetchone()[0]) == "no_show"

@@ -20,7 +20,7 @@ from .helpers import checkin_body, count_rows
 
 def test_every_answered_checkin_survives_sigkill(launch_agent) -> None:
     agent = launch_agent()
-    bodies = [checkin_body() for _ in range(40)]
+    bodies = [checkin_body(appointment_index=None) for _ in range(40)]  # walk-ins: 40 visits
 
     def submit(body: dict) -> str | None:
         try:

@@ -80,7 +80,7 @@ def _burst_while_polling(agent: RunningAgent) -> None:
     def kiosk(kiosk_id: str, token: str) -> None:
         with agent.client(headers=agent.headers(token)) as client:
             for _ in range(CHECKINS_PER_KIOSK):
-                body = checkin_body(kiosk_id)
+                body = checkin_body(kiosk_id, appointment_index=None)
                 response = client.post("/api/v1/checkins", json=body, headers={"Idempotency-Key": body["checkin_id"]})
                 statuses.append(response.status_code)
 

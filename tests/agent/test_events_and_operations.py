@@ -22,7 +22,7 @@ from .sse import read_events
 
 def checkin(agent, **overrides) -> dict:
     with agent.client() as client:
-        response = client.post("/api/v1/checkins", json=checkin_body(**overrides),
+        response = client.post("/api/v1/checkins", json=checkin_body(**{"appointment_index": None, **overrides}),
                                headers=agent.headers(**{"Idempotency-Key": str(uuid.uuid4())}))  # fmt: skip
     assert response.status_code == 201, response.text
     return response.json()

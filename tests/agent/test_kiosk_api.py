@@ -94,7 +94,7 @@ def test_checkin_answers_ticket_position_and_wait(shared_agent: RunningAgent) ->
 
 
 def test_retry_with_same_key_returns_same_answer_and_stores_nothing_new(shared_agent: RunningAgent) -> None:
-    body, key = checkin_body(), str(uuid.uuid4())
+    body, key = checkin_body(appointment_index=None), str(uuid.uuid4())  # a walk-in: a visit per check-in
     first = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": key})
     before = {t: count_rows(shared_agent.store_path, t) for t in ("arrivals", "outbox", "idempotency")}
     again = [post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": key}) for _ in range(3)]
@@ -105,8 +105,8 @@ def test_retry_with_same_key_returns_same_answer_and_stores_nothing_new(shared_a
 
 def test_same_key_with_another_body_is_a_409(shared_agent: RunningAgent) -> None:
     key = str(uuid.uuid4())
-    assert post(shared_agent, "/api/v1/checkins", checkin_body(), **{"Idempotency-Key": key}).status_code == 201
-    other = checkin_body()
+    assert post(shared_agent, "/api/v1/checkins", checkin_body(appointment_index=None), **{"Idempotency-Key": key}).status_code == 201
+    other = checkin_body(appointment_index=None)
     response = post(shared_agent, "/api/v1/checkins", other, **{"Idempotency-Key": key})
     assert response.status_code == 409 and response.json()["error"] == "idempotency_key_reused"
     assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ?", (other["checkin_id"],)) == 0
@@ -175,14 +175,14 @@ def test_flags_for_walk_in_with_new_insurance_offline(shared_agent: RunningAgent
 
 
 def test_identity_mismatch_is_flagged(shared_agent: RunningAgent) -> None:
-    body = checkin_body(patient={"family": "Smith", "given": "John", "birth_date": "1975-04-01"})
+    body = checkin_body(appointment_index=5, patient={"family": "Smith", "given": "John", "birth_date": "1975-04-01"})
     answer = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).json()
     assert "identity_mismatch" in answer["flags"]
 
 
 def test_concurrent_checkins_get_unique_sequential_tickets(launch_agent) -> None:
     agent = launch_agent()
-    bodies = [checkin_body() for _ in range(60)]
+    bodies = [checkin_body(appointment_index=None) for _ in range(60)]  # walk-ins: 60 visits
 
     def submit(body: dict) -> dict:
         with httpx.Client(base_url=agent.base_url, timeout=60) as client:
@@ -207,7 +207,7 @@ def test_heartbeat_and_help(shared_agent: RunningAgent) -> None:
 
 
 def test_board_shows_tickets_but_never_names_or_birth_dates(shared_agent: RunningAgent) -> None:
-    post(shared_agent, "/api/v1/checkins", checkin_body(), **{"Idempotency-Key": str(uuid.uuid4())})
+    post(shared_agent, "/api/v1/checkins", checkin_body(appointment_index=None), **{"Idempotency-Key": str(uuid.uuid4())})
     with shared_agent.client() as client:
         public = client.get("/api/v1/board")
         with_token = client.get("/api/v1/board", headers=shared_agent.headers())
@@ -232,7 +232,7 @@ def test_lookup_is_rate_limited_per_kiosk(launch_agent) -> None:
 
 
 def test_checkin_id_reused_under_another_key_is_a_409(shared_agent: RunningAgent) -> None:
-    body = checkin_body()
+    body = checkin_body(appointment_index=None)
     assert post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).status_code == 201
     response = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())})
     assert response.status_code == 409 and response.json()["error"] == "checkin_id_reused"

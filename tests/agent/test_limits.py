@@ -44,7 +44,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
 
 
 def check_in(agent: RunningAgent, body: dict | None = None) -> httpx.Response:
-    body = body or checkin_body(agent.kiosk_id)
+    body = body or checkin_body(agent.kiosk_id, appointment_index=None)  # a walk-in: one visit per call
     with agent.client() as client:
         return client.post("/api/v1/checkins", json=body, headers=agent.headers(**{"Idempotency-Key": body["checkin_id"]}))
 

@@ -117,3 +117,33 @@ def test_opening_the_latest_schema_again_changes_nothing(tmp_path: Path) -> None
     before = table_rows(tmp_path / "agent.db")
     Store(tmp_path / "agent.db", key).close()
     assert table_rows(tmp_path / "agent.db") == before
+
+
+def test_visits_stored_twice_before_0011_are_kept_and_marked_and_the_store_then_refuses_more(tmp_path: Path) -> None:
+    """Issue #13 (6): a database from before migration 0011 may hold two active arrivals of one
+    appointment (the bug). The upgrade keeps both rows as they were, names the later one `duplicate_of`
+    the first, and from then on SQLite refuses a second active arrival of an appointment."""
+    key = SiteKey.load_or_create(tmp_path / "site.key")
+    path = tmp_path / "agent.db"
+    first_schema_database(path, key)
+    upgrade_to(path, 10)
+    conn = sqlite3.connect(path, isolation_level=None)
+    columns = "checkin_id, day, ticket, kiosk_id, appointment_id, identity_source, language, status, arrived_at, patient_key, details_sealed"
+    for checkin_id, ticket, status in (("v-1", "A-020", "waiting"), ("v-2", "A-021", "called"), ("v-0", "A-019", "no_show")):
+        conn.execute(f"INSERT INTO arrivals({columns}) VALUES (?, '2026-01-05', ?, 'kiosk-1', 'appt-9', 'manual', 'en', ?, ?, 'p-9', x'00')",
+                     (checkin_id, ticket, status, NOW))  # fmt: skip
+    conn.close()
+    before = table_rows(path)["arrivals"]
+
+    Store(path, key).close()
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        marks = dict(conn.execute("SELECT checkin_id, duplicate_of FROM arrivals WHERE appointment_id = 'appt-9'").fetchall())
+        assert marks == {"v-1": None, "v-2": "v-1", "v-0": None}
+        assert [row[:-1] for row in conn.execute("SELECT * FROM arrivals ORDER BY rowid")] == before  # rows intact
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(f"INSERT INTO arrivals({columns}) VALUES ('v-3', '2026-01-05', 'A-022', 'kiosk-1', 'appt-9', 'manual', 'en', 'waiting', ?, 'p-9', x'00')", (NOW,))  # fmt: skip
+        assert conn.execute("SELECT COUNT(*) FROM write_probe").fetchone()[0] == 0  # 0010: the probe's table
+    finally:
+        conn.close()

@@ -30,7 +30,7 @@ def test_sigterm_during_a_burst_loses_no_answered_checkin(tmp_path: Path) -> Non
     def kiosk() -> None:
         with httpx.Client(base_url=agent.base_url, timeout=30) as client:
             while True:
-                body = checkin_body()
+                body = checkin_body(appointment_index=None)
                 try:
                     response = client.post(
                         "/api/v1/checkins", json=body, headers=agent.headers(**{"Idempotency-Key": body["checkin_id"]})

@@ -460,3 +460,45 @@ def test_signing_waits_for_the_end_of_a_form_that_requires_it(flow):
     assert flow.can_sign and flow.notice == ""
     flow.sign(SIGNATURE)
     assert flow.session.form_index == 1 and flow.can_sign and not flow.session.form_read_to_end
+
+
+def test_an_already_checked_in_visit_shows_its_existing_ticket_in_every_language(flow):
+    """Issue #13 (6): the agent answers a second check-in of an arrived appointment with that visit's
+    ticket and the flag `already_checked_in`; the done screen says so, from the catalogues."""
+    from kiosk.i18n import Catalogues
+    from kiosk.view import build_view
+    from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
+
+    online(flow, "printer")
+    scan_to_confirm(flow)
+    flow.confirm()
+    existing = CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-014", position=0, estimated_wait_min=0,
+                               flags=["already_checked_in"])  # fmt: skip
+    assert flow.checkin_answered(existing, offline=False) == [PrintTicket("A-014", 0, 0, "en")]
+    assert flow.step is Step.DONE and flow.ticket.already and flow.session.identity is None
+    catalogues = Catalogues.load(DEFAULT_TRANSLATIONS_DIR)
+    assert len(catalogues.languages) == 13
+    titles = set()
+    for language in catalogues.languages:
+        assert "done.already" in catalogues.keys(language), language  # translated, not English fallback
+        flow.session.language = language  # the done screen speaks the language the patient chose
+        shown = build_view(flow, catalogues, "Riverside")
+        assert "A-014" in shown.ticket_title and shown.ticket_title != catalogues.text(language, "done.title")
+        assert shown.ticket_position == ""  # already called: no "You are next"
+        titles.add(shown.ticket_title)
+    assert len(titles) == 13
+    flow.session.language = "en"
+    assert build_view(flow, catalogues, "Riverside").ticket_title == "You are already checked in: A-014"
+
+
+def test_a_new_check_in_keeps_the_usual_done_title(flow):
+    from kiosk.i18n import Catalogues
+    from kiosk.view import build_view
+    from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
+
+    scan_to_confirm(flow)
+    flow.confirm()
+    answer(flow)
+    assert not flow.ticket.already
+    shown = build_view(flow, Catalogues.load(DEFAULT_TRANSLATIONS_DIR), "Riverside")
+    assert shown.ticket_title == "You're checked in"
