@@ -86,6 +86,20 @@ def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None)
     return flags
 
 
+def compared_with_file(request: CheckinRequest, appointment: ScheduledAppointment | None) -> CheckinRequest:
+    """The check-in as stored and sent on: what the ID and the card said is kept where it differs from
+    the file (for the desk to accept, and for the central system), and dropped where it is the same.
+    The kiosk sends whatever it read, since it has no file to compare with."""
+    if appointment is None:
+        return request
+    update: dict[str, None] = {}
+    if request.coverage is not None and not comparison.coverage_changed(request.coverage, appointment.coverage):
+        update["coverage"] = None
+    if request.demographics is not None and not comparison.demographics_changed(request.demographics, appointment.demographics):
+        update["demographics"] = None
+    return request.model_copy(update=update) if update else request
+
+
 def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment | None, *, kiosk_id: str,
                     limiter: RateLimiter) -> None:  # fmt: skip
     """A check-in naming an appointment must carry that appointment's patient's identity, under the
@@ -137,6 +151,8 @@ async def submit(
     require_same_kiosk(request.kiosk_id, kiosk_id)
     appointment = schedule.get(request.appointment_id) if request.appointment_id else None
     verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter)
+    body_hash = request_hash(request)  # of what the kiosk sent: its retry is the same body
+    request = compared_with_file(request, appointment)
     if request.consents:
         try:  # in a thread: checking the documents may re-read their folder and store new versions
             await asyncio.to_thread(validate_records, request.consents, consent_library, kiosk_id=kiosk_id)
@@ -167,7 +183,6 @@ async def submit(
         details_sealed=store.seal_json(details, arrivals.details_context(checkin_id)),
         offline_ticket=request.offline.kiosk_ticket if request.offline else None,
     )  # fmt: skip
-    body_hash = request_hash(request)
 
     def transaction(conn: sqlite3.Connection) -> _Committed | Replayed:
         stored = conn.execute("SELECT request_hash, response FROM idempotency WHERE key = ?", (idempotency_key,)).fetchone()
