@@ -15,7 +15,7 @@ from lobby_core.contract import (
 )
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
 from tests.kiosk.samples import CARD, HINTS, MARIA, SIGNATURE, TODAY, Clock, form, matched
-from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, allowed_birth_digits, birth_date_from_digits
+from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, allowed_birth_digits, birth_date_from_digits
 
 @pytest.fixture
 def clock() -> Clock:
