@@ -1,7 +1,7 @@
 """One check-in, durably: idempotency, arrival, consents and the outbox event in ONE transaction.
 
     outcome = await submit(request, kiosk_id=..., idempotency_key=..., store=..., schedule=...,
-                           consent_library=..., site=config.site)
+                           consent_library=..., site=config.site, limiter=lookup_limiter)
     match outcome:
         case Stored(body, entry): ...     # 201: body is the CheckinResponse JSON; entry is for the desk
         case Replayed(body): ...          # 200: the answer stored under this Idempotency-Key, unchanged
@@ -24,7 +24,7 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 
-from . import arrivals, matching
+from . import arrivals, matching, ratelimit
 from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .config import SiteSection
@@ -34,6 +34,7 @@ from lobby_core import comparison
 from lobby_core.contract import CheckinRequest, CheckinResponse
 from lobby_core.outbox_events import CheckinV1
 from .problems import ProblemError
+from .ratelimit import RateLimiter
 from .schedule import ScheduleCache
 from .store import Store
 
@@ -83,29 +84,76 @@ def store_unavailable() -> ProblemError:
     )  # fmt: skip
 
 
+KIOSK_FLAGS = frozenset({"forms_declined", "offline_spool", "ticket_reissued"})
+"""The flags the kiosk is told: only ones that follow from what it sent itself. The others (a changed
+address or insurance, no appointment) are computed from the file and are the desk's alone."""
+
+
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
-    """Flag codes for the desk (no PHI): what staff should look at for this arrival."""
+    """Flag codes for the desk (no PHI): what staff should look at for this arrival. An identity that
+    does not match its appointment never gets here (`verify_identity` refused it)."""
     flags = []
     if appointment is None:
         flags.append("no_appointment")
     else:
-        patient = request.patient
-        if not matching.identity_matches(
-            patient.family, patient.given, patient.birth_date, scheduled_family=appointment.family,
-            scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
-        ):  # fmt: skip
-            flags.append("identity_mismatch")
         if comparison.demographics_changed(request.demographics, appointment.demographics):
             flags.append("demographics_changed")
         if comparison.coverage_changed(request.coverage, appointment.coverage):
             flags.append("insurance_changed")
     if appointment is None and request.coverage is not None:
         flags.append("insurance_changed")
+    if request.details_changed:
+        flags.append("details_changed")
     if any(record.decision == "declined" for record in request.consents):
         flags.append("forms_declined")
     if request.offline is not None:
         flags.append("offline_spool")
     return flags
+
+
+def compared_with_file(request: CheckinRequest, appointment: ScheduledAppointment | None) -> CheckinRequest:
+    """The check-in as stored and sent on: what the ID and the card said is kept where it differs from
+    the file (for the desk to accept, and for the central system), and dropped where it is the same.
+    The kiosk sends whatever it read, since it has no file to compare with."""
+    if appointment is None:
+        return request
+    update: dict[str, None] = {}
+    if request.coverage is not None and not comparison.coverage_changed(request.coverage, appointment.coverage):
+        update["coverage"] = None
+    if request.demographics is not None and not comparison.demographics_changed(request.demographics, appointment.demographics):
+        update["demographics"] = None
+    return request.model_copy(update=update) if update else request
+
+
+def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment | None, *, kiosk_id: str,
+                    limiter: RateLimiter) -> None:  # fmt: skip
+    """A check-in naming an appointment must carry that appointment's patient's identity, under the
+    lookup's rate limit (edge_agent/ratelimit.py): refused while the kiosk's or the appointment's bucket is
+    empty, whatever the identity, and a miss spends from both. A wrong identity and an appointment id
+    that does not exist get the same answer, so neither tells anything about the file. Only a check-in
+    the kiosk spooled while offline may name an appointment the agent no longer has (yesterday's, a
+    cancelled one): it is kept for the desk (`no_appointment`), and spends as a miss."""
+    if request.appointment_id is None:
+        return
+    buckets = (ratelimit.kiosk_bucket(kiosk_id), ratelimit.appointment_bucket(request.appointment_id))
+    wait_s = max(limiter.wait(bucket) for bucket in buckets)
+    if wait_s:
+        raise ProblemError(
+            429, "rate_limited", "Too many check-in attempts; please ask at the front desk.",
+            headers={"Retry-After": RateLimiter.retry_after_header(wait_s)},
+        )  # fmt: skip
+    patient = request.patient
+    if appointment is not None and matching.identity_matches(
+        patient.family, patient.given, patient.birth_date, scheduled_family=appointment.family,
+        scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
+    ):  # fmt: skip
+        return
+    for bucket in buckets:
+        limiter.take(bucket)
+    if appointment is None and request.offline is not None:
+        return
+    raise ProblemError(422, "identity_mismatch", "This check-in does not match the appointment; please ask at the front desk.",
+                       field="patient")  # fmt: skip
 
 
 def arrival_time(request: CheckinRequest, now: dt.datetime | None = None) -> dt.datetime:
@@ -123,16 +171,19 @@ def request_hash(request: CheckinRequest) -> str:
 
 async def submit(
     request: CheckinRequest, *, kiosk_id: str, idempotency_key: str, store: Store, schedule: ScheduleCache,
-    consent_library: ConsentLibrary, site: SiteSection,
+    consent_library: ConsentLibrary, site: SiteSection, limiter: RateLimiter,
 ) -> CheckinOutcome:  # fmt: skip
     require_same_kiosk(request.kiosk_id, kiosk_id)
+    appointment = schedule.get(request.appointment_id) if request.appointment_id else None
+    verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter)
+    body_hash = request_hash(request)  # of what the kiosk sent: its retry is the same body
+    request = compared_with_file(request, appointment)
     if request.consents:
         try:  # in a thread: checking the documents may re-read their folder and store new versions
             await asyncio.to_thread(validate_records, request.consents, consent_library, kiosk_id=kiosk_id)
         except ConsentRecordError as exc:
             raise ProblemError(422, exc.code, exc.message, field=exc.field)
 
-    appointment = schedule.get(request.appointment_id) if request.appointment_id else None
     identity = appointment or request.patient
     patient_key = matching.patient_key(store.key, identity.family, identity.given, identity.birth_date)
     checkin_id = str(request.checkin_id)
@@ -157,7 +208,6 @@ async def submit(
         details_sealed=store.seal_json(details, arrivals.details_context(checkin_id)),
         offline_ticket=request.offline.kiosk_ticket if request.offline else None,
     )  # fmt: skip
-    body_hash = request_hash(request)
 
     def already_arrived(conn: sqlite3.Connection, visit: sqlite3.Row) -> AlreadyArrived:
         """Nothing new for this visit: the existing ticket, and for a spooled check-in a flag for the desk."""
@@ -200,7 +250,7 @@ async def submit(
         store.enqueue(conn, event.event_name, checkin_id, patient_key, event.payload())
         response = CheckinResponse(
             checkin_id=request.checkin_id, ticket=placement.ticket, position=placement.position,
-            estimated_wait_min=placement.estimated_wait_min, flags=placement.flags,
+            estimated_wait_min=placement.estimated_wait_min, flags=[f for f in placement.flags if f in KIOSK_FLAGS],
         ).model_dump_json()  # fmt: skip
         conn.execute(
             "INSERT INTO idempotency(key, kiosk_id, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",

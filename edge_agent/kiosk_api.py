@@ -31,7 +31,7 @@ from .dependencies import (
 from .events import sse_response
 from .json_types import JsonObject
 from .problems import ProblemError, invalid_input
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, kiosk_bucket
 from .schedule import ScheduleCache
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def lookup(
     body: LookupRequest, kiosk_id: KioskId, limiter: LookupLimiterDep, metrics: MetricsDep, schedule: ScheduleDep,
     store: StoreDep, consent_library: ConsentLibraryDep, config: ConfigDep,
 ) -> LookupResponse:  # fmt: skip
-    wait_s = limiter.take(kiosk_id)
+    wait_s = limiter.take(kiosk_bucket(kiosk_id))
     if wait_s:
         metrics.lookups.labels(outcome="rate_limited").inc()
         log.warning("lookup rate limited", extra={"kiosk_id": kiosk_id})
@@ -79,8 +79,8 @@ async def lookup(
         appointment=AppointmentMatch(
             appointment_id=appointment.appointment_id, start=appointment.start, clinician=appointment.clinician,
             location=appointment.location, display_name=matching.display_name(appointment.family, appointment.given),
-            new_patient=appointment.new_patient, on_file=appointment.demographics,
-            coverage_on_file=appointment.coverage, forms_due=forms,
+            new_patient=appointment.new_patient,
+            on_file=matching.on_file_hints(appointment.demographics, appointment.coverage), forms_due=forms,
             preferred_language=appointment.preferred_language,
         ),  # fmt: skip
     )
@@ -141,6 +141,7 @@ async def create_checkin(request: Request) -> Response:
             schedule=await dependencies.get_schedule(request),
             consent_library=await dependencies.get_consent_library(request),
             site=(await dependencies.get_config(request)).site,
+            limiter=await dependencies.get_lookup_limiter(request),
         )  # fmt: skip
     except ProblemError as problem:
         metrics.checkins_refused.labels(error=problem.problem.error).inc()

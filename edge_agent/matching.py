@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 
 from lobby_core.comparison import name_words as name_words, normalise as normalise  # one name normalisation, re-exported
+from lobby_core.contract import CoverageInfo, Demographics, OnFileHints
 
 from .keys import SiteKey
 
@@ -74,3 +75,22 @@ def display_name(family: str, given: str) -> str:
     first = given.split()[0] if given.split() else ""
     initial = family.strip()[:1].upper()
     return f"{first} {initial}.".strip() if initial else first
+
+
+def _last_digits(text: str, count: int) -> str:
+    return "".join(ch for ch in text if ch.isdigit())[-count:]
+
+
+def on_file_hints(demographics: Demographics | None, coverage: CoverageInfo | None) -> OnFileHints:
+    """The endings of what is on file, for "Is this still right?" on the kiosk: the last two digits of
+    the street line ("12 Elm St" -> "12") and of the phone, the last three characters of the member id
+    (only when it has at least six, so it is never most of it), and the payer's name. Never the street,
+    phone, member id or birth date themselves: a lookup needs only a surname and a birth date."""
+    address = demographics.address if demographics else None
+    member_id = "".join(ch for ch in (coverage.member_id if coverage else "") if ch.isalnum())
+    return OnFileHints(
+        street_ending=_last_digits(address.street, 2) if address else "",
+        phone_ending=_last_digits(demographics.phone, 2) if demographics and len(_last_digits(demographics.phone, 6)) == 6 else "",
+        member_id_ending=member_id[-3:] if len(member_id) >= 6 else "",
+        payer=coverage.payor if coverage else "",
+    )

@@ -263,7 +263,7 @@ def sign_forms(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by
 
 def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by_finger,
                      snapshots: bool = False) -> Scenario:  # fmt: skip
-    """'Yes, that's me', keep the details on file if asked, sign every form, and arrive at the ticket."""
+    """'Yes, that's me', "Is this still right?" (yes) when asked, sign every form, and arrive at the ticket."""
     yield from settle(d, "confirm", snapshots)
     confirm = d.screen("confirm").ids
     d.report("confirm", texts=[confirm.name.text, confirm.when.text, confirm.yes.text])
@@ -271,7 +271,9 @@ def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = s
     yield d.until(lambda: d.app.view.step in ("review", "forms", "done", "submitting"), "review, forms or done")
     if d.app.view.step == "review":
         yield from settle(d, "review", snapshots)
-        d.tap(d.screen("review").ids.continue_)
+        review = d.screen("review").ids
+        d.report("review", texts=[review.hints.text, review.continue_.text, review.changed.text])
+        d.tap(review.continue_)
         yield d.until(lambda: d.app.view.step in ("forms", "done", "submitting"), "forms or done")
     yield from sign_forms(d, sign_form, snapshots)
     yield from settle(d, "done", snapshots)
@@ -405,7 +407,7 @@ def sample_identity():
 
 
 def sample_lookup():
-    from lobby_core.contract import Address, AppointmentMatch, CoverageInfo, Demographics, FormDue, LookupResponse
+    from lobby_core.contract import AppointmentMatch, FormDue, LookupResponse, OnFileHints
 
     folder = DEFAULT_CONSENTS_DIR / "consent-to-treat"
     texts = {lang: (folder / f"{lang}.md").read_text(encoding="utf-8") for lang in ("en", "es")}
@@ -415,8 +417,8 @@ def sample_lookup():
     start = dt.datetime.now(dt.timezone.utc).replace(hour=14, minute=30, second=0, microsecond=0)
     return LookupResponse(outcome="matched", appointment=AppointmentMatch(
         appointment_id="demo-1", start=start, clinician="Dr. Patel", location="Room 1", display_name="María G.",
-        on_file=Demographics(address=Address(street="12 Elm St", postal_code="62701")),
-        coverage_on_file=CoverageInfo(payor="Blue Harbor Health", member_id="XG00001234", source="file"), forms_due=[form],
+        on_file=OnFileHints(street_ending="12", phone_ending="42", member_id_ending="234", payer="Blue Harbor Health"),
+        forms_due=[form],
     ))  # fmt: skip
 
 

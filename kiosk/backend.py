@@ -162,6 +162,8 @@ class KioskBackend:
             except AgentUnreachable:
                 break
             except AgentRefused as refused:
+                if refused.status == 429:  # throttled (the lookup's rate limit): not a verdict, try again later
+                    break
                 if not already_checked_in(refused):
                     self.spool.rejected(request.checkin_id, str(refused))
                     rejected += 1

@@ -14,7 +14,6 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Union
 
-from lobby_core import comparison
 from lobby_core.contract import (
     Address,
     BoardState,
@@ -26,6 +25,7 @@ from lobby_core.contract import (
     FormDue,
     LookupRequest,
     LookupResponse,
+    OnFileHints,
     PatientIdentity,
     Signature,
 )
@@ -288,19 +288,16 @@ class Flow:
         return self.language if self.language in form.text else next(iter(form.text))
 
     @property
-    def review_differences(self) -> list[str]:
-        """Catalogue keys of what the patient's document says differently from the file."""
-        differences = []
-        if self.read_demographics() is not None:
-            differences.append("review.address_differs")
-        if self.read_coverage() is not None:
-            differences.append("review.insurance_differs")
-        return differences
+    def on_file_hints(self) -> OnFileHints:
+        """The endings of the details on file the agent sent, for "Is this still right?" (never more)."""
+        appointment = self.session.appointment
+        return appointment.on_file if appointment is not None else OnFileHints()
 
     def read_demographics(self) -> Demographics | None:
-        """The address on the ID, when it differs from the one on file (staff decide; never overwritten)."""
-        identity, appointment = self.session.identity, self.session.appointment
-        if identity is None or appointment is None or not identity.address_street:
+        """The address on the ID, whenever it has one: the agent compares it with the file and tells the
+        desk (staff decide; nothing is overwritten). The kiosk has no file data to compare with."""
+        identity = self.session.identity
+        if identity is None or self.session.appointment is None or not identity.address_street:
             return None
         read = Address(
             street=identity.address_street,
@@ -309,21 +306,14 @@ class Flow:
             postal_code=identity.postal_code,
             country=identity.country,
         )
-        on_file = appointment.on_file.address
-        if comparison.same_address(read, on_file):
-            return None
         return Demographics(address=read)
 
     def read_coverage(self) -> CoverageInfo | None:
-        """The insurance on the card, when it differs from the coverage on file."""
-        identity, appointment = self.session.identity, self.session.appointment
-        if identity is None or appointment is None or not identity.member_id:
+        """The insurance on the card, whenever one was read (the agent compares it with the file)."""
+        identity = self.session.identity
+        if identity is None or self.session.appointment is None or not identity.member_id:
             return None
-        card = CoverageInfo(payor=identity.payor, member_id=identity.member_id, source="card")
-        on_file = appointment.coverage_on_file
-        if not comparison.coverage_changed(card, on_file):
-            return None
-        return card
+        return CoverageInfo(payor=identity.payor, member_id=identity.member_id, source="card")
 
     # --- patient actions ------------------------------------------------------------------------
 
@@ -444,9 +434,19 @@ class Flow:
         return self._see_desk("not-me")
 
     def review_done(self) -> list[Effect]:
+        """'Yes, that is right' on "Is this still right?"."""
         if self.step is not Step.REVIEW:
             return []
         self.session.touch()
+        self.session.details_changed = False
+        return self._to_forms()
+
+    def details_changed(self) -> list[Effect]:
+        """'Something changed' on "Is this still right?": the check-in goes on, the desk is told."""
+        if self.step is not Step.REVIEW:
+            return []
+        self.session.touch()
+        self.session.details_changed = True
         return self._to_forms()
 
     def stroke_drawn(self) -> list[Effect]:
@@ -730,7 +730,7 @@ class Flow:
         return [RequestHelp(screen=f"see_desk/{reason}", language=self.language)]
 
     def _after_confirm(self) -> list[Effect]:
-        if self.review_differences:
+        if self.on_file_hints.present:
             self._go(Step.REVIEW)
             return []
         return self._to_forms()
@@ -779,6 +779,7 @@ class Flow:
             patient=PatientIdentity(family=identity.family_name, given=identity.given_names, birth_date=identity.birth_date),
             coverage=self.read_coverage(),
             demographics=self.read_demographics(),
+            details_changed=session.details_changed,
             consents=list(session.consents),
             language=self.language,
         )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from lobby_core import locale
+from lobby_core.contract import OnFileHints
 
 from .flow import PROGRESS_STEPS, Flow, Step
 from .i18n import Catalogues
@@ -140,12 +141,7 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
             confirm_when=text("confirm.when", time=catalogues.time(language, start), location=words.room(appointment.location, language)),
         )
     if flow.step is Step.REVIEW:
-        lines = [text(key) for key in flow.review_differences]
-        demographics = flow.read_demographics()
-        if demographics is not None and demographics.address is not None:
-            address = demographics.address
-            lines.append(text("review.from_id", address=", ".join(p for p in (address.street, address.city, address.postal_code) if p)))
-        fields["review_lines"] = lines
+        fields["review_lines"] = review_lines(flow.on_file_hints, text)
     form = flow.current_form
     if form is not None:
         form_language = flow.form_language(form)
@@ -176,6 +172,20 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         fields["ticket_instruction"] = " ".join(instructions)
     return View(**fields)
 
+
+
+def review_lines(hints: OnFileHints, text: Callable[..., str]) -> list[str]:
+    """'Street number ending ...12' and the like: what "Is this still right?" shows of the file."""
+    lines = []
+    if hints.street_ending:
+        lines.append(text("review.street_ending", ending=hints.street_ending))
+    if hints.phone_ending:
+        lines.append(text("review.phone_ending", ending=hints.phone_ending))
+    if hints.payer:
+        lines.append(text("review.insurance", payer=hints.payer))
+    if hints.member_id_ending:
+        lines.append(text("review.member_id_ending", ending=hints.member_id_ending))
+    return lines
 
 
 def suggested_language(flow: Flow) -> str | None:

@@ -1,8 +1,8 @@
-"""When two readings of a patient's details count as the same: one rule per kind, used by both apps.
+"""When two readings of a patient's details count as the same: one rule per kind.
 
-The kiosk uses these to decide what to show as "differs from the file" and what to send; the agent uses
-the same rules to flag the arrival for the desk, so a patient is never told "your address differs"
-while the desk sees no flag, or the other way round.
+The agent uses these to flag an arrival for the desk (edge_agent.checkin.flags_for): the kiosk sends
+what it read from the ID and the card and never sees the file (only its endings, for "Is this still
+right?"), so it compares nothing itself. Name normalisation is shared by both apps.
 
 - Names (and any free text) compare after `normalise`: case, accents, hyphens, apostrophes, dots and
   spacing do not matter ("GARCÍA-LÓPEZ" == "garcia lopez"). Matching a typed name against a scheduled

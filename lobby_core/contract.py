@@ -89,8 +89,26 @@ class FormDue(Wire):
     require_scroll_to_end: bool = False  # the kiosk enables signing only once the end was shown
 
 
+class OnFileHints(Wire):
+    """What the kiosk may show of the details on file, for "Is this still right?": endings only.
+
+    Enough for the patient to recognise their own details, useless to someone who knows a surname and a
+    birth date: never the full street, phone, member id or birth date (edge_agent.matching.on_file_hints).
+    """
+
+    street_ending: Annotated[str, StringConstraints(max_length=2)] = ""  # last digits of the street line: "12"
+    phone_ending: Annotated[str, StringConstraints(max_length=2)] = ""  # "42"
+    member_id_ending: Annotated[str, StringConstraints(max_length=3)] = ""  # "303"
+    payer: ShortText = ""  # the insurer's name ("Blue Harbor Health"), without the member id
+
+    @property
+    def present(self) -> bool:
+        return bool(self.street_ending or self.phone_ending or self.member_id_ending or self.payer)
+
+
 class AppointmentMatch(Wire):
-    """The one appointment that matched. Only this patient's own details, never anyone else's."""
+    """The one appointment that matched. Only this patient's own details, never anyone else's, and of
+    those only what "Is this you?" and "Is this still right?" need (a name like "Maria G.", endings)."""
 
     appointment_id: ShortText
     start: dt.datetime
@@ -98,8 +116,7 @@ class AppointmentMatch(Wire):
     location: ShortText
     display_name: ShortText  # e.g. "Maria G." for "Is this you?"
     new_patient: bool = False
-    on_file: Demographics = Demographics()
-    coverage_on_file: CoverageInfo | None = None
+    on_file: OnFileHints = OnFileHints()
     forms_due: list[FormDue] = []
     # The patient's preferred language on file, a BCP 47 tag as the record has it ("vi", "zh-TW"): the
     # kiosk offers the closest site language first.
@@ -174,8 +191,11 @@ class CheckinRequest(Wire):
     appointment_id: ShortText | None  # None: no appointment matched (offline or sent to the desk)
     identity_source: IdentitySource
     patient: PatientIdentity
+    # As read from the insurance card / the ID, whenever there is one: the agent compares them with the
+    # file and flags changes for the desk (the kiosk holds no file data to compare with).
     coverage: CoverageInfo | None = None
-    demographics: Demographics | None = None  # as read from the ID/card, when it differs from file
+    demographics: Demographics | None = None
+    details_changed: bool = False  # the patient answered "something changed" to the on-file hints
     consents: Annotated[list[ConsentRecord], Field(max_length=20)] = []
     answers: Annotated[list[Answer], Field(max_length=100)] = []
     language: Language = "en"
@@ -187,6 +207,8 @@ class CheckinResponse(Wire):
     ticket: Ticket
     position: Annotated[int, Field(ge=0)]
     estimated_wait_min: Annotated[int, Field(ge=0)]
+    # Only flags that come from what the kiosk itself sent (edge_agent.checkin.KIOSK_FLAGS): never one
+    # computed from the file (changed, mismatch, no appointment), which would tell the kiosk what is on it.
     flags: list[str] = []
 
 

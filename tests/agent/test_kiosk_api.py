@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import json
+import sqlite3
 import uuid
+import zoneinfo
 
 import httpx
 import pytest
 
-from .helpers import checkin_body, count_rows
+from edge_agent.schedule import demo_appointments
+from lobby_core.appointments import ScheduledAppointment
+
+from .helpers import GARCIA, checkin_body, count_rows
 from .launcher import RunningAgent, today_demo_appointment_id
 
 
@@ -54,6 +60,30 @@ def test_lookup_match_carries_only_that_patients_details(shared_agent: RunningAg
     assert answer["appointment"]["display_name"] == "María G."
     assert answer["appointment"]["clinician"] == "Dr. Patel"
     assert "Nguyen" not in str(answer) and "Smith" not in str(answer)
+
+
+def seeded_appointment(index: int = 1) -> ScheduledAppointment:
+    """The demo schedule the test agent serves today (site test-site, UTC): its file data, to look for."""
+    return demo_appointments("test-site", dt.datetime.now(dt.UTC).date(), zoneinfo.ZoneInfo("UTC"))[index - 1]
+
+
+def test_lookup_answers_endings_of_the_file_never_the_file(shared_agent: RunningAgent) -> None:
+    """Knowing a surname and a birth date must not be enough to learn a street, phone or member id."""
+    on_file = seeded_appointment(1)
+    assert on_file.demographics.address is not None and on_file.coverage is not None
+    street, phone, member_id = on_file.demographics.address.street, on_file.demographics.phone, on_file.coverage.member_id
+    response = post(shared_agent, "/api/v1/lookup", {"family": "Garcia", "given": "Maria", "birth_date": "1956-03-14"})
+    assert response.status_code == 200 and response.json()["outcome"] == "matched"
+    raw = response.text
+    phone_digits = "".join(ch for ch in phone if ch.isdigit())
+    for secret in (street, street.split()[-2], phone, phone_digits, phone_digits[-4:], member_id, member_id[-4:],
+                   on_file.birth_date.isoformat(), "1956", on_file.demographics.address.postal_code, "Springfield"):  # fmt: skip
+        assert secret not in raw, secret
+    hints = response.json()["appointment"]["on_file"]
+    assert hints == {
+        "street_ending": "".join(ch for ch in street if ch.isdigit())[-2:], "phone_ending": phone_digits[-2:],
+        "member_id_ending": member_id[-3:], "payer": on_file.coverage.payor,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -159,6 +189,14 @@ def test_checkin_for_another_kiosk_id_is_refused(shared_agent: RunningAgent) -> 
     assert response.status_code == 403 and response.json()["field"] == "kiosk_id"
 
 
+def arrival_flags(agent: RunningAgent, checkin_id: str) -> set[str]:
+    conn = sqlite3.connect(f"file:{agent.store_path}?mode=ro", uri=True, timeout=30)
+    try:
+        return set(json.loads(conn.execute("SELECT flags FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()[0]))
+    finally:
+        conn.close()
+
+
 def test_flags_for_walk_in_with_new_insurance_offline(shared_agent: RunningAgent) -> None:
     spooled_at = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=7)).isoformat(timespec="milliseconds")
     body = checkin_body(
@@ -168,16 +206,77 @@ def test_flags_for_walk_in_with_new_insurance_offline(shared_agent: RunningAgent
     )
     answer = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).json()
     assert answer["ticket"] == "K1-007"  # the ticket the offline kiosk already printed
-    assert {"no_appointment", "insurance_changed", "offline_spool"} <= set(answer["flags"])
+    assert answer["flags"] == ["offline_spool"]  # the kiosk hears only of what it sent itself
+    assert {"no_appointment", "insurance_changed", "offline_spool"} <= arrival_flags(shared_agent, body["checkin_id"])
     # The patient arrived when the kiosk spooled the check-in, not when it was forwarded.
     assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ? AND arrived_at = ?",
                       (body["checkin_id"], spooled_at)) == 1  # fmt: skip
 
 
-def test_identity_mismatch_is_flagged(shared_agent: RunningAgent) -> None:
-    body = checkin_body(appointment_index=5, patient={"family": "Smith", "given": "John", "birth_date": "1975-04-01"})
-    answer = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}).json()
-    assert "identity_mismatch" in answer["flags"]
+def test_changes_against_the_file_are_the_desks_alone(shared_agent: RunningAgent) -> None:
+    """What the card and the ID say is compared with the file on the agent: the desk is told, the kiosk
+    is not (a flag would say what is on file)."""
+    body = checkin_body(
+        appointment_index=3, patient={"family": "Nguyễn", "given": "Anh", "birth_date": "1990-07-21"},
+        coverage={"payor": "Acme", "member_id": "Z1"},
+        demographics={"address": {"street": "1 Nowhere Lane", "postal_code": "99999"}}, details_changed=True,
+    )  # fmt: skip
+    response = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 201, response.text
+    assert response.json()["flags"] == []
+    assert {"insurance_changed", "demographics_changed", "details_changed"} <= arrival_flags(shared_agent, body["checkin_id"])
+
+
+def test_an_identity_that_does_not_match_its_appointment_is_refused(shared_agent: RunningAgent) -> None:
+    wrong = checkin_body(patient={"family": "Smith", "given": "John", "birth_date": "1975-04-01"})
+    unknown = checkin_body(appointment_id="demo-19990101-001")  # no such appointment: the same answer
+    for body in (wrong, unknown):
+        response = post(shared_agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())})
+        assert response.status_code == 422 and response.json()["error"] == "identity_mismatch", response.text
+        assert count_rows(shared_agent.store_path, "arrivals", "checkin_id = ?", (body["checkin_id"],)) == 0
+
+
+def test_guessed_birth_dates_on_one_appointment_are_throttled_from_any_kiosk(launch_agent) -> None:
+    """25 guesses at appointment 1's birth date, alternating two kiosks: the appointment's bucket (the
+    lookup's limit, 20 a minute) runs out, and then even the right birth date gets the same 429."""
+    agent = launch_agent()
+    tokens = {"kiosk-1": agent.token, "kiosk-2": agent.enroll("kiosk-2")}
+    real = dt.date.fromisoformat(GARCIA["birth_date"])
+    guesses = [real - dt.timedelta(days=n) for n in range(1, 26)]
+    answers = []
+    for number, guess in enumerate(guesses):
+        kiosk = "kiosk-1" if number % 2 == 0 else "kiosk-2"
+        body = checkin_body(kiosk_id=kiosk, patient={**GARCIA, "birth_date": guess.isoformat()})
+        answers.append(post(agent, "/api/v1/checkins", body, token=tokens[kiosk], **{"Idempotency-Key": str(uuid.uuid4())}))
+    statuses = [answer.status_code for answer in answers]
+    assert 429 in statuses, statuses
+    first_limited = statuses.index(429)
+    assert set(statuses[:first_limited]) == {422} and set(statuses[first_limited:]) == {429}, statuses
+    assert first_limited <= 20
+    limited = answers[-1]
+    assert limited.json()["error"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+    right = checkin_body(kiosk_id="kiosk-2")  # the right identity now: no answer that would confirm it
+    response = post(agent, "/api/v1/checkins", right, token=tokens["kiosk-2"], **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 429 and "retry-after" in response.headers
+    assert count_rows(agent.store_path, "arrivals") == 0
+    # Per appointment: kiosk-2 has guessed about a dozen times, and can still check in another patient.
+    other = checkin_body(kiosk_id="kiosk-2", appointment_index=2,
+                         patient={"family": "O'Neil-Smith", "given": "Jean-Luc", "birth_date": "1971-11-02"})  # fmt: skip
+    response = post(agent, "/api/v1/checkins", other, token=tokens["kiosk-2"], **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 201, response.text
+
+
+def test_lookups_and_checkins_share_the_kiosks_limit(launch_agent) -> None:
+    agent = launch_agent(agent={"lookup_rate_per_minute": 3})
+    probe = {"family": "Smith", "given": "J", "birth_date": "1975-04-01"}
+    assert [post(agent, "/api/v1/lookup", probe).status_code for _ in range(3)] == [200, 200, 200]
+    response = post(agent, "/api/v1/checkins", checkin_body(), **{"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited"
+    assert int(response.headers["retry-after"]) >= 1
+    other_token = agent.enroll("kiosk-2")
+    response = post(agent, "/api/v1/checkins", checkin_body(kiosk_id="kiosk-2"), token=other_token,
+                    **{"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+    assert response.status_code == 201, response.text
 
 
 def test_concurrent_checkins_get_unique_sequential_tickets(launch_agent) -> None:

@@ -96,3 +96,39 @@ def test_a_name_matches_itself_however_it_is_typed(name: str) -> None:
 def test_normalisation_is_stable(first: str, second: str) -> None:
     assert matching.name_words(matching.normalise(first)) == matching.name_words(first)
     assert matching.family_matches(first, second) == matching.family_matches(second, first)
+
+
+def test_on_file_hints_are_endings_only() -> None:
+    from lobby_core.contract import Address, CoverageInfo, Demographics
+
+    file = Demographics(address=Address(street="401 River Rd", postal_code="62704"), phone="(555) 010-1242")
+    hints = matching.on_file_hints(file, CoverageInfo(payor="Evergreen Mutual", member_id="XG-0012 3303", source="file"))
+    assert (hints.street_ending, hints.phone_ending, hints.member_id_ending, hints.payer) == ("01", "42", "303", "Evergreen Mutual")
+    short = matching.on_file_hints(Demographics(address=Address(street="Main Street"), phone="1242"),
+                                   CoverageInfo(payor="", member_id="Z1303", source="file"))  # fmt: skip
+    assert (short.street_ending, short.phone_ending, short.member_id_ending) == ("", "", "")  # too short to hint at
+    assert not matching.on_file_hints(None, None).present
+
+
+def test_what_the_id_and_card_said_is_kept_only_where_it_differs_from_the_file() -> None:
+    import uuid
+
+    from edge_agent.checkin import compared_with_file
+    from edge_agent.schedule import demo_appointments
+    from lobby_core.contract import Address, CheckinRequest, CoverageInfo, Demographics, PatientIdentity
+
+    appointment = demo_appointments("test-site", dt.date(2026, 11, 23), __import__("zoneinfo").ZoneInfo("UTC"))[0]
+    assert appointment.coverage is not None and appointment.demographics.address is not None
+    same_card = CoverageInfo(payor=appointment.coverage.payor.upper(), member_id=appointment.coverage.member_id, source="card")
+    same_id = Demographics(address=Address(street=appointment.demographics.address.street.upper(),
+                                           postal_code=appointment.demographics.address.postal_code))  # fmt: skip
+    request = CheckinRequest(
+        checkin_id=uuid.uuid4(), kiosk_id="kiosk-1", appointment_id=appointment.appointment_id, identity_source="aamva",
+        patient=PatientIdentity(family=appointment.family, birth_date=appointment.birth_date), coverage=same_card,
+        demographics=same_id,
+    )  # fmt: skip
+    kept = compared_with_file(request, appointment)
+    assert (kept.coverage, kept.demographics) == (None, None)
+    moved = request.model_copy(update={"demographics": Demographics(address=Address(street="1 New Rd", postal_code="62799"))})
+    assert compared_with_file(moved, appointment).demographics == moved.demographics
+    assert compared_with_file(request, None) == request  # no file: everything is kept for the desk

@@ -74,7 +74,11 @@ def blind_checkin(d):
     yield d.at("confirm")
     yield from quiet(d)
     yield from key(d, "select")  # "Yes, that's me"
-    yield d.until(lambda: d.app.view.step in ("forms", "submitting", "done"), "forms")
+    yield d.until(lambda: d.app.view.step in ("review", "forms", "submitting", "done"), "review or forms")
+    if d.app.view.step == "review":
+        yield from quiet(d)
+        yield from key(d, "select")  # "Is this still right?" "Yes, that's right" (the first choice)
+        yield d.until(lambda: d.app.view.step in ("forms", "submitting", "done"), "forms")
     while d.app.view.step == "forms":
         number = d.app.view.form_number
         yield from quiet(d)

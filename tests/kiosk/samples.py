@@ -6,11 +6,10 @@ import datetime as dt
 import hashlib
 
 from lobby_core.contract import (
-    Address,
     AppointmentMatch,
-    Demographics,
     FormDue,
     LookupResponse,
+    OnFileHints,
     PenPoint,
     Signature,
     Stroke,
@@ -43,11 +42,14 @@ def form(document_id: str, may_decline: bool = False, require_scroll_to_end: boo
     )
 
 
-def matched(forms=(), on_file_street="12 New Street", coverage=None) -> LookupResponse:
+# What the agent shows of a file: endings only (edge_agent.matching.on_file_hints).
+HINTS = OnFileHints(street_ending="12", phone_ending="42", member_id_ending="303", payer="Blue Harbor Health")
+
+
+def matched(forms=(), on_file: OnFileHints = OnFileHints()) -> LookupResponse:
     return LookupResponse(outcome="matched", appointment=AppointmentMatch(
         appointment_id="appt-42", start=TODAY.replace(hour=10, minute=30), clinician="Dr. Okafor", location="Room 3",
-        display_name="Maria G.", on_file=Demographics(address=Address(street=on_file_street, postal_code="62701")),
-        coverage_on_file=coverage, forms_due=list(forms),
+        display_name="Maria G.", on_file=on_file, forms_due=list(forms),
     ))
 
 

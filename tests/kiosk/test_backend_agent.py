@@ -6,11 +6,15 @@ import datetime as dt
 import queue
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from kiosk.agent_client import AgentClient
+from kiosk.agent_client import AgentClient, AgentRefused
+from lobby_core.contract import CheckinRequest, LookupRequest, PatientIdentity
+from lobby_core.demo import DEMO_PATIENTS
+from tests.agent.launcher import today_demo_appointment_id
 from kiosk.backend import KioskBackend
 from kiosk.flow import Flow, FlowSettings, Step
 from kiosk.spool import Spool
@@ -84,6 +88,8 @@ def test_online_check_in_reaches_the_queue_with_signed_forms(agent, kiosk_factor
     kiosk.wait_for(Step.CONFIRM)
     assert kiosk.flow.session.appointment.display_name.startswith("Giulia")
     kiosk.act(kiosk.flow.confirm())
+    assert kiosk.flow.step is Step.REVIEW and kiosk.flow.on_file_hints.phone_ending  # "Is this still right?"
+    kiosk.act(kiosk.flow.review_done())
     forms = 0
     while kiosk.flow.step is Step.FORMS:
         kiosk.flow.form_scrolled_to_end()  # what the forms screen reports once the text's end is shown
@@ -124,7 +130,7 @@ def test_a_check_in_the_agent_committed_before_its_answer_was_lost_is_not_duplic
     kiosk = kiosk_factory(agent)
     kiosk.type_and_search(*ROSSI)
     kiosk.wait_for(Step.CONFIRM)
-    effects = kiosk.flow.confirm()
+    effects = kiosk.flow.confirm() + kiosk.flow.review_done()
     while kiosk.flow.step is Step.FORMS:
         kiosk.flow.form_scrolled_to_end()
         effects = kiosk.flow.sign(SIGNATURE)
@@ -134,3 +140,24 @@ def test_a_check_in_the_agent_committed_before_its_answer_was_lost_is_not_duplic
     delivery = kiosk.backend.forward_spool()
     assert (delivery.delivered, delivery.rejected, delivery.remaining) == (1, 0, 0)
     assert [row[0] for row in arrivals(agent.current)] == [str(submit.request.checkin_id)]
+
+
+def test_a_throttled_spool_waits_instead_of_dropping_the_check_in(agent, kiosk_factory):
+    """A 429 (the lookup's limit, which check-ins share) is no verdict: the spooled check-in stays."""
+    kiosk = kiosk_factory(agent)
+    client = AgentClient(agent.current.base_url, agent.current.token)
+    probe = LookupRequest(family="Nobody", birth_date=dt.date(1970, 1, 1))
+    with pytest.raises(AgentRefused) as refused:
+        for _ in range(100):
+            client.lookup(probe)
+    assert refused.value.status == 429
+    family, given, born = next(p for p in DEMO_PATIENTS if p[0] == "Rossi")
+    index = DEMO_PATIENTS.index((family, given, born)) + 1
+    request = CheckinRequest(
+        checkin_id=uuid.uuid4(), kiosk_id="kiosk-1", appointment_id=today_demo_appointment_id(index),
+        identity_source="manual", patient=PatientIdentity(family=family, given=given, birth_date=dt.date.fromisoformat(born)),
+    )  # fmt: skip
+    kiosk.spool.add(request, dt.datetime.now(dt.timezone.utc))
+    delivery = kiosk.backend.forward_spool()
+    assert (delivery.delivered, delivery.rejected, delivery.remaining) == (0, 0, 1)
+    assert [r.checkin_id for r in kiosk.spool.pending()] == [request.checkin_id]

@@ -10,13 +10,12 @@ import pytest
 
 from lobby_core.contract import (
     CheckinResponse,
-    CoverageInfo,
     LookupResponse,
     Signature,
 )
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
-from tests.kiosk.samples import CARD, MARIA, SIGNATURE, TODAY, Clock, form, matched
-from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, SubmitCheckin, allowed_birth_digits, birth_date_from_digits
+from tests.kiosk.samples import CARD, HINTS, MARIA, SIGNATURE, TODAY, Clock, form, matched
+from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, allowed_birth_digits, birth_date_from_digits
 
 @pytest.fixture
 def clock() -> Clock:
@@ -184,37 +183,34 @@ def test_refused_lookup_sends_to_the_desk(flow):
     assert flow.step is Step.SEE_DESK
 
 
-def test_new_address_on_the_id_is_reviewed_and_sent_not_overwritten(flow):
-    scan_to_confirm(flow, matched(on_file_street="1 Old Road"))
-    assert flow.confirm() == [] and flow.step is Step.REVIEW
-    assert flow.review_differences == ["review.address_differs"]
-    [submit] = flow.review_done()
+def test_the_address_on_the_id_is_sent_for_the_agent_to_compare_never_overwritten(flow):
+    scan_to_confirm(flow)  # no hints on file: straight on
+    [submit] = flow.confirm()
     assert submit.request.demographics.address.street == "12 NEW STREET"
-    assert submit.request.appointment_id == "appt-42"
+    assert submit.request.appointment_id == "appt-42" and submit.request.details_changed is False
 
 
-def test_same_address_written_differently_is_not_a_difference(flow):
-    scan_to_confirm(flow)  # on file: "12 New Street"
-    [submit] = flow.confirm()
-    assert isinstance(submit, SubmitCheckin) and submit.request.demographics is None
+def test_the_file_hints_are_asked_about_and_the_answer_sent(flow):
+    scan_to_confirm(flow, matched(on_file=HINTS))
+    assert flow.confirm() == [] and flow.step is Step.REVIEW
+    assert flow.on_file_hints == HINTS
+    [submit] = flow.details_changed()
+    assert submit.request.details_changed is True
 
 
-def test_insurance_card_against_file(flow):
-    flow.start()
-    flow.device_event(CardInserted("reader", CARD))
-    flow.lookup_answered(matched(coverage=CoverageInfo(payor="Old Insurer", member_id="OLD-1", source="file")))
+def test_details_still_right_goes_on_unflagged(flow):
+    scan_to_confirm(flow, matched(on_file=HINTS))
     flow.confirm()
-    assert flow.review_differences == ["review.insurance_differs"]
     [submit] = flow.review_done()
-    assert submit.request.coverage.member_id == "ACME-998877" and submit.request.coverage.source == "card"
+    assert submit.request.details_changed is False
 
 
-def test_same_insurance_is_not_reviewed(flow):
+def test_insurance_card_is_sent_for_the_agent_to_compare(flow):
     flow.start()
     flow.device_event(CardInserted("reader", CARD))
-    flow.lookup_answered(matched(coverage=CoverageInfo(payor="ACME health", member_id="ACME-998877", source="file")))
+    flow.lookup_answered(matched())
     [submit] = flow.confirm()
-    assert submit.request.coverage is None
+    assert submit.request.coverage.member_id == "ACME-998877" and submit.request.coverage.source == "card"
 
 
 def test_forms_signed_and_declined_in_the_language_shown(flow):

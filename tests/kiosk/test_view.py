@@ -11,7 +11,7 @@ from kiosk.devices.base import CardInserted, DeviceState, DeviceStatus, StatusCh
 from kiosk.flow import Flow, FlowSettings
 from kiosk.i18n import Catalogues
 from kiosk.view import build_view
-from tests.kiosk.samples import CARD, TODAY, Clock, form, matched
+from tests.kiosk.samples import CARD, HINTS, TODAY, Clock, form, matched
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +100,28 @@ def test_the_next_patient_reads_only_that_they_are_next(flow, catalogues):
 def test_a_wiped_flow_renders_nothing_of_the_patient(flow, catalogues):
     flow.start()
     flow.device_event(CardInserted("reader", CARD))
-    flow.lookup_answered(matched(forms=[form("privacy")], on_file_street="1 Old Road"))
+    flow.lookup_answered(matched(forms=[form("privacy")], on_file=HINTS))
     flow.confirm()
+    flow.review_done()
     before = repr(view(flow, catalogues))
-    assert "Maria G." in before and "12 NEW STREET" not in before  # the card has no address; the file's is never shown
+    assert "Maria G." in before and "12 NEW STREET" not in before  # the card has no address; the file's is never sent
     flow.finish()
     after = repr(view(flow, catalogues))
     for marker in ("Maria", "Okafor", "Room 3", "privacy", "ACME"):
         assert marker not in after
+
+
+def test_is_this_still_right_shows_the_endings_on_file(flow, catalogues):
+    flow.start()
+    flow.device_event(CardInserted("reader", CARD))
+    flow.lookup_answered(matched(on_file=HINTS))
+    flow.confirm()
+    shown = view(flow, catalogues)
+    assert shown.step == "review" and shown.t("review.title") == "Is this still right?"
+    assert shown.review_lines == ["Street number ending …12", "Phone ending …42", "Insurance: Blue Harbor Health",
+                                  "Member ID ending …303"]  # fmt: skip
+    flow.choose_language("es")
+    assert view(flow, catalogues).review_lines[0] == "Número de calle terminado en …12"
 
 
 def test_room_names_follow_the_patients_language(flow, catalogues):

@@ -3,6 +3,7 @@ and the simulated lobby. Each scenario runs in its own process on its own fresh 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -11,11 +12,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from edge_agent.schedule import demo_appointments
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
 from tests.agent.launcher import site_toml
 
@@ -113,6 +116,15 @@ def test_full_check_in_by_touch_prints_a_ticket_that_is_in_the_agents_queue(tmp_
     devices = [event["device"] for event in scenario.events if event["event"] == "form_signed"]
     assert devices[0] == "pad" and set(devices[1:]) <= {"touch"}
     assert scenario.event("after") == {**scenario.event("after"), "phi": [], "signature_ink": 0}
+    # "Is this still right?" shows the endings of Giulia Rossi's file, never the file itself.
+    [rossi] = [a for a in demo_appointments("test-site", dt.datetime.now(dt.UTC).date(), zoneinfo.ZoneInfo("UTC"))
+               if a.family == "Rossi"]  # fmt: skip
+    street, phone = rossi.demographics.address.street, rossi.demographics.phone
+    hints, yes, changed = scenario.event("review")["texts"]
+    assert f"Street number ending …{''.join(c for c in street if c.isdigit())[-2:]}" in hints
+    assert f"Phone ending …{phone[-2:]}" in hints and f"Member ID ending …{rossi.coverage.member_id[-3:]}" in hints
+    assert street not in hints and phone not in hints and rossi.coverage.member_id not in hints
+    assert (yes, changed) == ("Yes, that's right", "Something changed")
 
 
 def test_the_ticket_is_worded_from_the_sites_own_translations_dir(tmp_path, agent):
