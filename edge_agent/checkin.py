@@ -126,13 +126,16 @@ def compared_with_file(request: CheckinRequest, appointment: ScheduledAppointmen
 
 
 def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment | None, *, kiosk_id: str,
-                    limiter: RateLimiter) -> None:  # fmt: skip
+                    limiter: RateLimiter, reminded_appointment_id: str | None = None) -> None:  # fmt: skip
     """A check-in naming an appointment must carry that appointment's patient's identity, under the
     lookup's rate limit (edge_agent/ratelimit.py): refused while the kiosk's or the appointment's bucket is
     empty, whatever the identity, and a miss spends from both. A wrong identity and an appointment id
     that does not exist get the same answer, so neither tells anything about the file. Only a check-in
     the kiosk spooled while offline may name an appointment the agent no longer has (yesterday's, a
-    cancelled one): it is kept for the desk (`no_appointment`), and spends as a miss."""
+    cancelled one): it is kept for the desk (`no_appointment`), and spends as a miss.
+
+    `reminded_appointment_id`: the appointment a verified reminder QR names; with it the birth date alone
+    is the identity, as at lookup."""
     if request.appointment_id is None:
         return
     buckets = (ratelimit.kiosk_bucket(kiosk_id), ratelimit.appointment_bucket(request.appointment_id))
@@ -146,6 +149,11 @@ def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment |
     if appointment is not None and matching.identity_matches(
         patient.family, patient.given, patient.birth_date, scheduled_family=appointment.family,
         scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
+    ):  # fmt: skip
+        return
+    if appointment is not None and reminded_appointment_id and matching.reminder_matches(
+        patient.birth_date, reminded_appointment_id=reminded_appointment_id,
+        appointment_id=appointment.appointment_id, scheduled_birth_date=appointment.birth_date,
     ):  # fmt: skip
         return
     for bucket in buckets:
@@ -171,11 +179,11 @@ def request_hash(request: CheckinRequest) -> str:
 
 async def submit(
     request: CheckinRequest, *, kiosk_id: str, idempotency_key: str, store: Store, schedule: ScheduleCache,
-    consent_library: ConsentLibrary, site: SiteSection, limiter: RateLimiter,
+    consent_library: ConsentLibrary, site: SiteSection, limiter: RateLimiter, reminded_appointment_id: str | None = None,
 ) -> CheckinOutcome:  # fmt: skip
     require_same_kiosk(request.kiosk_id, kiosk_id)
     appointment = schedule.get(request.appointment_id) if request.appointment_id else None
-    verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter)
+    verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter, reminded_appointment_id=reminded_appointment_id)
     body_hash = request_hash(request)  # of what the kiosk sent: its retry is the same body
     request = compared_with_file(request, appointment)
     if request.consents:

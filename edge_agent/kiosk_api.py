@@ -136,12 +136,13 @@ async def create_checkin(request: Request) -> Response:
             body = CheckinRequest.model_validate_json(raw)
         except ValidationError as exc:
             raise invalid_input(exc.errors())
+        config = await dependencies.get_config(request)
         outcome = await checkin.submit(
             body, kiosk_id=kiosk_id, idempotency_key=key, store=await dependencies.get_store(request),
             schedule=await dependencies.get_schedule(request),
-            consent_library=await dependencies.get_consent_library(request),
-            site=(await dependencies.get_config(request)).site,
+            consent_library=await dependencies.get_consent_library(request), site=config.site,
             limiter=await dependencies.get_lookup_limiter(request),
+            reminded_appointment_id=_reminded_appointment(config, body.reminder_token, kiosk_id) if body.reminder_token else None,
         )  # fmt: skip
     except ProblemError as problem:
         metrics.checkins_refused.labels(error=problem.problem.error).inc()

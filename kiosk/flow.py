@@ -780,6 +780,7 @@ class Flow:
             coverage=self.read_coverage(),
             demographics=self.read_demographics(),
             details_changed=session.details_changed,
+            reminder_token=session.reminder_token,
             consents=list(session.consents),
             language=self.language,
         )

@@ -173,7 +173,7 @@ class Answer(Wire):
 
 
 class PatientIdentity(Wire):
-    family: Name
+    family: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]  # "" only with a reminder
     given: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     birth_date: dt.date
 
@@ -196,10 +196,18 @@ class CheckinRequest(Wire):
     coverage: CoverageInfo | None = None
     demographics: Demographics | None = None
     details_changed: bool = False  # the patient answered "something changed" to the on-file hints
+    # The reminder QR the patient scanned: with it, the birth date alone is the identity (no family name).
+    reminder_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
     consents: Annotated[list[ConsentRecord], Field(max_length=20)] = []
     answers: Annotated[list[Answer], Field(max_length=100)] = []
     language: Language = "en"
     offline: OfflineSpool | None = None
+
+    @model_validator(mode="after")
+    def _family_or_reminder(self) -> "CheckinRequest":
+        if not self.patient.family and not self.reminder_token:
+            raise ValueError("patient.family is required unless a reminder_token is sent")
+        return self
 
 
 class CheckinResponse(Wire):

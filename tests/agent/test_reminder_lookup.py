@@ -6,6 +6,7 @@ import datetime as dt
 
 from lobby_core import reminder
 
+from .helpers import checkin_body, count_rows
 from .launcher import today_demo_appointment_id
 
 
@@ -55,3 +56,29 @@ def test_a_reminder_and_the_birth_date_alone_find_the_patient_and_nothing_else_d
     # Still rate-limited: the sixth lookup this minute (the 422 was refused before counting) is the last allowed.
     answers = [lookup({"birth_date": "1962-03-03", "reminder_token": rossi}).status_code for _ in range(3)]
     assert answers[:2] == [200, 200] and answers[2] == 429
+
+
+def test_a_reminder_and_the_birth_date_alone_check_the_patient_in(launch_agent) -> None:
+    key = reminder.new_private_key()
+    agent = launch_agent(kiosk={"reminder_public_key": reminder.public_key_b64(key)})
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    rossi_appointment = today_demo_appointment_id(14)  # Rossi Giulia, 1962-03-03
+    rossi = reminder.sign(key, "test-site", rossi_appointment, tomorrow)
+    forged = reminder.sign(reminder.new_private_key(), "test-site", rossi_appointment, tomorrow)
+    someone_else = reminder.sign(key, "test-site", today_demo_appointment_id(3), tomorrow)
+
+    def checkin(birth_date: str, token: str | None):
+        body = checkin_body(appointment_index=14, identity_source="qr" if token else "manual",
+                            patient={"family": "", "given": "", "birth_date": birth_date}, reminder_token=token)  # fmt: skip
+        with agent.client() as client:
+            return client.post("/api/v1/checkins", json=body, headers=agent.headers(**{"Idempotency-Key": body["checkin_id"]}))
+
+    no_reminder = checkin("1962-03-03", None)
+    assert no_reminder.status_code == 422 and "family" in no_reminder.text
+    for birth_date, token in (("1962-03-04", rossi), ("1962-03-03", forged), ("1962-03-03", someone_else)):
+        refused = checkin(birth_date, token)
+        assert refused.status_code == 422 and refused.json()["error"] == "identity_mismatch", refused.text
+    assert count_rows(agent.store_path, "arrivals") == 0
+    accepted = checkin("1962-03-03", rossi)
+    assert accepted.status_code == 201, accepted.text
+    assert count_rows(agent.store_path, "arrivals", "appointment_id = ?", (rossi_appointment,)) == 1

@@ -15,7 +15,7 @@ from lobby_core.contract import (
 )
 from kiosk.devices.base import CardInserted, CardRemoved, DeviceState, DeviceStatus, Scanned, SignatureCaptured, StatusChanged
 from tests.kiosk.samples import CARD, HINTS, MARIA, SIGNATURE, TODAY, Clock, form, matched
-from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReportHealth, RequestHelp, Step, allowed_birth_digits, birth_date_from_digits
+from kiosk.flow import Flow, FlowSettings, Lookup, PrintTicket, ReminderScanned, ReportHealth, RequestHelp, Step, allowed_birth_digits, birth_date_from_digits
 
 @pytest.fixture
 def clock() -> Clock:
@@ -26,7 +26,7 @@ def clock() -> Clock:
 def flow(clock) -> Flow:
     settings = FlowSettings(kiosk_id="kiosk-2", idle_timeout_s=60, idle_warning_s=15, done_display_s=20,
                             device_kinds={"scanner": "id_scanner", "reader": "card_reader", "printer": "receipt_printer"})
-    scans = {"@AAMVA-MARIA": MARIA}
+    scans = {"@AAMVA-MARIA": MARIA, "QR-REMINDER": ReminderScanned("signed-reminder")}
     orders = {"en": "MDY", "es": "DMY"}
     return Flow(settings, clock=clock, now=lambda: TODAY, read_scan=scans.get, date_order=orders.__getitem__)
 
@@ -203,6 +203,20 @@ def test_details_still_right_goes_on_unflagged(flow):
     flow.confirm()
     [submit] = flow.review_done()
     assert submit.request.details_changed is False
+
+
+def test_a_reminder_and_the_birth_date_alone_look_up_and_check_in(flow):
+    flow.start()
+    assert flow.device_event(Scanned("scanner", "QR-REMINDER")) == []
+    assert (flow.step, flow.session.typed.focus) == (Step.MANUAL, "birth")
+    for char in "03141956":
+        flow.key(char)
+    [lookup] = flow.submit_typed()
+    assert (lookup.request.family, lookup.request.reminder_token) == (None, "signed-reminder")
+    flow.lookup_answered(matched())
+    [submit] = flow.confirm()
+    assert submit.request.reminder_token == "signed-reminder"  # the agent checks it with the birth date
+    assert (submit.request.patient.family, submit.request.patient.birth_date) == ("", dt.date(1956, 3, 14))
 
 
 def test_insurance_card_is_sent_for_the_agent_to_compare(flow):
