@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 API_VERSION = "1"
 SERVICE_TYPE = "_clinic-checkin._tcp.local."
@@ -75,6 +75,29 @@ class CoverageInfo(Wire):
     plan: ShortText = ""
     valid_until: dt.date | None = None
     source: Literal["card", "file", "manual"] = "card"
+
+
+# --- a plastic insurance card scanned at the kiosk (kiosk/card_capture) ---------------------------
+
+CardFieldName = Literal["payer_name", "member_id", "group_number", "plan", "subscriber_name", "rx_bin", "rx_pcn",
+                        "rx_group", "copay_pcp", "copay_specialist", "copay_er", "payer_phone"]  # fmt: skip
+MAX_CARD_IMAGE_BYTES = 2_000_000  # one side as JPEG; a 300 dpi ID-1 card is about 100-300 kB
+CardImage = Annotated[Base64Bytes, Field(min_length=100, max_length=MAX_CARD_IMAGE_BYTES)]
+
+
+class CardFieldReading(Wire):
+    value: ShortText = ""  # "": not on the card, or not readable
+    needs_review: bool = False  # read with low confidence, or a label without a readable value: the desk checks
+    corrected: bool = False  # the patient typed this value over what was read
+
+
+class InsuranceCardScan(Wire):
+    """Both sides of the card as JPEG (base64 on the wire), and each field as the patient confirmed it.
+    The kiosk also sends the confirmed payer, member id, group and plan as the check-in's `coverage`."""
+
+    front_jpeg: CardImage
+    back_jpeg: CardImage | None = None
+    fields: dict[CardFieldName, CardFieldReading] = {}
 
 
 class FormDue(Wire):
@@ -195,6 +218,7 @@ class CheckinRequest(Wire):
     # file and flags changes for the desk (the kiosk holds no file data to compare with).
     coverage: CoverageInfo | None = None
     demographics: Demographics | None = None
+    insurance_card: InsuranceCardScan | None = None  # a scanned plastic card, when the patient had one
     details_changed: bool = False  # the patient answered "something changed" to the on-file hints
     # The reminder QR the patient scanned: with it, the birth date alone is the identity (no family name).
     reminder_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
