@@ -4,4 +4,4 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
 cd "$repo"
-exec .venv/bin/python -m pytest -n "${LOBBY_TEST_WORKERS:-0}" "$@"
+exec .venv/bin/python -m pytest -n "${LOBBY_TEST_WORKERS:-2}" "$@"
