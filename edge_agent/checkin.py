@@ -84,6 +84,7 @@ def store_unavailable() -> ProblemError:
     )  # fmt: skip
 
 
+IDENTITY_MISMATCH = "identity_mismatch"  # to the desk: a spooled check-in named someone else's appointment
 KIOSK_FLAGS = frozenset({"forms_declined", "offline_spool", "ticket_reissued"})
 """The flags the kiosk is told: only ones that follow from what it sent itself. The others (a changed
 address or insurance, no appointment) are computed from the file and are the desk's alone."""
@@ -126,18 +127,20 @@ def compared_with_file(request: CheckinRequest, appointment: ScheduledAppointmen
 
 
 def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment | None, *, kiosk_id: str,
-                    limiter: RateLimiter, reminded_appointment_id: str | None = None) -> None:  # fmt: skip
+                    limiter: RateLimiter, reminded_appointment_id: str | None = None) -> bool:  # fmt: skip
     """A check-in naming an appointment must carry that appointment's patient's identity, under the
     lookup's rate limit (edge_agent/ratelimit.py): refused while the kiosk's or the appointment's bucket is
     empty, whatever the identity, and a miss spends from both. A wrong identity and an appointment id
-    that does not exist get the same answer, so neither tells anything about the file. Only a check-in
-    the kiosk spooled while offline may name an appointment the agent no longer has (yesterday's, a
-    cancelled one): it is kept for the desk (`no_appointment`), and spends as a miss.
+    that does not exist get the same answer, so neither tells anything about the file.
+
+    A check-in the kiosk spooled while offline is never refused for its identity (the patient has gone
+    and took a ticket): a miss spends as one and answers False, and the caller keeps it for the desk,
+    detached from the appointment it names, with the same answer as for an unknown appointment.
 
     `reminded_appointment_id`: the appointment a verified reminder QR names; with it the birth date alone
     is the identity, as at lookup."""
     if request.appointment_id is None:
-        return
+        return True
     buckets = (ratelimit.kiosk_bucket(kiosk_id), ratelimit.appointment_bucket(request.appointment_id))
     wait_s = max(limiter.wait(bucket) for bucket in buckets)
     if wait_s:
@@ -150,16 +153,16 @@ def verify_identity(request: CheckinRequest, appointment: ScheduledAppointment |
         patient.family, patient.given, patient.birth_date, scheduled_family=appointment.family,
         scheduled_given=appointment.given, scheduled_birth_date=appointment.birth_date,
     ):  # fmt: skip
-        return
+        return True
     if appointment is not None and reminded_appointment_id and matching.reminder_matches(
         patient.birth_date, reminded_appointment_id=reminded_appointment_id,
         appointment_id=appointment.appointment_id, scheduled_birth_date=appointment.birth_date,
     ):  # fmt: skip
-        return
+        return True
     for bucket in buckets:
         limiter.take(bucket)
-    if appointment is None and request.offline is not None:
-        return
+    if request.offline is not None:
+        return False
     raise ProblemError(422, "identity_mismatch", "This check-in does not match the appointment; please ask at the front desk.",
                        field="patient")  # fmt: skip
 
@@ -183,8 +186,13 @@ async def submit(
 ) -> CheckinOutcome:  # fmt: skip
     require_same_kiosk(request.kiosk_id, kiosk_id)
     appointment = schedule.get(request.appointment_id) if request.appointment_id else None
-    verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter, reminded_appointment_id=reminded_appointment_id)
+    identity_verified = verify_identity(request, appointment, kiosk_id=kiosk_id, limiter=limiter,
+                                        reminded_appointment_id=reminded_appointment_id)  # fmt: skip
     body_hash = request_hash(request)  # of what the kiosk sent: its retry is the same body
+    claimed_appointment_id = None
+    if not identity_verified and appointment is not None:  # spooled, and not this appointment's patient
+        claimed_appointment_id, appointment = request.appointment_id, None
+        request = request.model_copy(update={"appointment_id": None})
     request = compared_with_file(request, appointment)
     if request.consents:
         try:  # in a thread: checking the documents may re-read their folder and store new versions
@@ -198,7 +206,7 @@ async def submit(
     arrived = arrival_time(request)
     arrived_at = arrived.isoformat(timespec="milliseconds")
     day = arrivals.site_day(site.timezone, arrived)
-    flags = flags_for(request, appointment)
+    flags = flags_for(request, appointment) + ([IDENTITY_MISMATCH] if claimed_appointment_id else [])
     checkin_json = request.model_dump(mode="json")
     details = {
         **checkin_json["patient"],
@@ -206,6 +214,7 @@ async def submit(
         "demographics": checkin_json["demographics"],
         "answers": checkin_json["answers"],
         "patient_id": appointment.patient_id if appointment else None,
+        **({"claimed_appointment_id": claimed_appointment_id} if claimed_appointment_id else {}),
     }
     new_arrival = arrivals.NewArrival(
         checkin_id=checkin_id, day=day, kiosk_id=kiosk_id,

@@ -213,6 +213,26 @@ def test_flags_for_walk_in_with_new_insurance_offline(shared_agent: RunningAgent
                       (body["checkin_id"], spooled_at)) == 1  # fmt: skip
 
 
+def test_a_spooled_check_in_with_another_patients_identity_is_kept_for_the_desk_apart_from_that_visit(launch_agent) -> None:
+    """Offline, the kiosk could not look the patient up: a wrong identity on a real appointment is not
+    refused (the patient has a ticket and has gone), not attached to that appointment, and answered as an
+    unknown appointment id is, so the answer tells nothing about the file."""
+    agent = launch_agent()
+    appointment = seeded_appointment(4)
+    spooled = {"kiosk_ticket": "K1-011", "spooled_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")}
+    stranger = {"family": "Smith", "given": "John", "birth_date": "1975-04-01"}
+    wrong = checkin_body(appointment_index=4, patient=stranger, offline=spooled)
+    unknown = checkin_body(appointment_id="demo-19990101-001", patient=stranger, offline={**spooled, "kiosk_ticket": "K1-012"})
+    answers = [post(agent, "/api/v1/checkins", body, **{"Idempotency-Key": str(uuid.uuid4())}) for body in (wrong, unknown)]
+    assert [answer.status_code for answer in answers] == [201, 201], [answer.text for answer in answers]
+    assert [answer.json()["flags"] for answer in answers] == [["offline_spool"], ["offline_spool"]]
+    assert "identity_mismatch" in arrival_flags(agent, wrong["checkin_id"])
+    assert count_rows(agent.store_path, "arrivals", "appointment_id = ?", (appointment.appointment_id,)) == 0
+    patient = {"family": appointment.family, "given": appointment.given, "birth_date": appointment.birth_date.isoformat()}
+    own = post(agent, "/api/v1/checkins", checkin_body(appointment_index=4, patient=patient), **{"Idempotency-Key": str(uuid.uuid4())})
+    assert own.status_code == 201 and "already_checked_in" not in own.json()["flags"], own.text  # the visit is still free
+
+
 def test_changes_against_the_file_are_the_desks_alone(shared_agent: RunningAgent) -> None:
     """What the card and the ID say is compared with the file on the agent: the desk is told, the kiosk
     is not (a flag would say what is on file)."""
