@@ -15,6 +15,18 @@ literature): tap = point + touch 1.1 s; mental preparation 1.35 s per screen; re
 minute (instructions, titles, buttons on each screen shown; the consent documents' own text is counted
 separately, because patients read it at very different depths); presenting a card at the scanner 5 s;
 signing 5 s.
+
+What is read: the words of every label and button the patient can see on the screen shown, counted from
+the widget tree with the same test of "shown" as the screen reader (kiosk/screen_reader.py): a widget
+counts only if it and every widget above it are opaque and it has a size, so a hidden keyboard, an
+empty notice strip or a collapsed row says nothing (until 3d3c268 the bench counted a hidden date pad's
+ten digits and any label under a transparent parent). Key caps are not prose: nobody reads a keyboard,
+they look for the next key as they press it, so no key cap counts as a word; finding the key is part of
+the tap, as KLM's keystroke for a typist unfamiliar with the keyboard (1.2 s per key, Card, Moran &
+Newell) includes finding it. When a screen changes under the patient without a new screen (the typing
+screen going from the name to the birth date, or the base's date pad in place of the letters), the
+patient prepares again (one mental operator, a new chunk of work) and reads only the words that were
+not there before.
 """
 
 from __future__ import annotations
@@ -72,7 +84,8 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
     import datetime as dt
 
     counts = {"taps": 0, "screens": 0, "words": 0, "document_words": 0, "scans": 0, "signatures": 0, "system_s": 0.0,
-              "steps": []}  # fmt: skip
+              "steps": [], "texts": [], "waits": []}  # fmt: skip
+    seen: dict[str, set] = {}  # per screen: the (widget, text) pairs already read there
 
     class CountingDriver(autopilot.Driver):
         def tap(self, widget) -> None:
@@ -88,20 +101,28 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
             address = json.loads((workdir / "address.json").read_text())  # the one on file: nothing to review
             self.lobby.command("scan", [licence_text(FAMILY.title(), GIVEN.title(), dt.date(*BIRTH), **address)])
 
-        def read(self, step: str, document: str = "") -> None:
-            """The patient reads the screen now shown: the words of every visible label and button on it."""
+        def read(self, step: str, document: str = "", again: bool = False) -> None:
+            """The patient reads the screen now shown: the words of every label and button they can see on it
+            (key caps are not read: see the module's docstring); `again`: the same screen changed, only what
+            is new there is read."""
             screen = self.screen(step)
             words = 0
-            for widget in screen.walk(restrict=True):
-                if isinstance(widget, Label) and widget.opacity > 0 and widget.text.strip():
+            already = seen.get(step, set()) if again else set()
+            shown_now = set()
+            for widget in _shown_widgets(screen):
+                if isinstance(widget, Label) and widget.text.strip():
                     text = widget.text
                     if document and widget is getattr(screen.ids.get("text"), "__self__", None):  # the consent itself
                         counts["document_words"] += len(text.split())
                         continue
-                    words += len(_plain(text).split())
+                    shown_now.add((id(widget), text))
+                    if (id(widget), text) not in already:
+                        words += _word_count(text)
+                        counts["texts"].append(f"{step}: {_plain(text)!r}")
+            seen[step] = shown_now
             counts["screens"] += 1
             counts["words"] += words
-            counts["steps"].append(f"{step} ({words} words)")
+            counts["steps"].append(f"{step}{' again' if again else ''} ({words} words)")
 
         def wait_for_system(self, condition):
             """A wait the patient sits through: measured from now to the condition being met."""
@@ -110,6 +131,7 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
             def met() -> bool:
                 if condition():
                     counts["system_s"] += time.monotonic() - started
+                    counts["waits"].append(f"{getattr(condition, 'description', '?')} {time.monotonic() - started:.2f}s")
                     return True
                 return False
 
@@ -130,6 +152,29 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
         lobby.stop()
         shutil.rmtree(lobby_dir, ignore_errors=True)
     (workdir / "result.json").write_text(json.dumps({**counts, "failed": failed}))
+
+
+def _shown_widgets(root):
+    """What the patient can see under `root`, in layout order: a transparent or collapsed widget hides
+    itself and everything in it (kiosk/screen_reader.py's `visible`, applied to whole branches)."""
+    for child in reversed(root.children):
+        if child.opacity <= 0 or child.width <= 2 or child.height <= 1:
+            continue
+        yield child
+        if not _is_keyboard(child):
+            yield from _shown_widgets(child)
+
+
+def _is_keyboard(widget) -> bool:
+    """A grid of key caps (both commits give every key button a `key` attribute)."""
+    return getattr(widget, "speak_role", "") == "keys" or (
+        len(widget.children) > 3 and sum(hasattr(c, "key") for c in widget.children) >= len(widget.children) - 1
+    )
+
+
+def _word_count(text: str) -> int:
+    """Words as read: markup dropped, a bare mark such as the base's '>' field cursor is not a word."""
+    return sum(1 for token in _plain(text).split() if any(char.isalnum() for char in token))
 
 
 def _plain(text: str) -> str:
@@ -178,7 +223,7 @@ def base_scan(d):
 
 
 def _type_family_name(d):
-    """Attract → identify → the typing screen, the family name keyed in: the same in both flows."""
+    """Attract → identify → the typing screen, the family name keyed in (the base's only way to type)."""
     yield from _settle(d, "attract")
     d.read("attract")
     d.tap(d.screen("attract").ids.start)
@@ -196,6 +241,7 @@ def base_typed(d):
     yield from _type_family_name(d)
     d.tap(d.screen("manual").ids.birth)
     yield 2
+    d.read("manual", again=True)  # the date pad in place of the letters
     for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
         d.tap(d.key(char))
         yield 1
@@ -211,9 +257,18 @@ BASE_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": base_typed
 
 
 def current_typed(d):
-    yield from _type_family_name(d)
+    """"Type my name" on the welcome screen goes straight to the keyboard."""
+    yield from _settle(d, "attract")
+    d.read("attract")
+    d.tap(d.screen("attract").ids.type_name)
+    yield from _settle(d, "manual")
+    d.read("manual")
+    for char in FAMILY:
+        d.tap(d.key(char))
+        yield 1
     d.tap(d.screen("manual").ids.search)  # Next: the date pad replaces the keys, the field stays put
     yield 2
+    d.read("manual", again=True)  # the birth date's title and the pad
     for char in d.birth_digits(__import__("datetime").date(*BIRTH)):
         d.tap(d.key(char))
         yield 1
@@ -295,6 +350,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-commit", default=BASE_COMMIT)
     parser.add_argument("--only", choices=sorted(SCENARIOS))
+    parser.add_argument("--texts", action="store_true", help="also print every text counted and every wait measured")
     parser.add_argument("--worker", nargs=3, metavar=("FLAVOUR", "SCENARIO", "WORKDIR"), help=argparse.SUPPRESS)
     parser.add_argument("--repo", type=Path, default=REPO, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -326,6 +382,10 @@ def main() -> int:
                   f"(read in full: +{now['document_words'] / WPM * 60:.0f} s), not in the totals")  # fmt: skip
         print(f"{'':<20} screens now: {' > '.join(now['steps'])}")
         print(f"{'':<20} screens before: {' > '.join(before['steps'])}")
+        if args.texts:
+            for flavour, counted in (("now", now), ("before", before)):
+                print(f"{'':<20} {flavour} read: " + "; ".join(counted["texts"]))
+                print(f"{'':<20} {flavour} waits: " + "; ".join(counted["waits"]))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 `describe(root, app)` walks the widgets in reading order (the order the layout lists them) and sorts
 each visible one into a role: the title, content, a field (a widget with `field_name`) with its value,
-or an action (a button). A widget's `speak_role` overrides the guess; `speak_role = "keys"` keeps a
+or an action (a button). A field's label is its `speak_label` when it has one, else the text just
+before it. A widget's `speak_role` overrides the guess; `speak_role = "keys"` keeps a
 whole on-screen keyboard out (the keypad has its letter wheel instead). Values are spoken as meant,
 never as masks: a birth date being typed is "March 14, 1952", "•••• 42" is "ending in 42", a ticket
 number is spelled. A screen with a `describe(app)` method of its own overrides all of this.
@@ -169,7 +170,11 @@ class Reader:
         for widget in reading_order(root):
             role = role_of(widget)
             if role == "field":
-                label = items.pop().words if items and items[-1].role == "content" else []
+                own = getattr(widget, "speak_label", "")
+                if own:
+                    label = self.words(own)
+                else:
+                    label = items.pop().words if items and items[-1].role == "content" else []
                 items.append(Item("field", widget, self.field_value(widget), label))
             elif role in ("title", "content", "action"):
                 if role == "action" and widget.disabled:

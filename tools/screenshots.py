@@ -25,7 +25,6 @@ SIZES = {"portrait": (1080, 1920), "landscape": (1920, 1080)}
 THEMES = ("standard", "high_contrast")
 SAMPLE_SITE = {
     "rooms": {"Room 1": {"en": "Room 1", "es": "Sala 1"}, "Room 2": {"en": "Room 2", "es": "Sala 2"}},
-    "clinicians": {"Dr. Patel": {"en": "Dr. Patel", "es": "Dra. Patel"}},
     "welcome_line": {"en": "Free parking behind the building.", "es": "Aparcamiento gratuito detrás del edificio."},
 }
 

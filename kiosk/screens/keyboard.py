@@ -46,6 +46,7 @@ class FieldButton(Factory.Button):
 
     field_name = StringProperty("")
     focused = BooleanProperty(True)
+    speak_label = StringProperty("")  # what read aloud calls the field when no label is shown before it
 
 
 def _key(char: str):

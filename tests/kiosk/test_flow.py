@@ -92,6 +92,14 @@ def test_typed_name_and_birth_date_in_the_patients_date_order(flow):
     assert lookup.request.identity_source == "manual" and lookup.request.language == "es"
 
 
+def test_type_my_name_on_the_welcome_screen_goes_straight_to_the_keyboard(flow):
+    assert flow.step is Step.ATTRACT
+    flow.type_by_hand()  # "Type my name" on the attract screen: no identify screen on the way
+    assert flow.step is Step.MANUAL and flow.session.typed.focus == "family" and flow.progress == 1
+    flow.back()  # Back from the name: the choice of scanning or typing, with the scanner picture
+    assert flow.step is Step.IDENTIFY
+
+
 def test_typing_needs_a_name_and_the_date_pad_refuses_digits_that_lead_to_no_date(flow):
     flow.start()
     flow.type_by_hand()

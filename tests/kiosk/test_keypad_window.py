@@ -95,7 +95,7 @@ def test_read_aloud_says_the_screen_and_the_date_as_a_date_not_the_keys(tmp_path
     Scenario(tmp_path, "read_aloud_manual", agent).run()
     partial, whole = spoken(speech)
     for line in (partial, whole):
-        assert line["text"].startswith("Enter your date of birth.")  # one field at a time, right above the keys
+        assert line["text"].startswith("Date of birth.")  # one field at a time, right above the keys
         assert not keys_read_out(line["text"]) and "YYYY" not in line["text"] and ">" not in line["text"]
         assert "Date of birth, month, day, year edit field:" in line["text"]
         assert "Last name: ROSSI" in line["text"]  # the name typed, as the button that goes back to it
