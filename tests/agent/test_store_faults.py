@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import errno
 import os
-import socket
 import sqlite3
 import subprocess
 import time
@@ -32,6 +31,7 @@ from edge_agent import retention
 from edge_agent.keys import SiteKey
 from edge_agent.store import AGENT_LOCK_WAIT_S, Store
 from edge_agent.supervision import Supervisor, WriteProbe, store_error_code
+from tests.notify_socket import bind, received
 from tests.sandbox import wait_until
 
 from .helpers import checkin_body, count_rows
@@ -159,9 +159,7 @@ def test_a_competing_writer_holding_the_lock_fails_health_and_checkins_and_the_r
 def test_the_systemd_watchdog_is_withheld_while_the_store_cannot_write(launch_agent, tmp_path: Path) -> None:
     """The watchdog asked reads only, so a store that could not write was fed as healthy for ever."""
     path = tmp_path / "notify"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(15)
+    sock = bind(path, 15)
     try:
         agent = launch_agent(env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "2000000"})  # a ping every 1 s
         messages: list[str] = []
@@ -173,27 +171,15 @@ def test_the_systemd_watchdog_is_withheld_while_the_store_cannot_write(launch_ag
             other.execute("BEGIN IMMEDIATE")
             wait_until(lambda: health(agent).status_code == 503, 30, "/healthz to report the held lock")
             time.sleep(1.5)  # a ping decided before the probe failed may still be on its way
-            drain(sock)
+            received(sock)
             time.sleep(4)
-            assert "WATCHDOG=1" not in drain(sock)  # systemd restarts the unit after WatchdogSec
+            assert "WATCHDOG=1" not in received(sock)  # systemd restarts the unit after WatchdogSec
         finally:
             other.execute("ROLLBACK")
             other.close()
         assert sock.recv(4096).decode() == "WATCHDOG=1"  # fed again once the store writes
     finally:
         sock.close()
-
-
-def drain(sock: socket.socket) -> list[str]:
-    messages = []
-    sock.setblocking(False)
-    try:
-        while True:
-            messages.append(sock.recv(4096).decode())
-    except BlockingIOError:
-        return messages
-    finally:
-        sock.settimeout(15)
 
 
 # --- in process: the supervisor and the store itself -------------------------------------------------

@@ -10,29 +10,16 @@ from pathlib import Path
 import pytest
 
 from edge_agent import systemd_notify
+from tests.notify_socket import bind, received
 
 
 @pytest.fixture
 def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "notify"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(5)
+    sock = bind(path, 5)
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
     yield sock
     sock.close()
-
-
-def received(sock: socket.socket) -> list[str]:
-    messages = []
-    sock.setblocking(False)
-    try:
-        while True:
-            messages.append(sock.recv(4096).decode())
-    except BlockingIOError:
-        return messages
-    finally:
-        sock.settimeout(5)
 
 
 def test_ready_and_stopping_reach_systemd(notify_socket: socket.socket) -> None:
