@@ -54,6 +54,12 @@ FAMILY, GIVEN, BIRTH = "ROSSI", "GIULIA", (1962, 3, 3)
 
 
 def model_seconds(counts: dict) -> float:
+    """Attract screen to ticket in hand (the issue's measure): the counts when the done screen was drawn,
+    which is when the receipt printer prints; `counts` itself runs on to the done screen read."""
+    return _seconds(counts.get("at_ticket", counts))
+
+
+def _seconds(counts: dict) -> float:
     return (
         counts["taps"] * TAP_S
         + counts["screens"] * MENTAL_S
@@ -123,6 +129,9 @@ def worker(repo: Path, flavour: str, scenario_name: str, workdir: Path) -> None:
             counts["screens"] += 1
             counts["words"] += words
             counts["steps"].append(f"{step}{' again' if again else ''} ({words} words)")
+
+        def ticket_in_hand(self) -> None:
+            counts["at_ticket"] = {key: value for key, value in counts.items() if not isinstance(value, (list, dict))}
 
         def wait_for_system(self, condition):
             """A wait the patient sits through: measured from now to the condition being met."""
@@ -205,6 +214,7 @@ def _base_to_ticket(d, forms: bool):
         d.tap(d.screen("forms").ids.sign)
         yield d.wait_for_system(d.until(lambda: d.app.view.step != "forms" or d.app.view.form_number != number, "next form"))
     yield d.wait_for_system(d.at("done"))
+    d.ticket_in_hand()  # the printer prints as the done screen is drawn
     yield 2
     d.read("done")
 
@@ -371,12 +381,14 @@ def main() -> int:
                 rows.append((name, target, now, before))
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base)], check=False, capture_output=True)
-    print(f"{'scenario':<20} {'target':>7} {'now':>7} {'base':>7}   now: taps/screens/words/scans/signs/system   base")
+    print(f"{'scenario':<20} {'target':>7} {'now':>7} {'base':>7}   to ticket in hand; with the done screen read too: now / base")
     for name, target, now, before in rows:
         def parts(c: dict) -> str:
             return f"{c['taps']}/{c['screens']}/{c['words']}/{c['scans']}/{c['signatures']}/{c['system_s']:.2f}s"
 
-        print(f"{name:<20} {'<= ' + str(target):>7} {model_seconds(now):6.1f}s {model_seconds(before):6.1f}s   {parts(now):<28} {parts(before)}")
+        print(f"{name:<20} {'<= ' + str(target):>7} {model_seconds(now):6.1f}s {model_seconds(before):6.1f}s   "
+              f"{_seconds(now):.1f}s / {_seconds(before):.1f}s")  # fmt: skip
+        print(f"{'':<20} taps/screens/words/scans/signs/system, done screen read: now {parts(now)}, base {parts(before)}")
         if now["document_words"]:
             print(f"{'':<20} consent documents shown: {now['document_words']} words now, {before['document_words']} before "
                   f"(read in full: +{now['document_words'] / WPM * 60:.0f} s), not in the totals")  # fmt: skip

@@ -47,6 +47,8 @@ def check_in_with_consents(agent: RunningAgent, folder: Path) -> str:
         kiosk.type_and_search(*ROSSI)
         kiosk.wait_for(Step.CONFIRM)
         kiosk.act(kiosk.flow.confirm())
+        if kiosk.flow.step is Step.REVIEW:  # "Is this still right?" about what is on file
+            kiosk.act(kiosk.flow.review_done())
         for _ in range(10):  # bounded: a form that will not take the signature fails here, not at the timeout
             if kiosk.flow.step is not Step.FORMS:
                 break
