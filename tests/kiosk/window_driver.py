@@ -12,6 +12,7 @@ files in WORKDIR (`proceed-<name>`). A watchdog stops a hung app.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 SCENARIO, WORKDIR = sys.argv[1], Path(sys.argv[2])
 WATCHDOG_S = 120
-LONG_SCENARIOS = {"every_screen": 420}  # watchdog seconds for scenarios that walk many screens
+LONG_SCENARIOS = {"every_screen": 420, "three_languages": 360}  # watchdog seconds for scenarios that walk many screens
 STEP_TIMEOUT_S = 30
 PHI_MARKERS = ("ROSSI", "Rossi", "Giulia", "GIULIA", "1962", "03/03/")
 EVENTS = (WORKDIR / "events.jsonl").open("a", encoding="utf-8")
@@ -284,6 +285,34 @@ def language_picker(d: Driver):
     d.snapshot("identify-ar")
 
 
+PATIENTS_BY_LANGUAGE = [("vi", "OKAFOR", dt.date(1995, 10, 10)), ("ar", "HADDAD", dt.date(1959, 8, 19)),
+                         ("de", "MULLER", dt.date(1948, 1, 30))]  # fmt: skip
+
+
+def three_languages(d: Driver):
+    """A Vietnamese, an Arabic and a German patient, one after another: each picks their language on the
+    welcome screen, types their name and birth date, signs what is due and gets the ticket."""
+    for language, family, birth in PATIENTS_BY_LANGUAGE:
+        yield from autopilot.settle(d, "attract")
+        bar = d.app.root.ids.languages
+        if bar.opens_picker:
+            d.tap(bar.children[0])
+            yield 2
+            d.tap(bar.picker.button_for(language))
+        else:
+            d.tap(bar.button_for(language))
+        yield d.until(lambda: d.app.view.language == language, f"the screens in {language}")
+        yield from type_patient(d, family, d.birth_digits(birth))
+        d.tap(d.screen("manual").ids.search)
+        yield from confirm_and_sign(d)
+        yield d.until(lambda: d.app.flow.ticket is not None and (d.app.flow.ticket.printed or d.app.flow.ticket.on_screen), "the printer's verdict")
+        done = d.screen("done").ids
+        report("done", language=d.app.flow.language, title=getattr(done.title, "logical_text", done.title.text),
+               ticket=done.ticket.text, shot=str(d.snapshot(f"done-{language}")))  # fmt: skip
+        d.tap(done.finish)
+        yield d.at("attract")
+
+
 def every_screen(d: Driver):
     """Every screen (kiosk.autopilot.tour) in both themes and both languages, then Arabic (right to left)
     on a few screens, measured as drawn. Each is measured once its layout has settled: two frames in a row
@@ -327,6 +356,7 @@ SCENARIOS = {
     "printer_out_of_paper": printer_out_of_paper,
     "agent_killed": agent_killed,
     "demo_patient": demo_patient,
+    "three_languages": three_languages,
 }
 
 
