@@ -50,7 +50,7 @@ def test_a_patient_who_cannot_see_the_screen_checks_in_with_the_keypad_and_headp
     jack = tmp_path / "headphones"
     jack.write_text("0")
     scenario = Scenario(tmp_path, "blind_checkin", agent, headphone_jack=f"file:{jack}")
-    scenario.run()
+    scenario.run(timeout_s=330)  # spoken in real time: ~70 s on a quiet machine, ~115 s on a loaded one
     done = scenario.event("done")
     assert done["touches"] == 0
     [arrival] = arrivals(agent)
