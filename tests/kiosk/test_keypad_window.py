@@ -42,6 +42,7 @@ def keys_read_out(text: str) -> set[str]:
 
 
 @pytest.mark.wcag("5.1.3.1", "5.1.6.1", "5.5.2", product="kiosk")
+@pytest.mark.timeout(400)
 def test_a_patient_who_cannot_see_the_screen_checks_in_with_the_keypad_and_headphones(tmp_path, agent, monkeypatch):
     """Blind check-in: headphones and the EZ-Access keypad only; speech says each screen, control and the ticket."""
     speech = tmp_path / "speech"

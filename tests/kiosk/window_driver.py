@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 SCENARIO, WORKDIR = sys.argv[1], Path(sys.argv[2])
 WATCHDOG_S = 120
-LONG_SCENARIOS = {"every_screen": 420, "three_languages": 360, "blind_checkin": 300}  # watchdog seconds for scenarios that walk many screens
+LONG_SCENARIOS = {"every_screen": 420, "three_languages": 260, "blind_checkin": 300}  # watchdog seconds for scenarios that walk many screens
 STEP_TIMEOUT_S = 30
 PHI_MARKERS = ("ROSSI", "Rossi", "Giulia", "GIULIA", "1962", "03/03/")
 EVENTS = (WORKDIR / "events.jsonl").open("a", encoding="utf-8")
