@@ -323,5 +323,6 @@ async def submit(
         appointment_start=new_arrival.appointment_start, clinician=new_arrival.clinician,
         identity_source=request.identity_source, language=request.language, offline=request.offline is not None,
         arrived_at=arrived_at, called_at=None, roomed_at=None, finished_at=None, patient=details,
+        card_fields_to_check=card.review_count if card is not None else None,
     )  # fmt: skip
     return Stored(outcome.response.encode(), entry)
