@@ -289,6 +289,7 @@ async def submit(
             checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=site.id,
             site_name=site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,
             insurance_card=checkin_id if card is not None else None,
+            card_coverage=insurance_cards.coverage_of(card.fields, request.coverage) if card is not None else None,
         )  # fmt: skip
         store.enqueue(conn, event.event_name, checkin_id, patient_key, event.payload())
         kiosk_flags = [f for f in placement.flags if f in KIOSK_FLAGS]

@@ -29,7 +29,7 @@ from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import CoverageInfo
 from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
-from .insurance_cards import StoredCard
+from .insurance_cards import StoredCard, coverage_of
 from .json_types import JsonObject
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -272,16 +272,8 @@ class CheckinBundle:
         )
 
     def card_coverage(self) -> CoverageInfo | None:
-        """The coverage a scanned card says: the card's fields as the patient confirmed them, filled in from
-        what the kiosk sent as `coverage` (dropped when it equals the file; `valid_until` is not on the card)."""
-        if self.card is None:
-            return None
-        sent = self.checkin.coverage or CoverageInfo()
-        return CoverageInfo(
-            payor=self.card.value("payer_name") or sent.payor, member_id=self.card.value("member_id") or sent.member_id,
-            group=self.card.value("group_number") or sent.group, plan=self.card.value("plan") or sent.plan,
-            valid_until=sent.valid_until, source="card",
-        )  # fmt: skip
+        """The coverage the scanned card says (edge_agent/insurance_cards.coverage_of), None without one."""
+        return None if self.card is None else coverage_of(self.card.fields, self.checkin.coverage)
 
     def _relationship(self) -> JsonObject | None:
         """Self, unless the card names another subscriber (then "other": the card does not say who)."""

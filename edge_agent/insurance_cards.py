@@ -17,10 +17,11 @@ import io
 import sqlite3
 import warnings
 from dataclasses import dataclass
+from typing import Mapping
 
 from PIL import Image
 
-from lobby_core.contract import CardFieldReading, InsuranceCardScan
+from lobby_core.contract import CardFieldReading, CoverageInfo, InsuranceCardScan
 
 from .problems import ProblemError
 from .store import Store
@@ -53,6 +54,10 @@ class CheckedScan:
     back_size: tuple[int, int] | None
 
     @property
+    def fields(self) -> dict[str, CardFieldReading]:
+        return {str(name): reading for name, reading in self.scan.fields.items()}
+
+    @property
     def review_count(self) -> int:
         return sum(1 for reading in self.scan.fields.values() if reading.needs_review)
 
@@ -69,6 +74,22 @@ class StoredCard:
     def value(self, name: str) -> str:
         reading = self.fields.get(name)
         return reading.value if reading else ""
+
+
+def coverage_of(fields: Mapping[str, CardFieldReading], sent: CoverageInfo | None) -> CoverageInfo:
+    """The coverage a card says: its fields as the patient confirmed them, filled in from what the kiosk
+    sent as the check-in's `coverage` (`valid_until` is not read from a card)."""
+    sent = sent or CoverageInfo()
+
+    def value(name: str) -> str:
+        reading = fields.get(name)
+        return reading.value if reading else ""
+
+    return CoverageInfo(
+        payor=value("payer_name") or sent.payor, member_id=value("member_id") or sent.member_id,
+        group=value("group_number") or sent.group, plan=value("plan") or sent.plan, valid_until=sent.valid_until,
+        source="card",
+    )  # fmt: skip
 
 
 def _invalid(side: str, reason: str) -> ProblemError:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from .appointments import ScheduledAppointment
-from .contract import CheckinRequest, Demographics
+from .contract import CheckinRequest, CoverageInfo, Demographics
 
 
 class OutboxEvent(BaseModel):
@@ -57,6 +57,9 @@ class CheckinV2(CheckinV1):
     event_name: ClassVar[str] = "checkin.v2"
 
     insurance_card: str | None = None  # the check-in id the stored card belongs to; None: no card
+    # The card's payer, member id, group and plan as the patient confirmed them (filled in from the
+    # check-in's `coverage`), for connectors that send no image (HL7 v2 IN1). None: no card.
+    card_coverage: CoverageInfo | None = None
 
 
 class UpdatedPatient(BaseModel):
