@@ -30,7 +30,7 @@ from tests.kiosk.conftest import restart_agent
 from tests.kiosk.samples import SIGNATURE
 from tests.kiosk.test_backend_agent import ROSSI, Kiosk
 from tests.sandbox import Sandbox, wait_until
-from tests.card_jpegs import card_jpeg
+from tests.card_jpegs import b64, card_jpeg
 from lobby_core.contract import InsuranceCardScan
 
 
@@ -96,7 +96,7 @@ def test_rotation_keeps_everything_readable_delivered_and_verifiable(tmp_path: P
     old_pdf.write_bytes(sealed_pdf(store, consent_ids[0]))
     inquiry = {"member_id": "W123456789", "payer": "ACME"}  # an eligibility inquiry, sealed under the old key
     store.write_sync(lambda c: checks.schedule(c, store, "p-rossi", "2026-01-05", "c-1", inquiry, 0.0, replace=True))
-    card = insurance_cards.check_scan(InsuranceCardScan(front_jpeg=card_jpeg("front"), back_jpeg=card_jpeg("back"),
+    card = insurance_cards.check_scan(InsuranceCardScan(front_jpeg=b64(card_jpeg("front")), back_jpeg=b64(card_jpeg("back")),
                                                         fields={"member_id": {"value": "W123456789"}}))  # fmt: skip
     store.write_sync(lambda c: insurance_cards.insert_card(c, store, checkin_id, card))  # sealed under the old key
     store.close()
