@@ -18,7 +18,7 @@ from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 from tests.card_jpegs import b64, card_jpeg, card_scan, png_bytes
 
-from .conftest import KIOSK_ID, Staff, today_appointments
+from .conftest import FRONT_DESK, KIOSK_ID, Staff, row, signed_in_page, today_appointments
 
 MEMBER_ID = "ZQ7781234509"
 
@@ -148,3 +148,28 @@ def test_a_card_without_a_back_and_a_replay_store_one_card(agent, kiosk, front_d
     assert set(shown["images"]) == {"front"}
     assert front_desk.http.get(f"/api/v1/queue/{checkin_id}/insurance-card/back.jpg").status_code == 404
     json.dumps(shown)  # plain JSON, nothing else
+
+
+@pytest.mark.browser
+def test_the_dashboard_shows_the_marker_the_fields_and_both_sides(agent, kiosk, new_page, admin: Staff) -> None:
+    desk = signed_in_page(new_page, agent, *FRONT_DESK)
+    appointment = today_appointments()[3]
+    body = checkin_body(appointment, insurance_card=card_scan("BR5550123", review=("group_number", "plan")))
+    assert post(kiosk, body).status_code == 201
+    checkin_id = body["checkin_id"]
+    arrival = row(desk, checkin_id)
+    arrival.wait_for(timeout=10000)  # live, over server-sent events
+    assert arrival.locator(".card-marker").inner_text() == "insurance card: 2 fields to check"
+    arrival.locator("button.details").click()
+    desk.wait_for_selector("#details[open]")
+    desk.wait_for_function("() => !document.getElementById('details-card').hidden")
+    card_text = desk.inner_text("#details-card-body")
+    assert "BR5550123" in card_text and "(corrected by the patient)" in card_text
+    assert desk.locator("#details-card-body dd.card-needs-review").count() == 2
+    desk.wait_for_function(
+        "() => [...document.querySelectorAll('#details-card-images img')].every(i => i.complete && i.naturalWidth === 428)"
+    )
+    assert desk.locator("#details-card-images img").count() == 2
+    actions = audit_actions(admin, checkin_id)
+    assert "insurance_card.view" in actions and "insurance_card.front_image" in actions and "insurance_card.back_image" in actions
+
