@@ -262,7 +262,7 @@ class Transition:
 
 
 def _arrival_row(conn: sqlite3.Connection, checkin_id: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute("SELECT * FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute(f"SELECT {WITH_CARD} FROM arrivals WHERE checkin_id = ?", (checkin_id,)).fetchone()
     if row is None:
         raise UnknownArrival(checkin_id)
     return row
@@ -399,9 +399,18 @@ class QueueEntry:
     finished_at: str | None
     patient: dict[str, Any] = field(default_factory=dict)  # family, given, birth_date, coverage, ...; {} once purged
     eligibility: dict[str, Any] = field(default_factory=dict)  # the desk's view of the coverage check (eligibility.summary.DeskView)
+    # A scanned insurance card (edge_agent/insurance_cards.py): how many of its fields the desk should
+    # check (read with low confidence); None without a card, or once it was purged. No PHI.
+    card_fields_to_check: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+WITH_CARD = (
+    "arrivals.*, (SELECT review_count FROM insurance_cards AS card WHERE card.checkin_id = arrivals.checkin_id"
+    " AND length(card.front_sealed) > 0) AS card_review"
+)  # an arrival's row with its card's count of fields to check (NULL: no card, or purged)
 
 
 def details_context(checkin_id: str) -> str:
@@ -425,6 +434,7 @@ def _entry(row: sqlite3.Row, store: "Store", position: int | None) -> QueueEntry
         patient=store.unseal_json(row["details_sealed"], details_context(row["checkin_id"])) if row["details_sealed"] else {},
         eligibility=store.unseal_json(row["eligibility_sealed"], eligibility_context(row["checkin_id"]))
         if row["eligibility_sealed"] else {},
+        card_fields_to_check=row["card_review"] if "card_review" in row.keys() else None,
     )  # fmt: skip
 
 
@@ -434,7 +444,7 @@ def queue_entries(
     """The day's arrivals in the given statuses, in arrival order, with unsealed patient details."""
     marks = ",".join("?" * len(statuses))
     rows = conn.execute(
-        f"SELECT * FROM arrivals WHERE day = ? AND status IN ({marks}) ORDER BY rowid", (day, *statuses)
+        f"SELECT {WITH_CARD} FROM arrivals WHERE day = ? AND status IN ({marks}) ORDER BY rowid", (day, *statuses)
     ).fetchall()
     entries, waiting_seen = [], 0
     for row in rows:

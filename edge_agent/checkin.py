@@ -12,8 +12,10 @@ stores nothing; the same key with another body, or a check-in id already used un
 409. Exactly once per visit too: a check-in for an appointment that already has an active arrival
 (`arrivals.active_visit`, backed by migration 0011's unique index) is `AlreadyArrived` (200, the existing
 ticket, flag `already_checked_in`) and stores nothing new; one an offline kiosk spooled is merged into
-that arrival (flag `offline_merged` for the desk), so central never gets a second Encounter. The outbox event is a `lobby_core.outbox_events.CheckinV1` (read by edge_agent/fhir_bundle.py and the
-HL7 v2 connector).
+that arrival (flag `offline_merged` for the desk), so central never gets a second Encounter. The outbox event is a `lobby_core.outbox_events.CheckinV2` (read by edge_agent/fhir_bundle.py and the
+HL7 v2 connector): a scanned insurance card is checked as real JPEGs before anything is stored (422
+`card_image_invalid`), stored sealed in `insurance_cards` in the same transaction (edge_agent/
+insurance_cards.py) and named by the event, not copied into it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 
-from . import arrivals, matching, ratelimit
+from . import arrivals, insurance_cards, matching, ratelimit
 from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .config import SiteSection
@@ -32,7 +34,8 @@ from .consents.documents import ConsentLibrary
 from .consents.records import ConsentRecordError, insert_consents, validate_records
 from lobby_core import comparison
 from lobby_core.contract import CheckinRequest, CheckinResponse
-from lobby_core.outbox_events import CheckinV1
+from lobby_core.outbox_events import CheckinV2
+from .eligibility import checks as eligibility_checks
 from .problems import ProblemError
 from .ratelimit import RateLimiter
 from .schedule import ScheduleCache
@@ -85,9 +88,24 @@ def store_unavailable() -> ProblemError:
 
 
 IDENTITY_MISMATCH = "identity_mismatch"  # to the desk: a spooled check-in named someone else's appointment
-KIOSK_FLAGS = frozenset({"forms_declined", "offline_spool", "ticket_reissued"})
-"""The flags the kiosk is told: only ones that follow from what it sent itself. The others (a changed
-address or insurance, no appointment) are computed from the file and are the desk's alone."""
+INSURANCE_SEE_DESK = "insurance_see_desk"
+KIOSK_FLAGS = frozenset({
+    "forms_declined", "offline_spool", "ticket_reissued",
+    # Today's cached eligibility answer for this patient says inactive: the kiosk shows only "Please see
+    # the front desk about your insurance", never why, nor anything else from the file or the payer. Not
+    # stored with the arrival: the desk has the eligibility state (and `coverage_inactive`) itself.
+    INSURANCE_SEE_DESK,
+})  # fmt: skip
+"""The flags the kiosk is told: only ones that follow from what it sent itself, and the one call to see
+the desk about insurance. The others (a changed address or insurance, no appointment) are computed from
+the file and are the desk's alone."""
+
+
+def insurance_needs_desk(conn: sqlite3.Connection, store: Store, patient_key: str, day: str) -> bool:
+    """Today's cached eligibility answer for this patient says inactive (read in the check-in's
+    transaction; a re-check of a new card happens after the commit and never delays the answer)."""
+    known = eligibility_checks.get(conn, store, patient_key, day)
+    return known is not None and known.state == "inactive"
 
 
 def flags_for(request: CheckinRequest, appointment: ScheduledAppointment | None) -> list[str]:
@@ -200,6 +218,11 @@ async def submit(
         except ConsentRecordError as exc:
             raise ProblemError(422, exc.code, exc.message, field=exc.field)
 
+    card = None
+    if request.insurance_card is not None:  # every image decoded whole before anything is stored
+        card = await asyncio.to_thread(insurance_cards.check_scan, request.insurance_card)
+        request = request.model_copy(update={"insurance_card": None})  # stored apart, sealed, not in the event
+
     identity = appointment or request.patient
     patient_key = matching.patient_key(store.key, identity.family, identity.given, identity.birth_date)
     checkin_id = str(request.checkin_id)
@@ -260,14 +283,21 @@ async def submit(
             conn, store, checkin_id=checkin_id, patient_key=patient_key, patient=request.patient,
             records=request.consents, documents=consent_library, site_id=site.id, site_name=site.name,
         ) if request.consents else []  # fmt: skip
-        event = CheckinV1(
+        if card is not None:
+            insurance_cards.insert_card(conn, store, checkin_id, card)
+        event = CheckinV2(
             checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=site.id,
             site_name=site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,
+            insurance_card=checkin_id if card is not None else None,
+            card_coverage=insurance_cards.coverage_of(card.fields, request.coverage) if card is not None else None,
         )  # fmt: skip
         store.enqueue(conn, event.event_name, checkin_id, patient_key, event.payload())
+        kiosk_flags = [f for f in placement.flags if f in KIOSK_FLAGS]
+        if insurance_needs_desk(conn, store, patient_key, day):
+            kiosk_flags.append(INSURANCE_SEE_DESK)
         response = CheckinResponse(
             checkin_id=request.checkin_id, ticket=placement.ticket, position=placement.position,
-            estimated_wait_min=placement.estimated_wait_min, flags=[f for f in placement.flags if f in KIOSK_FLAGS],
+            estimated_wait_min=placement.estimated_wait_min, flags=kiosk_flags,
         ).model_dump_json()  # fmt: skip
         conn.execute(
             "INSERT INTO idempotency(key, kiosk_id, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -294,5 +324,6 @@ async def submit(
         appointment_start=new_arrival.appointment_start, clinician=new_arrival.clinician,
         identity_source=request.identity_source, language=request.language, offline=request.offline is not None,
         arrived_at=arrived_at, called_at=None, roomed_at=None, finished_at=None, patient=details,
+        card_fields_to_check=card.review_count if card is not None else None,
     )  # fmt: skip
     return Stored(outcome.response.encode(), entry)

@@ -15,6 +15,7 @@ to JSON would cost four times as much again (see bench/drain.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.parse
 import uuid
@@ -28,10 +29,14 @@ from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import CoverageInfo
 from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
 
+from .insurance_cards import StoredCard, coverage_of
 from .json_types import JsonObject
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+LOINC = "http://loinc.org"
+INSURANCE_CARD_LOINC = ("64290-0", "Health insurance card")
 
 FhirResource: TypeAlias = JsonObject
 """A FHIR R4 resource as JSON: built here (validated with `fhir.resources.R4B`) or received from central."""
@@ -84,6 +89,8 @@ class CheckinSystems:
     def __init__(self, base: str):
         self.checkin = f"{base}/checkin"
         self.coverage = f"{base}/coverage"
+        self.insurance_card = f"{base}/insurance-card"
+        self.document_category = f"{base}/document-category"
         self.intake = f"{base}/intake"
         self.walk_in_patient = f"{base}/walk-in-patient"
 
@@ -165,8 +172,10 @@ def patch_entry(reference: str, operations: JsonPatch) -> BundleEntry:
 class CheckinBundle:
     """Builds the transaction for one `checkin.v1` outbox event."""
 
-    def __init__(self, event: CheckinV1, systems: CheckinSystems):
+    def __init__(self, event: CheckinV1, systems: CheckinSystems, card: StoredCard | None = None):
+        """`card`: the insurance card a `checkin.v2` event names, read from the store."""
         self.event = event
+        self.card = card
         self.systems = systems
         self.checkin = event.checkin
         self.checkin_id = str(self.checkin.checkin_id)
@@ -191,7 +200,8 @@ class CheckinBundle:
 
     def groups(self, consent_entries: Iterable[BundleEntry] = ()) -> list[EntryGroup]:
         """The entries in delivery order: the arrival (Appointment patch or walk-in Patient, and the
-        Encounter), each consent with its provenance, then coverage and answers."""
+        Encounter), each consent with its provenance, then coverage and answers, then the scanned
+        insurance card (a DocumentReference)."""
         self.entries = []
         if self.appointment is None:
             self._walk_in_patient()
@@ -201,12 +211,17 @@ class CheckinBundle:
         groups = [EntryGroup("arrival", self.entries)]
         groups += consent_groups(list(consent_entries))
         self.entries = []
-        if self.checkin.coverage is not None:
-            self._coverage(self.checkin.coverage)
+        coverage = self.card_coverage() or self.checkin.coverage
+        if coverage is not None:
+            self._coverage(coverage)
         if self.checkin.answers:
             self._questionnaire_response()
         if self.entries:
             groups.append(EntryGroup("coverage-answers", self.entries))
+        if self.card is not None:  # its own group: a server limiting transactions to 2 entries still takes it
+            self.entries = []
+            self._insurance_card(self.card)
+            groups.append(EntryGroup("insurance-card", self.entries))
         return groups
 
     def _add(self, resource: FhirResource, method: str, url: str, *, full_url: str | None = None,
@@ -256,6 +271,54 @@ class CheckinBundle:
             if_none_exist=_if_none_exist(self.systems.checkin, self.checkin_id),
         )
 
+    def card_coverage(self) -> CoverageInfo | None:
+        """The coverage the scanned card says (edge_agent/insurance_cards.coverage_of), None without one."""
+        return None if self.card is None else coverage_of(self.card.fields, self.checkin.coverage)
+
+    def _relationship(self) -> JsonObject | None:
+        """Self, unless the card names another subscriber (then "other": the card does not say who)."""
+        if self.card is None:
+            return None  # coverage typed or read from an eGK: as before, nothing said
+        subscriber = " ".join(self.card.value("subscriber_name").casefold().split())
+        patient = self.checkin.patient
+        names = {" ".join(f"{a} {b}".casefold().split()) for a, b in ((patient.given, patient.family), (patient.family, patient.given))}
+        code = "self" if not subscriber or subscriber in names or subscriber.replace(",", "") in names else "other"
+        return {"coding": [{"system": SUBSCRIBER_RELATIONSHIP, "code": code}]}
+
+    def _insurance_card(self, card: StoredCard) -> None:
+        """Both sides as one DocumentReference (attachments with their SHA-1, as FHIR's Attachment.hash
+        is), created once: conditional on an identifier derived from the check-in id."""
+        sides = [("front", card.front_jpeg), ("back", card.back_jpeg)]
+        content = [
+            {"attachment": {
+                "contentType": "image/jpeg", "language": "en", "title": f"Insurance card, {side}",
+                "data": base64.b64encode(data).decode(), "size": len(data),
+                "hash": base64.b64encode(hashlib.sha1(data).digest()).decode(), "creation": self.arrived_at,
+            }}
+            for side, data in sides if data is not None
+        ]  # fmt: skip
+        code, display = INSURANCE_CARD_LOINC
+        resource = {
+            "resourceType": "DocumentReference",
+            "identifier": [{"system": self.systems.insurance_card, "value": self.checkin_id}],
+            "status": "current",
+            "type": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": "Insurance card"},
+            "category": [{"coding": [{"system": self.systems.document_category, "code": "insurance-card",
+                                      "display": "Insurance card"}]}],  # fmt: skip
+            "subject": {"reference": self.patient_reference},
+            "date": self.arrived_at,
+            "description": "Insurance card scanned at the lobby kiosk",
+            "content": content,
+            "context": {
+                "encounter": [{"reference": self.encounter_url}],
+                "related": [{"reference": _urn(self.checkin_id, "Coverage")}],
+            },
+        }
+        self._add(
+            resource, "POST", "DocumentReference", full_url=_urn(self.checkin_id, "DocumentReference"),
+            if_none_exist=_if_none_exist(self.systems.insurance_card, self.checkin_id),
+        )
+
     def _coverage(self, card: CoverageInfo) -> None:
         classes = [
             {"type": {"coding": [{"system": COVERAGE_CLASS, "code": code}]}, "value": value}
@@ -269,6 +332,7 @@ class CheckinBundle:
             "beneficiary": {"reference": self.patient_reference},
             "payor": [{"display": card.payor or "unknown payor"}],
             "subscriberId": card.member_id,
+            "relationship": self._relationship(),
             "class": classes,
             "period": {"end": card.valid_until.isoformat()} if card.valid_until else None,
         }

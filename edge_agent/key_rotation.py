@@ -23,6 +23,7 @@ from typing import BinaryIO, Callable, Iterator
 from . import arrivals
 from .config import SiteConfig
 from .eligibility.checks import request_context, summary_context
+from .insurance_cards import back_context, fields_context, front_context
 from .keys import Keyring, SiteKey, key_id, sealed_by, write_key_file
 from .store import connect, migrate
 
@@ -50,6 +51,9 @@ SEALED_COLUMNS = (
                  ("patient_key", "day")),
     SealedColumn("eligibility_checks", "summary_sealed", "rowid", lambda r: summary_context(r["patient_key"], r["day"]),
                  ("patient_key", "day")),
+    SealedColumn("insurance_cards", "front_sealed", "checkin_id", lambda r: front_context(r["checkin_id"])),
+    SealedColumn("insurance_cards", "back_sealed", "checkin_id", lambda r: back_context(r["checkin_id"])),
+    SealedColumn("insurance_cards", "fields_sealed", "checkin_id", lambda r: fields_context(r["checkin_id"])),
 )
 
 

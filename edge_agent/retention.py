@@ -1,7 +1,7 @@
 """Purging patient data the agent no longer needs (consents: edge_agent/consents/retention.py).
 
 Once a check-in's outbox events are all delivered and `[agent] retention_days` have passed, its sealed
-details (arrival) and sealed payloads (outbox) are emptied; rows stay, so counts, tickets and flags
+details (arrival), sealed payloads (outbox) and scanned insurance card (images and fields) are emptied; rows stay, so counts, tickets and flags
 remain for statistics. Idempotency records older than the retention are deleted (a kiosk's spool
 retries long before that). Cached schedules of past days are deleted: lookups only use today's.
 """
@@ -15,6 +15,7 @@ import sqlite3
 import time
 from typing import Callable
 
+from . import insurance_cards
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def purge(conn: sqlite3.Connection, cutoff: float, today: str) -> dict[str, int]
         f"UPDATE arrivals SET details_sealed = :purged WHERE details_sealed != :purged AND checkin_id IN ({delivered})",
         params,
     ).rowcount
+    cards = insurance_cards.purge_delivered(conn, delivered, params)
     outbox = conn.execute(
         "UPDATE outbox SET payload_sealed = :purged WHERE payload_sealed != :purged"
         " AND status = 'delivered' AND delivered_at < :cutoff",
@@ -42,7 +44,7 @@ def purge(conn: sqlite3.Connection, cutoff: float, today: str) -> dict[str, int]
     keys = conn.execute("DELETE FROM idempotency WHERE created_at < ?", (cutoff_iso,)).rowcount
     schedules = conn.execute("DELETE FROM appointments WHERE day < ?", (today,)).rowcount
     Store.set_meta(conn, "retention_purged_at", repr(time.time()))  # /metrics: lobby_retention_last_purge_age_seconds
-    return {"arrivals": arrivals, "outbox": outbox, "idempotency": keys, "appointments": schedules}
+    return {"arrivals": arrivals, "outbox": outbox, "insurance_cards": cards, "idempotency": keys, "appointments": schedules}
 
 
 async def keep_purging(

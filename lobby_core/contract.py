@@ -241,6 +241,8 @@ class CheckinResponse(Wire):
     estimated_wait_min: Annotated[int, Field(ge=0)]
     # Only flags that come from what the kiosk itself sent (edge_agent.checkin.KIOSK_FLAGS): never one
     # computed from the file (changed, mismatch, no appointment), which would tell the kiosk what is on it.
+    # The one exception is `insurance_see_desk`: today's eligibility answer says inactive, and the kiosk
+    # only shows "Please see the front desk about your insurance".
     flags: list[str] = []
 
 

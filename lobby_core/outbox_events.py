@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from .appointments import ScheduledAppointment
-from .contract import CheckinRequest, Demographics
+from .contract import CheckinRequest, CoverageInfo, Demographics
 
 
 class OutboxEvent(BaseModel):
@@ -48,6 +48,20 @@ class CheckinV1(OutboxEvent):
         return value.isoformat(timespec="milliseconds")
 
 
+class CheckinV2(CheckinV1):
+    """`checkin.v1` and the scanned insurance card, by reference: `insurance_card` names the check-in
+    whose row in the agent's `insurance_cards` table holds the sealed images and fields (the images are
+    too big for an outbox payload, and are purged with the arrival). `checkin.insurance_card` is always
+    None here. A connector reads it as a CheckinV1 (it is one) plus the card."""
+
+    event_name: ClassVar[str] = "checkin.v2"
+
+    insurance_card: str | None = None  # the check-in id the stored card belongs to; None: no card
+    # The card's payer, member id, group and plan as the patient confirmed them (filled in from the
+    # check-in's `coverage`), for connectors that send no image (HL7 v2 IN1). None: no card.
+    card_coverage: CoverageInfo | None = None
+
+
 class UpdatedPatient(BaseModel):
     """Who the update is for, as an HL7 v2 receiver finds a patient (its ADT^A08 needs these)."""
 
@@ -70,7 +84,7 @@ class PatientUpdateV1(OutboxEvent):
     mrn: str = ""
 
 
-EVENTS: dict[str, type[OutboxEvent]] = {event.event_name: event for event in (CheckinV1, PatientUpdateV1)}
+EVENTS: dict[str, type[OutboxEvent]] = {event.event_name: event for event in (CheckinV1, CheckinV2, PatientUpdateV1)}
 
 
 class UnknownEvent(ValueError):

@@ -21,7 +21,7 @@ from ..config import CentralCapabilities, CentralSection
 from ..consents.due import decisions_from_fhir
 from lobby_core.contract import Address, CoverageInfo, Demographics
 from lobby_core.site_config import DEFAULT_TRANSLATIONS_DIR
-from lobby_core.outbox_events import CheckinV1, OutboxEvent, PatientUpdateV1, UnknownEvent, parse_event
+from lobby_core.outbox_events import CheckinV1, CheckinV2, OutboxEvent, PatientUpdateV1, UnknownEvent, parse_event
 from ..fhir_bundle import (
     BundleEntry,
     CheckinBundle,
@@ -313,7 +313,16 @@ class FhirConnector:
         return bundle_json(validated_transaction(flatten(self.groups_for(event))))
 
     def checkin_groups(self, event: CheckinV1) -> list[EntryGroup]:
-        bundle = CheckinBundle(event, CheckinSystems(self.identifier_system))
+        card = None
+        if isinstance(event, CheckinV2) and event.insurance_card:
+            if self.store is None:
+                raise ValueError("an insurance card to send but no store to read it from")
+            from ..insurance_cards import load_card
+
+            card = load_card(self.store, event.insurance_card)
+            if card is None:  # purged only once delivered: a card missing before is a store fault
+                raise LookupError("the check-in's insurance card is not in the store")
+        bundle = CheckinBundle(event, CheckinSystems(self.identifier_system), card)
         consent_ids = event.consent_ids
         consents: list[BundleEntry] = []
         if consent_ids:
@@ -355,7 +364,7 @@ class FhirConnector:
         except StrategyRefused as exc:  # the server changed since start: hold everything, say why
             return Delivery.retry(f"strategy refused: {exc}")
         try:
-            if isinstance(event, CheckinV1) and event.consent_ids:
+            if isinstance(event, CheckinV1) and (event.consent_ids or isinstance(event, CheckinV2) and event.insurance_card):
                 groups = await asyncio.to_thread(self.groups_for, event)
             else:
                 groups = self.groups_for(event)

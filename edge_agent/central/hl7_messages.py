@@ -24,7 +24,7 @@ from typing import Literal
 
 from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import Address, CoverageInfo, Demographics
-from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
+from lobby_core.outbox_events import CheckinV1, CheckinV2, PatientUpdateV1
 
 VERSION = "2.5.1"
 SENDING_APPLICATION = "LOBBY-CHECKIN"
@@ -171,7 +171,8 @@ def arrival(checked_in: CheckinV1, site: Hl7Site) -> str:
              checkin.patient.birth_date, checkin.demographics),
         _pv1(site, checkin_id, appointment, arrived),
     ]  # fmt: skip
-    card = checkin.coverage
+    # a scanned card (checkin.v2) says the payer, member id, group and plan; else what the kiosk sent
+    card = (checked_in.card_coverage if isinstance(checked_in, CheckinV2) else None) or checkin.coverage
     if event == "A04" and card is not None and (card.payor or card.member_id):
         body.append(_in1(site, card))
     return header(site, event, arrived, control_id(checkin_id), body)

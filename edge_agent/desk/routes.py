@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from .. import arrivals, patient_updates
+from .. import arrivals, insurance_cards, patient_updates
 from ..config import SiteConfig
 from ..dependencies import ConfigDep, EligibilityDep, EventsDep, LiveQueueDep, StoreDep, SyncDep
 from ..events import Channel, EventBus
@@ -139,6 +139,43 @@ async def arrival_eligibility(checkin_id: str, staff: Staff, store: StoreDep, el
         raise HTTPException(404, "no such arrival")
     await audit.log(store, staff.username, "eligibility.view", checkin_id)
     return found
+
+
+NO_CACHE = {"Cache-Control": "no-store, private", "Pragma": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+async def _card(store: Store, checkin_id: str) -> "insurance_cards.StoredCard":
+    await store.read(lambda c: _known(arrivals.queue_entry, c, store, checkin_id))  # 404 for no such arrival
+    card = await asyncio.to_thread(insurance_cards.load_card, store, checkin_id)
+    if card is None:
+        raise HTTPException(404, "no insurance card for this arrival")
+    return card
+
+
+@router.get("/queue/{checkin_id}/insurance-card")
+async def arrival_insurance_card(checkin_id: str, staff: Staff, store: StoreDep) -> Response:
+    """The scanned card's fields as the patient confirmed them (needs_review: read with low
+    confidence; corrected: typed over what was read) and its sides' image URLs: an audited view."""
+    card = await _card(store, checkin_id)
+    await audit.log(store, staff.username, "insurance_card.view", checkin_id)
+    body = {
+        "fields": {name: reading.model_dump(mode="json") for name, reading in card.fields.items()},
+        "images": {side: f"/api/v1/queue/{checkin_id}/insurance-card/{side}.jpg"
+                   for side, data in (("front", card.front_jpeg), ("back", card.back_jpeg)) if data is not None},
+        "sizes": {"front": card.front_size, "back": card.back_size},
+    }  # fmt: skip
+    return Response(json.dumps(body), media_type="application/json", headers=NO_CACHE)
+
+
+@router.get("/queue/{checkin_id}/insurance-card/{side}.jpg")
+async def arrival_insurance_card_image(checkin_id: str, side: Literal["front", "back"], staff: Staff, store: StoreDep) -> Response:
+    """One side of the scanned card: every view is audited, and nothing may keep a copy (no-store)."""
+    card = await _card(store, checkin_id)
+    data = card.front_jpeg if side == "front" else card.back_jpeg
+    if data is None:
+        raise HTTPException(404, "this card has no back side")
+    await audit.log(store, staff.username, f"insurance_card.{side}_image", checkin_id)
+    return Response(data, media_type="image/jpeg", headers=NO_CACHE)
 
 
 def _known(read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -14,7 +14,7 @@ import pytest
 from edge_agent.central.hl7_messages import Hl7Site, arrival, control_id, demographics_update, payer_code
 from lobby_core.appointments import ScheduledAppointment
 from lobby_core.contract import Address, Demographics
-from lobby_core.outbox_events import CheckinV1, PatientUpdateV1
+from lobby_core.outbox_events import CheckinV1, CheckinV2, PatientUpdateV1
 from tests.sync.conftest import checkin_payload
 
 from .validation import strict_problems, strictly_valid
@@ -135,3 +135,18 @@ def test_the_judge_finds_what_receivers_complained_about():
     assert any("IN1.IN1_3" in p for p in strict_problems(old.replace("PID|1||", "PID|1||MRN1^^^PM^MR")))
     temporary = old.replace("PID|1||", "PID|1||W1^^^SITE^TMP").replace("|Gold||", "|Gold|X|")
     assert any("TMP not in table HL70203" in p for p in strict_problems(temporary))
+
+
+def test_a_scanned_card_goes_into_in1_even_when_the_coverage_equals_the_file():
+    """A `checkin.v2` with a card: IN1 carries the card's payer, member id and group as the patient
+    confirmed them (the check-in's own `coverage` was dropped as equal to the file), strictly valid."""
+    payload = payload_for("ascii", walk_in=False, with_card=False).payload()
+    card = {"payor": "Acme Health", "member_id": "CARD-99812", "group": "GRP-4411", "plan": "Gold PPO", "source": "card"}
+    event = CheckinV2.model_validate({**payload, "insurance_card": payload["checkin"]["checkin_id"], "card_coverage": card})
+    assert event.checkin.coverage is None
+    in1 = strictly_valid(arrival(event, SITE)).children.get("ADT_A01_INSURANCE")[0].in1
+    assert in1.in1_3.to_er7() == "ACME-0042^^^PM^XX" and in1.in1_4.to_er7() == "Acme Health"
+    assert in1.in1_8.to_er7() == "GRP-4411" and in1.in1_36.to_er7() == "CARD-99812"
+    assert in1.in1_2.to_er7() == "^Gold PPO"
+    without_card = CheckinV2.model_validate(payload)  # a v2 event without a card: no IN1, as v1
+    assert "IN1" not in arrival(without_card, SITE)

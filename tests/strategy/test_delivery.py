@@ -13,6 +13,7 @@ import pytest
 from edge_agent.config import DEFAULT_CONSENTS_DIR
 from edge_agent.consents.documents import ConsentLibrary
 from tests.consents.conftest import record_for
+from tests.card_jpegs import card_scan
 from tests.sandbox import wait_until
 from tests.sync.conftest import IDENTIFIER_SYSTEM
 from tools.central_seed import day_schedule
@@ -47,7 +48,8 @@ def central_counts(server) -> dict[str, dict[str, int]]:
     return {
         kind: server.identifier_counts(kind, f"{IDENTIFIER_SYSTEM}/{system}")
         for kind, system in (("Encounter", "checkin"), ("Coverage", "coverage"),
-                             ("QuestionnaireResponse", "intake"), ("Consent", "consent"))
+                             ("QuestionnaireResponse", "intake"), ("Consent", "consent"),
+                             ("DocumentReference", "insurance-card"))
     }  # fmt: skip
 
 
@@ -63,7 +65,7 @@ def test_three_forms_and_a_card_arrive_exactly_once(case, tmp_path, agent_factor
         agent.start()
         wait_until(lambda: agent.health()["schedule_appointments"] == 3, 30, "today's schedule")
 
-        body = checkin_with_forms(patient, "appt-1")
+        body = {**checkin_with_forms(patient, "appt-1"), "insurance_card": card_scan("M7654321")}
         assert agent.post("checkins", body, **{"Idempotency-Key": body["checkin_id"]}).status_code == 201
         wait_until(lambda: agent.health()["outbox_depth"] == 0, 30, "the check-in to be delivered")
         assert agent.health()["dead_letters"] == 0, agent.all_logs()[-3000:]
@@ -71,6 +73,13 @@ def test_three_forms_and_a_card_arrive_exactly_once(case, tmp_path, agent_factor
         counts = central_counts(server)
         checkin_id = body["checkin_id"]
         assert counts["Encounter"] == counts["Coverage"] == counts["QuestionnaireResponse"] == {checkin_id: 1}
+        assert counts["DocumentReference"] == {checkin_id: 1}  # the scanned card, both sides
+        card = http_get(server, "DocumentReference").json()["entry"][0]["resource"]
+        assert [a["attachment"]["contentType"] for a in card["content"]] == ["image/jpeg", "image/jpeg"]
+        assert card["subject"]["reference"] == "Patient/pat-1"
+        coverage = http_get(server, f"Coverage?identifier={IDENTIFIER_SYSTEM}/coverage|{checkin_id}").json()["entry"][0]["resource"]
+        assert coverage["subscriberId"] == "M7654321" and coverage["payor"][0]["display"] == "Acme Health"
+        assert {c["value"] for c in coverage["class"]} == {"GRP-4411", "Gold PPO"}
         assert sorted(counts["Consent"].values()) == [1, 1, 1]
         assert server.stats()["resources"]["Provenance"] == 3
         assert http_get(server, "Appointment/appt-1").json()["status"] == "arrived"

@@ -18,6 +18,7 @@ import httpx
 
 from edge_agent import config as site_config
 from edge_agent.consents.records import read_signed, sealed_pdf
+from edge_agent import insurance_cards
 from edge_agent.eligibility import checks
 from edge_agent.key_rotation import SEALED_COLUMNS
 from edge_agent.schedule import demo_appointments
@@ -29,6 +30,8 @@ from tests.kiosk.conftest import restart_agent
 from tests.kiosk.samples import SIGNATURE
 from tests.kiosk.test_backend_agent import ROSSI, Kiosk
 from tests.sandbox import Sandbox, wait_until
+from tests.card_jpegs import b64, card_jpeg
+from lobby_core.contract import InsuranceCardScan
 
 
 def rotate(agent: RunningAgent, *extra: str) -> subprocess.CompletedProcess:
@@ -93,6 +96,9 @@ def test_rotation_keeps_everything_readable_delivered_and_verifiable(tmp_path: P
     old_pdf.write_bytes(sealed_pdf(store, consent_ids[0]))
     inquiry = {"member_id": "W123456789", "payer": "ACME"}  # an eligibility inquiry, sealed under the old key
     store.write_sync(lambda c: checks.schedule(c, store, "p-rossi", "2026-01-05", "c-1", inquiry, 0.0, replace=True))
+    card = insurance_cards.check_scan(InsuranceCardScan(front_jpeg=b64(card_jpeg("front")), back_jpeg=b64(card_jpeg("back")),
+                                                        fields={"member_id": {"value": "W123456789"}}))  # fmt: skip
+    store.write_sync(lambda c: insurance_cards.insert_card(c, store, checkin_id, card))  # sealed under the old key
     store.close()
 
     done = rotate(agent)
@@ -112,6 +118,9 @@ def test_rotation_keeps_everything_readable_delivered_and_verifiable(tmp_path: P
         assert item.payload["checkin"]["checkin_id"] == checkin_id
         check = store.read_sync(lambda c: checks.get(c, store, "p-rossi", "2026-01-05"))
         assert check is not None and check.request == inquiry
+        stored_card = insurance_cards.load_card(store, checkin_id)
+        assert stored_card is not None and stored_card.front_jpeg == card.scan.front_jpeg
+        assert stored_card.back_jpeg == card.scan.back_jpeg and stored_card.value("member_id") == "W123456789"
     finally:
         store.close()
     verified = subprocess.run([*EDGE_AGENT, "verify-consent", str(old_pdf), "--config", str(agent.config_path)],

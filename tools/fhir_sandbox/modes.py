@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from .outcomes import FhirError, now_instant
 
 STRICT_ISOLATION_REFUSAL = "Transaction requires strict isolation but has too many entries"
-RESOURCE_TYPES = ("Patient", "Appointment", "Encounter", "Coverage", "QuestionnaireResponse", "Consent", "Provenance")
+RESOURCE_TYPES = ("Patient", "Appointment", "Encounter", "Coverage", "QuestionnaireResponse", "Consent", "Provenance",
+                  "DocumentReference")
 SEARCH_PARAMS = {
     "Appointment": ("date", "location", "practitioner", "actor", "patient", "status", "_id"),
     "Patient": ("identifier", "_id"),
     "Coverage": ("beneficiary", "identifier", "_id"),
     "Consent": ("patient", "identifier", "_id"),
+    "DocumentReference": ("patient", "subject", "identifier", "_id"),
 }
 
 

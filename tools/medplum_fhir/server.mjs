@@ -22,7 +22,7 @@ indexSearchParameterBundle(definitions('search-parameters.json'));
 
 const VERSION = JSON.parse(readFileSync(new URL('./node_modules/@medplum/fhir-router/package.json', import.meta.url), 'utf8')).version;
 const FHIR_JSON = 'application/fhir+json';
-const TYPES = ['Patient', 'Appointment', 'Encounter', 'Coverage', 'QuestionnaireResponse', 'Consent', 'Provenance'];
+const TYPES = ['Patient', 'Appointment', 'Encounter', 'Coverage', 'QuestionnaireResponse', 'Consent', 'Provenance', 'DocumentReference'];
 const port = Number(process.argv[process.argv.indexOf('--port') + 1] || 8490);
 
 const router = new FhirRouter();

@@ -275,6 +275,7 @@ async function showDetails(checkinId) {
     return item;
   }) : [Object.assign(document.createElement("li"), { textContent: none })]));
   await showEligibility(checkinId).catch(() => { $("details-eligibility").hidden = true; });
+  await showCard(entry).catch(() => { $("details-card").hidden = true; });
   $("details").showModal();
 }
 
@@ -288,7 +289,7 @@ function renderFlags(entry) {
     tag.textContent = text[`flag.${flag}`] || flag.replaceAll("_", " ");
     list.append(tag);
   });
-  list.append(renderEligibility(entry));
+  list.append(renderEligibility(entry), renderCardMarker(entry));
   return list;
 }
 
@@ -577,3 +578,39 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(() => { tickWaiting(); renderKiosks(); }, 5000);
   watchIdle();
 });
+
+// --- a scanned insurance card (edge_agent/insurance_cards.py): the row's marker and the details' fields ----
+
+function renderCardMarker(entry) {
+  const marker = document.createElement("span");
+  const count = entry.card_fields_to_check;
+  if (count === null || count === undefined) return marker;
+  marker.className = count ? "card-marker card-marker-check" : "card-marker";
+  marker.dataset.fieldsToCheck = String(count);
+  marker.textContent = count ? text["card.fields_to_check"].replace("{n}", String(count)) : text["card.scanned"];
+  return marker;
+}
+
+async function showCard(entry) {
+  const box = $("details-card");
+  box.hidden = entry.card_fields_to_check === null || entry.card_fields_to_check === undefined;
+  if (box.hidden) return;
+  const card = await api(`/api/v1/queue/${entry.checkin_id}/insurance-card`); // audited by the agent
+  const rows = Object.entries(card.fields).map(([name, reading]) => {
+    const marks = [reading.needs_review && text["card.needs_review"], reading.corrected && text["card.corrected"]].filter(Boolean);
+    return [text[`card.field.${name}`] || name, reading.value || "–", marks, reading.needs_review];
+  });
+  $("details-card-body").replaceChildren(...rows.flatMap(([label, value, marks, review]) => {
+    const dd = document.createElement("dd");
+    dd.append(value);
+    if (review) dd.className = "card-needs-review";
+    marks.forEach((mark) => dd.append(" ", Object.assign(document.createElement("span"), { className: "card-mark", textContent: `(${mark})` })));
+    return [Object.assign(document.createElement("dt"), { textContent: label }), dd];
+  }));
+  $("details-card-images").replaceChildren(...Object.entries(card.images).map(([side, url]) => {
+    const figure = document.createElement("figure");
+    const image = Object.assign(document.createElement("img"), { src: url, alt: text[`card.${side}`] }); // each view audited
+    figure.append(image, Object.assign(document.createElement("figcaption"), { textContent: text[`card.${side}`] }));
+    return figure;
+  }));
+}
