@@ -125,7 +125,7 @@ def grant(oauth, key, scope: str = "system/Patient.crus", **claims) -> httpx.Res
     return httpx.post(oauth.token_url, data=form, timeout=10)
 
 
-def checkin_request(patient: dict, appointment_id: str) -> dict:
+def checkin_request(patient: dict, appointment_id: str | None) -> dict:
     return {
         "checkin_id": str(uuid.uuid4()),
         "kiosk_id": "kiosk-1",
@@ -150,8 +150,10 @@ class Lobby:
         self.patients = [r for r in resources if r["resourceType"] == "Patient"]
         self.checkin_ids: list[str] = []
 
-    def check_in(self, n: int) -> str:
-        body = checkin_request(self.patients[n], f"appt-{n}")
+    def check_in(self, n: int, *, walk_in: bool = False) -> str:
+        """Patient n checks in for their appointment; `walk_in`: without one, as at a kiosk whose agent could
+        not read today's schedule from central (it refuses a check-in naming an appointment it does not know)."""
+        body = checkin_request(self.patients[n], None if walk_in else f"appt-{n}")
         response = self.agent.post("checkins", body, **{"Idempotency-Key": body["checkin_id"]})
         assert response.status_code == 201, response.text
         self.checkin_ids.append(body["checkin_id"])

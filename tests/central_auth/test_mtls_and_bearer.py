@@ -111,7 +111,7 @@ def test_checkins_are_delivered_over_mutual_tls(pki, mtls_sandbox, agent_factory
     stranger_lobby = Lobby(mtls_sandbox, stranger, count=3)
     stranger.settings["schedule"] = {"source": "demo"}
     stranger.start()
-    body_id = stranger_lobby.check_in(0)
+    body_id = stranger_lobby.check_in(0, walk_in=True)  # its demo schedule has no appt-0
     wait_until(lambda: stranger.health()["central"] == "unreachable", 30, "the TLS refusal")
     health = stranger.health()
     assert health["outbox_depth"] == 1 and health["dead_letters"] == 0

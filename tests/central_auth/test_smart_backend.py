@@ -81,7 +81,7 @@ def test_an_unregistered_key_holds_the_checkin_and_health_says_why(tmp_path, oau
     agent = smart_agent(token_url=oauth.token_url)
     lobby = Lobby(gated_sandbox, agent, count=1)
     agent.start()
-    lobby.check_in(0)
+    lobby.check_in(0, walk_in=True)  # the agent cannot read the schedule either
     wait_until(lambda: agent.health()["central_auth"]["state"] == "refused", 30, "the token endpoint to refuse")
     health = agent.health()
     assert "invalid_client" in health["central_auth"]["detail"] and "No key for kid" in health["central_auth"]["detail"]
@@ -106,7 +106,7 @@ def test_too_narrow_scopes_hold_the_checkin(tmp_path, oauth, gated_sandbox, smar
     agent = smart_agent(token_url=oauth.token_url)
     lobby = Lobby(gated_sandbox, agent, count=1)
     agent.start()
-    lobby.check_in(0)
+    lobby.check_in(0, walk_in=True)
     wait_until(lambda: agent.health()["central_auth"]["state"] == "refused", 30, "the scope refusal to show")
     health = agent.health()
     assert "insufficient_scope" in health["central_auth"]["detail"]
