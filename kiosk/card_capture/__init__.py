@@ -50,10 +50,17 @@ class CardCapture:
 
 
 def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
-    """One side as the check-in carries it: JPEG in memory, never a file."""
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    """One side as the check-in carries it: JPEG in memory, never a file; a scan too large for the
+    contract's limit (a 600 dpi scanner) is halved until it fits."""
+    from lobby_core.contract import MAX_CARD_IMAGE_BYTES
+
+    image = image.convert("RGB")
+    while True:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+        if out.tell() <= MAX_CARD_IMAGE_BYTES or min(image.size) < 200:
+            return out.getvalue()
+        image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
 
 
 def source_for(config: "DeviceConfig") -> CardSource:
