@@ -139,7 +139,7 @@ def card_by_keypad(d):
     navigator = d.app.navigator
     d.report("ask_focus", focused=getattr(navigator.focused, "text", ""))
     seen = []
-    for _ in range(6):  # down until "Yes, scan my card"
+    for _ in range(14):  # down until "Yes, scan my card"
         if getattr(navigator.focused, "text", "") == d.app.view.t("card.ask_yes"):
             break
         yield from key(d, "down")
@@ -147,7 +147,7 @@ def card_by_keypad(d):
     yield from key(d, "select")
     yield d.at("card_scan")
     yield from quiet(d)
-    for _ in range(6):
+    for _ in range(14):
         if getattr(navigator.focused, "text", "") == d.app.view.t("card.scan_now"):
             break
         yield from key(d, "down")
@@ -155,8 +155,8 @@ def card_by_keypad(d):
     yield d.at("card_reading")
     yield d.until(lambda: d.app.view.step == "card_scan", "the capture to time out")
     yield from quiet(d)
-    d.report("failed", notice=d.screen("card_scan").ids.notice.text)
-    for _ in range(6):
+    d.report("scan_failed", notice=d.screen("card_scan").ids.notice.text)
+    for _ in range(14):
         if getattr(navigator.focused, "text", "") == d.app.view.t("card.skip"):
             break
         yield from key(d, "down")

@@ -45,5 +45,5 @@ def test_a_card_in_the_hot_folder_is_read_confirmed_corrected_sent_and_forgotten
 def test_the_keypad_answers_the_card_question_hears_a_failed_scan_and_skips(tmp_path, agent):
     scenario = Scenario(tmp_path, "card_by_keypad", agent)
     scenario.run()
-    assert scenario.event("failed")["notice"].startswith("No card came to the scanner.")
+    assert scenario.event("scan_failed")["notice"].startswith("No card came to the scanner.")
     assert scenario.event("skipped")["step"] in ("forms", "submitting", "done")
