@@ -165,4 +165,13 @@ def card_by_keypad(d):
     d.report("skipped", step=d.app.view.step, seen=seen, touches_needed=0, window=list(Window.size))
 
 
-SCENARIOS = {"insurance_card": insurance_card, "card_by_keypad": card_by_keypad}
+def demo_with_card(d):
+    """The demo's scripted patient (`kiosk run --simulate --autopilot 1`): the simulated scanner feeds a
+    synthetic card when "Scan my card" is pressed, as kiosk/launch.py wires it."""
+    d.app.card_worker._before_capture = d.lobby.feed_card
+    sent = record_checkins(d)
+    yield from autopilot.demo_patients(d, 1, pause_s=0.5)
+    d.report("sent", requests=sent, fed=d.lobby.cards_fed)
+
+
+SCENARIOS = {"insurance_card": insurance_card, "card_by_keypad": card_by_keypad, "demo_with_card": demo_with_card}

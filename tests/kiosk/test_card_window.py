@@ -47,3 +47,13 @@ def test_the_keypad_answers_the_card_question_hears_a_failed_scan_and_skips(tmp_
     scenario.run()
     assert scenario.event("scan_failed")["notice"].startswith("No card came to the scanner.")
     assert scenario.event("skipped")["step"] in ("forms", "submitting", "done")
+
+
+def test_the_demo_patient_scans_the_licence_and_the_simulated_card(tmp_path, agent):
+    scenario = Scenario(tmp_path, "demo_with_card", agent)
+    scenario.run()
+    assert scenario.event("card_read")["fields"] == 4
+    sent = scenario.event("sent")
+    [request] = sent["requests"]
+    assert sent["fed"] == 1 and request["front"]["format"] == "JPEG" and request["coverage"]["source"] == "card"
+    assert request["coverage"]["member_id"] and not any(field["corrected"] for field in request["fields"].values())
