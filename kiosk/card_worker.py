@@ -74,6 +74,9 @@ class CardWorker:
 
     def _capture(self, effect: CaptureCard) -> None:
         flow = self._flow
+        arm = getattr(self.source, "arm", None)
+        if arm is not None:
+            arm()  # from here on, the patient's Skip stops the capture
         if not self._wanted(effect):  # skipped before the scanner got to it
             return
         try:

@@ -70,12 +70,16 @@ class HotFolderSource:
                         if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.lower().endswith("front"))
         return fronts[0] if fronts else None
 
+    def arm(self) -> None:
+        """Before a capture: forget an earlier cancel (a cancel after this stops the capture, even one
+        that comes before `capture` is called)."""
+        self._cancelled.clear()
+
     def cancel(self) -> None:
         """Stop a capture waiting for a card (the patient skipped): it raises CaptureFailed."""
         self._cancelled.set()
 
     def capture(self) -> CardSides:
-        self._cancelled.clear()
         deadline = self.clock() + self.timeout_s
         while (front := self._front()) is None:
             if self._cancelled.is_set():

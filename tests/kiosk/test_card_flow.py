@@ -193,3 +193,31 @@ def test_the_done_screen_sends_to_the_desk_about_insurance_only_when_the_agent_s
         if line:
             assert build_view(flow, catalogues, "Clinic").ticket_insurance == "Por favor, hable con la recepción sobre su seguro"
         flow.choose_language("en")
+
+
+def test_skip_stops_a_capture_waiting_for_the_card_even_one_not_yet_started(tmp_path):
+    import threading
+    import time
+
+    from kiosk.card_capture import CaptureFailed, HotFolderSource
+
+    source = HotFolderSource(tmp_path, timeout_s=30)
+    failed: list[str] = []
+
+    def capture() -> None:
+        try:
+            source.capture()
+        except CaptureFailed as error:
+            failed.append(str(error))
+
+    source.arm()
+    waiting = threading.Thread(target=capture)
+    waiting.start()
+    time.sleep(0.2)
+    source.cancel()
+    waiting.join(2)
+    assert failed == ["cancelled"] and not waiting.is_alive()  # not the 30 s time-out
+    source.arm()
+    source.cancel()  # the patient skipped between the worker's check and the scanner starting
+    capture()
+    assert failed == ["cancelled", "cancelled"]
