@@ -196,6 +196,7 @@ class KioskApp(App):
 
             self.card_worker = CardWorker(self.flow, source_for(self.card_config), self._deliver,
                                           before_capture=self._card_feeder).start()  # fmt: skip
+            self.card_worker.name = self.card_config.label
         self._control = self._start_control_server()
         Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
         self.refresh()
@@ -362,7 +363,8 @@ class KioskApp(App):
 
     def _device_health(self) -> list[DeviceHealth]:
         """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
-        return [device.health() for device in self.devices] + self._speech_health()
+        card = [self.card_worker.health()] if self.card_worker is not None else []
+        return [device.health() for device in self.devices] + card + self._speech_health()
 
     def _speech_health(self) -> list[DeviceHealth]:
         voices = [self.voice_for(language) for language in self.flow.settings.languages]

@@ -12,6 +12,8 @@ import queue
 import threading
 from typing import Callable
 
+from lobby_core.contract import DeviceHealth
+
 from .backend import FlowStep
 from .card_capture import CaptureFailed, CardCapture, CardSource, TesseractReader, encode_jpeg
 from .flow import CaptureCard, Flow, Step
@@ -31,6 +33,8 @@ class CardWorker:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="kiosk-card", daemon=True)
         self.busy = threading.Event()
+        self.name = "card-scanner"
+        self._last_problem = ""  # the last capture's failure other than "no card came" (for the desk)
 
     def start(self) -> "CardWorker":
         self._thread.start()
@@ -57,6 +61,15 @@ class CardWorker:
         wipe = getattr(self.source, "wipe", None)
         if wipe is not None:
             self._jobs.put(wipe)
+
+    def health(self) -> DeviceHealth:
+        """For the heartbeat: a hot folder that is not there is offline; a SANE scanner is only known at a scan."""
+        folder = getattr(self.source, "folder", None)
+        if folder is not None and not folder.is_dir():
+            return DeviceHealth(name=self.name, kind="card_scanner", state="offline", reason="hot folder missing")
+        if self._last_problem:
+            return DeviceHealth(name=self.name, kind="card_scanner", state="degraded", reason=self._last_problem)
+        return DeviceHealth(name=self.name, kind="card_scanner", state="online" if folder is not None else "unknown")
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -87,12 +100,15 @@ class CardWorker:
             reading = CardCapture(self.source, self._reader).read_card()
         except CaptureFailed as failed:
             log.info("no insurance card read: %s", failed)
+            self._last_problem = str(failed)[:120] if str(failed).startswith("scanner") else ""
             self._deliver(lambda: flow.card_failed(effect.checkin_id, effect.attempt))
             return
         except Exception:
             log.exception("insurance card capture failed")
+            self._last_problem = "card reading failed"
             self._deliver(lambda: flow.card_failed(effect.checkin_id, effect.attempt))
             return
+        self._last_problem = ""
         front = encode_jpeg(reading.sides.front)
         back = encode_jpeg(reading.sides.back) if reading.sides.back is not None else None
         self._deliver(lambda: flow.card_read(effect.checkin_id, effect.attempt, reading, front, back))

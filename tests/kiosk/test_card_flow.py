@@ -221,3 +221,15 @@ def test_skip_stops_a_capture_waiting_for_the_card_even_one_not_yet_started(tmp_
     source.cancel()  # the patient skipped between the worker's check and the scanner starting
     capture()
     assert failed == ["cancelled", "cancelled"]
+
+
+def test_the_card_scanner_health_goes_to_the_desk(tmp_path, flow):
+    from kiosk.card_capture import HotFolderSource, SaneSource
+    from kiosk.card_worker import CardWorker
+
+    folder = tmp_path / "hot"
+    worker = CardWorker(flow, HotFolderSource(folder), lambda step: None)
+    assert (worker.health().state, worker.health().reason) == ("offline", "hot folder missing")
+    folder.mkdir()
+    assert worker.health().model_dump() == {"name": "card-scanner", "kind": "card_scanner", "state": "online", "reason": ""}
+    assert CardWorker(flow, SaneSource("test:0"), lambda step: None).health().state == "unknown"
