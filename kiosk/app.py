@@ -28,7 +28,7 @@ from .agent_client import PIN_FILE, AgentClient, PinStore, discover
 from .backend import FlowStep, KioskBackend
 from .control import ControlError, ControlServer, control_socket_path
 from .devices.base import Device, DeviceEvent
-from .flow import Effect, Flow, FlowSettings, PrintTicket, Step
+from .flow import CaptureCard, Effect, Flow, FlowSettings, PrintTicket, Step
 from .i18n import Catalogues
 from .screens import steps
 from .screens.overlays import HelpNotice, IdleWarning
@@ -50,6 +50,11 @@ STEP_SCREENS = {
     Step.CONFIRM: steps.ConfirmScreen,
     Step.SEE_DESK: steps.SeeDeskScreen,
     Step.REVIEW: steps.ReviewScreen,
+    Step.CARD_ASK: steps.CardAskScreen,
+    Step.CARD_SCAN: steps.CardScanScreen,
+    Step.CARD_READING: steps.CardReadingScreen,
+    Step.CARD_CONFIRM: steps.CardConfirmScreen,
+    Step.CARD_EDIT: steps.CardEditScreen,
     Step.FORMS: steps.FormsScreen,
     Step.SUBMITTING: steps.WaitingScreen,
     Step.OFFLINE: steps.OfflineScreen,
@@ -99,6 +104,7 @@ class KioskApp(App):
         device_configs: list[DeviceConfig] | None = None,
         connect: Callable[[], AgentClient | None] | None = None,
         read_scan: Callable[[str], object] | None = None,
+        card_feeder: Callable[[], object] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -114,6 +120,10 @@ class KioskApp(App):
         self.catalogues = Catalogues.load(site.translations_dir, site.site.default_language)
         self.device_configs = list(site.kiosk.devices if device_configs is None else device_configs)
         self.devices: list[Device] = []
+        # The insurance card scanner is asked for a card, not listened to: the card worker holds it.
+        self.card_config = next((device for device in self.device_configs if device.kind == "card_scanner"), None)
+        self._card_feeder = card_feeder  # the simulated scanner's "a card was put in" (kiosk run --simulate)
+        self.card_worker = None
         kiosk = site.kiosk
         settings = FlowSettings(
             kiosk_id=kiosk.id,
@@ -123,6 +133,7 @@ class KioskApp(App):
             idle_timeout_form_s=kiosk.idle_timeout_form_s,
             done_on_screen_max_s=kiosk.done_on_screen_max_s,
             device_kinds={device.label: device.kind for device in self.device_configs},
+            card_scanner=self.card_config is not None,
         )
         self.flow = Flow(
             settings,
@@ -150,6 +161,7 @@ class KioskApp(App):
         self._jack = audio.JackWatcher(audio.HeadphoneJack(kiosk.headphone_jack),
                                        lambda plugged: Clock.schedule_once(lambda _dt: self._headphones(plugged)))  # fmt: skip
         self._shown_form = 0
+        self._shown_step = ""
         self._control: ControlServer | None = None
         self.restart_requested = False  # remote support asked for a restart: kiosk/launch.py re-executes
         self.view = build_view(self.flow, self.catalogues, site.site.name, site.site.timezone, self.words)
@@ -178,6 +190,13 @@ class KioskApp(App):
         self.backend.attach_support(support.for_app(self), self.site.kiosk.spool_dir)
         self.backend.start()
         self.devices = open_devices(self.device_configs, self.device_event, self.site.translations_dir)
+        if self.card_config is not None:
+            from .card_capture import source_for
+            from .card_worker import CardWorker
+
+            self.card_worker = CardWorker(self.flow, source_for(self.card_config), self._deliver,
+                                          before_capture=self._card_feeder).start()  # fmt: skip
+            self.card_worker.name = self.card_config.label
         self._control = self._start_control_server()
         Clock.schedule_interval(lambda _dt: self._run(self.flow.tick), TICK_S)
         self.refresh()
@@ -187,6 +206,8 @@ class KioskApp(App):
             self._control.stop()
         for device in self.devices:
             device.close()
+        if self.card_worker is not None:
+            self.card_worker.stop()
         self.backend.stop()
         self.spool.close()
         self._jack.stop()
@@ -284,7 +305,10 @@ class KioskApp(App):
 
     def _run(self, step: Callable[[], list[Effect]]) -> None:
         effects = step()
-        self.backend.run(effects)
+        for effect in effects:
+            if isinstance(effect, CaptureCard) and self.card_worker is not None:
+                self.card_worker.capture(effect)
+        self.backend.run([effect for effect in effects if not isinstance(effect, CaptureCard)])
         self.refresh()
 
     def refresh(self) -> None:
@@ -296,6 +320,9 @@ class KioskApp(App):
         manager = self.root.ids.steps
         if manager.current != view.step:
             manager.current = view.step
+        if view.step != self._shown_step:
+            self._card_step_left(self._shown_step, view.step)
+            self._shown_step = view.step
         if view.form_number != self._shown_form:  # a new form, or none: read from the top, fresh ink
             self._shown_form = view.form_number
             forms = self.root.ids.steps.get_screen(Step.FORMS.value)
@@ -303,6 +330,16 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: forms.scrolled(), 0.1)  # a short form fits: its end is shown
             self._clear_ink()
         self.root.show_overlays(view)
+
+    def _card_step_left(self, before: str, now: str) -> None:
+        """Leaving the reading screen stops a capture still waiting; the end of a session empties the
+        card scanner's folder of anything put in late."""
+        if self.card_worker is None:
+            return
+        if before == Step.CARD_READING.value:
+            self.card_worker.cancel()
+        if now in (Step.DONE.value, Step.ATTRACT.value) and before not in ("", Step.DONE.value, Step.ATTRACT.value):
+            self.card_worker.forget()
 
     def _on_any_touch(self, _window, _touch) -> None:
         self.flow.session.touch()  # reading and scrolling count as being there
@@ -326,7 +363,8 @@ class KioskApp(App):
 
     def _device_health(self) -> list[DeviceHealth]:
         """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
-        return [device.health() for device in self.devices] + self._speech_health()
+        card = [self.card_worker.health()] if self.card_worker is not None else []
+        return [device.health() for device in self.devices] + card + self._speech_health()
 
     def _speech_health(self) -> list[DeviceHealth]:
         voices = [self.voice_for(language) for language in self.flow.settings.languages]

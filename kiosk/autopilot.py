@@ -16,6 +16,7 @@ import logging
 import time
 import traceback
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -261,20 +262,49 @@ def sign_forms(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by
         d.report("form_signed", number=number, language=d.app.view.language, device=device)
 
 
+def answer_card(d: Driver, scan: bool, snapshots: bool = False, feed: Callable[[], None] | None = None) -> Scenario:
+    """On "Do you have an insurance card?": skip it, or scan the card and confirm the fields as read
+    (`feed`: put the card in the scanner after "Scan my card"; a simulated scanner in the demo feeds itself).
+    A card that is not read is skipped, as a patient would. Reports `card_read` or `card_failed`."""
+    yield from settle(d, "card_ask", snapshots)
+    ask = d.screen("card_ask").ids
+    if not scan:
+        d.tap(ask.skip)
+        yield d.until(lambda: d.app.view.step != "card_ask", "the card question to go")
+        return
+    d.tap(ask.yes)
+    yield from settle(d, "card_scan", snapshots)
+    d.tap(d.screen("card_scan").ids.scan)
+    if feed is not None:
+        feed()
+    yield d.until(lambda: d.app.view.step in ("card_confirm", "card_scan"), "the card to be read")
+    if d.app.view.step == "card_scan":
+        d.report("card_failed", notice=d.screen("card_scan").ids.notice.text)
+        d.tap(d.screen("card_scan").ids.skip)
+    else:
+        yield from settle(d, "card_confirm", snapshots)
+        d.report("card_read", fields=len([name for name, value in d.app.view.card_values.items() if value]))
+        d.tap(d.screen("card_confirm").ids.right)
+    yield d.until(lambda: not d.app.view.step.startswith("card_"), "the card screens to end")
+
+
 def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = sign_by_finger,
-                     snapshots: bool = False) -> Scenario:  # fmt: skip
-    """'Yes, that's me', "Is this still right?" (yes) when asked, sign every form, and arrive at the ticket."""
+                     snapshots: bool = False, card: bool = False) -> Scenario:  # fmt: skip
+    """'Yes, that's me', "Is this still right?" (yes) when asked, the insurance card when asked (scanned
+    if `card`, else skipped), sign every form, and arrive at the ticket."""
     yield from settle(d, "confirm", snapshots)
     confirm = d.screen("confirm").ids
     d.report("confirm", texts=[confirm.name.text, confirm.when.text, confirm.yes.text])
     d.tap(confirm.yes)
-    yield d.until(lambda: d.app.view.step in ("review", "forms", "done", "submitting"), "review, forms or done")
+    yield d.until(lambda: d.app.view.step in ("review", "card_ask", "forms", "done", "submitting"), "review, forms or done")
     if d.app.view.step == "review":
         yield from settle(d, "review", snapshots)
         review = d.screen("review").ids
         d.report("review", texts=[review.hints.text, review.continue_.text, review.changed.text])
         d.tap(review.continue_)
-        yield d.until(lambda: d.app.view.step in ("forms", "done", "submitting"), "forms or done")
+        yield d.until(lambda: d.app.view.step in ("card_ask", "forms", "done", "submitting"), "forms or done")
+    if d.app.view.step == "card_ask":
+        yield from answer_card(d, card, snapshots)
     yield from sign_forms(d, sign_form, snapshots)
     yield from settle(d, "done", snapshots)
 
@@ -284,8 +314,9 @@ def confirm_and_sign(d: Driver, sign_form: Callable[[Driver, int], Scenario] = s
 
 def demo_patients(d: Driver, count: int, pause_s: float = PAUSE_BETWEEN_PATIENTS_S) -> Scenario:
     """`count` patients of the demo schedule check in one after another, `pause_s` apart so that a viewer
-    can follow: the first scans a driver's licence and signs on the pad, the others type their name and
-    birth date and sign with a finger. Reports `checked_in` for each."""
+    can follow: the first scans a driver's licence and their insurance card (when the kiosk has a card
+    scanner) and signs on the pad, the others type their name and birth date, skip the card and sign with
+    a finger. Reports `checked_in` for each."""
     people = {family: (given, dt.date.fromisoformat(born)) for family, given, born in DEMO_PATIENTS}
     walk = DEMO_WALK[:count]
     if count > len(walk):
@@ -299,7 +330,7 @@ def demo_patients(d: Driver, count: int, pause_s: float = PAUSE_BETWEEN_PATIENTS
         else:
             yield from type_patient(d, family.upper(), d.birth_digits(birth))
             d.tap(d.screen("manual").ids.search)
-        yield from confirm_and_sign(d, sign_first_on_pad if first else sign_by_finger, snapshots=first)
+        yield from confirm_and_sign(d, sign_first_on_pad if first else sign_by_finger, snapshots=first, card=first)
         yield d.until(lambda: d.app.flow.ticket is not None and (d.app.flow.ticket.printed or d.app.flow.ticket.on_screen),
                       "the printer's verdict")  # fmt: skip
         if first:
@@ -362,7 +393,23 @@ def tour(app, language: str) -> Iterator[tuple[str, bool]]:
     yield ("confirm", True)
     flow.confirm()
     yield ("review", True)
+    card_scanner = flow.settings.card_scanner
+    flow.settings = replace(flow.settings, card_scanner=True)
     flow.review_done()
+    yield ("card_ask", True)
+    flow.has_card()
+    flow.notice = "card.failed"  # the longest the screen gets: a card that did not come
+    yield ("card_scan", True)
+    flow.notice = ""
+    [capture] = flow.scan_card()
+    yield ("card_reading", True)
+    flow.card_read(capture.checkin_id, capture.attempt, *sample_card_reading())
+    yield ("card_confirm", True)
+    flow.change_card_field("member_id")
+    yield ("card_edit", True)
+    flow.card_field_done()
+    flow.card_confirmed()
+    flow.settings = replace(flow.settings, card_scanner=card_scanner)
     yield ("forms", True)
     app.toggle_large_text()
     yield ("forms_large_text", True)  # the text no longer fits: "more below", signing waits for the end
@@ -377,7 +424,8 @@ def tour(app, language: str) -> Iterator[tuple[str, bool]]:
         flow.form_scrolled_to_end()
         flow.sign(sample_signature())
     yield ("submitting", True)
-    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-016", position=4, estimated_wait_min=18), offline=False)
+    flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="A-016", position=4, estimated_wait_min=18,
+                                          flags=["insurance_see_desk"]), offline=False)  # fmt: skip
     flow.printed(ok=False)
     yield ("done_ticket_on_screen", True)
     flow.finish()
@@ -396,6 +444,18 @@ def tour(app, language: str) -> Iterator[tuple[str, bool]]:
     flow.checkin_answered(CheckinResponse(checkin_id=flow.session.checkin_id, ticket="K1-003", position=0, estimated_wait_min=0), offline=True)
     yield ("done_offline", False)
     flow.finish()
+
+
+def sample_card_reading():
+    """A read card for the tour: both sides blank, the fields of a made-up plan, one read with doubt."""
+    from PIL import Image
+
+    from kiosk.card_capture import CardReading, CardSides, FieldReading, encode_jpeg
+
+    front, back = Image.new("RGB", (1011, 638), "white"), Image.new("RGB", (1011, 638), "white")
+    fields = {"payer_name": FieldReading("Harbor Health Alliance", 93.0, False), "member_id": FieldReading("HHA 2231 0098 77", 61.0, True),
+              "group_number": FieldReading("GRP55120", 90.0, False), "plan": FieldReading("Gold PPO 500", 88.0, False)}  # fmt: skip
+    return CardReading(CardSides(front, back), fields), encode_jpeg(front), encode_jpeg(back)
 
 
 def sample_identity():

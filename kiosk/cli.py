@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
     sim = command("sim", run_sim, "inject an event into a running simulated kiosk (`kiosk run --simulate`)")
     sim.add_argument("--data-dir", metavar="DIR", help="the simulated kiosk's data folder (default: kiosk.spool_dir)")
-    sim.add_argument("sim_command", metavar="COMMAND", help="scan, insert-card, remove-card, printer, sign, unplug, plug")
+    sim.add_argument("sim_command", metavar="COMMAND", help="scan, insert-card, remove-card, insurance-card, printer, sign, unplug, plug")
     sim.add_argument("sim_args", metavar="ARG", nargs="*", help="TEXT or @FILE; egk|eid|other; paper-low|paper-out|...")
     run = command("run", run_kiosk, "run the lobby touchscreen app (fullscreen unless --windowed)")
     run.add_argument("--simulate", action="store_true", help="simulated scanner, card reader, printers and signature pad")

@@ -7,6 +7,7 @@ carries out the effects it returns (ask the agent, print, flag the desk). Screen
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import enum
 import functools
@@ -20,9 +21,11 @@ from lobby_core.contract import (
     CheckinRequest,
     CheckinResponse,
     ConsentRecord,
+    CardFieldReading,
     CoverageInfo,
     Demographics,
     FormDue,
+    InsuranceCardScan,
     LookupRequest,
     LookupResponse,
     OnFileHints,
@@ -30,6 +33,7 @@ from lobby_core.contract import (
     Signature,
 )
 
+from .card_capture import CardReading
 from .devices.base import (
     CardInserted,
     CardRemoved,
@@ -54,6 +58,11 @@ class Step(str, enum.Enum):
     CONFIRM = "confirm"
     SEE_DESK = "see_desk"
     REVIEW = "review"
+    CARD_ASK = "card_ask"  # "Do you have an insurance card?"
+    CARD_SCAN = "card_scan"  # "Put the front of your card in the scanner"
+    CARD_READING = "card_reading"  # the scanner and Tesseract at work, off the UI thread
+    CARD_CONFIRM = "card_confirm"  # the fields read, each with "Change"
+    CARD_EDIT = "card_edit"  # one field on the on-screen keyboard
     FORMS = "forms"
     SUBMITTING = "submitting"
     OFFLINE = "offline"
@@ -61,15 +70,21 @@ class Step(str, enum.Enum):
 
 
 _UNKNOWN = DeviceStatus(DeviceState.UNKNOWN)
-PATIENT_STEPS = {Step.IDENTIFY, Step.MANUAL, Step.NOT_FOUND, Step.CONFIRM, Step.SEE_DESK, Step.REVIEW, Step.FORMS, Step.OFFLINE}
+CARD_STEPS = {Step.CARD_ASK, Step.CARD_SCAN, Step.CARD_READING, Step.CARD_CONFIRM, Step.CARD_EDIT}
+PATIENT_STEPS = {Step.IDENTIFY, Step.MANUAL, Step.NOT_FOUND, Step.CONFIRM, Step.SEE_DESK, Step.REVIEW, Step.FORMS,
+                 Step.OFFLINE} | CARD_STEPS  # fmt: skip
 WAITING_STEPS = {Step.LOOKING_UP, Step.SUBMITTING}
 # The step indicator: which of the patient's four steps each screen belongs to.
 PROGRESS = {
     Step.IDENTIFY: 1, Step.MANUAL: 1, Step.LOOKING_UP: 1, Step.NOT_FOUND: 1, Step.OFFLINE: 2, Step.CONFIRM: 2,
-    Step.REVIEW: 2, Step.FORMS: 3, Step.SUBMITTING: 3,
+    Step.REVIEW: 2, Step.FORMS: 3, Step.SUBMITTING: 3, **{step: 2 for step in CARD_STEPS},
 }  # fmt: skip  (done is the end, not a step: its bar is gone and the number says it)
 PROGRESS_STEPS = 3
 MISSES_BEFORE_DESK = 2
+# The card's fields the patient sees and may change; the others go to the desk as read.
+CARD_SHOWN = ("payer_name", "member_id", "group_number", "plan")
+CARD_FIELD_MAX = 40  # characters typed into one card field
+INSURANCE_SEE_DESK = "insurance_see_desk"  # the agent's flag: the done screen sends the patient to the desk
 
 
 # --- effects: what the app must do for the flow ----------------------------------------------------
@@ -104,7 +119,15 @@ class ReportHealth:
     """Send a heartbeat now: a device state changed in a way staff must see."""
 
 
-Effect = Union[Lookup, SubmitCheckin, PrintTicket, RequestHelp, ReportHealth]
+@dataclass(frozen=True)
+class CaptureCard:
+    """Scan the insurance card and read it, off the UI thread; answer with `card_read` or `card_failed`."""
+
+    checkin_id: object  # the session's check-in id and attempt: a late answer for another is wiped unread
+    attempt: int
+
+
+Effect = Union[Lookup, SubmitCheckin, PrintTicket, RequestHelp, ReportHealth, CaptureCard]
 
 
 # --- what a scan can mean (kiosk/scan.py decides) -------------------------------------------------
@@ -137,6 +160,7 @@ class FlowSettings:
     done_on_screen_max_s: float = 300  # no printer: the number stays until "Done", at most this long
     show_again_s: float = 120  # after "Done" on an unprinted ticket, the welcome screen offers it again
     device_kinds: Mapping[str, str] = field(default_factory=dict)  # device name -> kind
+    card_scanner: bool = False  # an insurance card scanner is configured: the patient is asked for the card
 
     @property
     def default_language(self) -> str:
@@ -157,6 +181,7 @@ class Ticket:
     printed: bool = False
     on_screen: bool = False  # no usable printer: shown large instead
     already: bool = False  # the visit had checked in before: this is its existing ticket
+    insurance_see_desk: bool = False  # the agent's flag: "Please see the front desk about your insurance"
 
 
 DATE_ORDERS = {"MDY": (2, 2, 4), "DMY": (2, 2, 4), "YMD": (4, 2, 2)}
@@ -308,6 +333,20 @@ class Flow:
         )
         return Demographics(address=read)
 
+    def card_value(self, name: str) -> str:
+        """A card field as the patient sees it: what they typed over it, else what was read, else ''."""
+        session = self.session
+        if name in session.card_edits:
+            return session.card_edits[name]
+        reading = session.insurance_card.fields.get(name) if session.insurance_card else None
+        return (reading.value or "") if reading is not None else ""
+
+    def card_needs_review(self, name: str) -> bool:
+        """Read with low confidence (or a label without a value) and not typed over: the desk checks it."""
+        session = self.session
+        reading = session.insurance_card.fields.get(name) if session.insurance_card else None
+        return reading is not None and reading.needs_review and name not in session.card_edits
+
     def read_coverage(self) -> CoverageInfo | None:
         """The insurance on the card, whenever one was read (the agent compares it with the file)."""
         identity = self.session.identity
@@ -345,6 +384,8 @@ class Flow:
 
     def key(self, char: str) -> list[Effect]:
         """A key on the on-screen keyboard (letters for the name, digits for the birth date)."""
+        if self.step is Step.CARD_EDIT and len(char) == 1:
+            return self._card_key(char)
         if self.step is not Step.MANUAL or len(char) != 1:
             return []
         typed = self.session.typed
@@ -357,6 +398,9 @@ class Flow:
         return []
 
     def backspace(self) -> list[Effect]:
+        if self.step is Step.CARD_EDIT:
+            self.session.touch()
+            self.session.card_typed = self.session.card_typed[:-1]
         if self.step is Step.MANUAL:
             typed = self.session.typed
             self.session.touch()
@@ -439,7 +483,7 @@ class Flow:
             return []
         self.session.touch()
         self.session.details_changed = False
-        return self._to_forms()
+        return self._to_card_or_forms()
 
     def details_changed(self) -> list[Effect]:
         """'Something changed' on "Is this still right?": the check-in goes on, the desk is told."""
@@ -447,7 +491,112 @@ class Flow:
             return []
         self.session.touch()
         self.session.details_changed = True
+        return self._to_card_or_forms()
+
+    # --- the insurance card ---------------------------------------------------------------------
+
+    def has_card(self) -> list[Effect]:
+        """'Yes, scan my card' on "Do you have an insurance card?"."""
+        if self.step is Step.CARD_ASK:
+            self._go(Step.CARD_SCAN)
+        return []
+
+    def scan_card(self) -> list[Effect]:
+        """'Scan my card': the scanner takes the card, reading starts off the UI thread."""
+        if self.step is not Step.CARD_SCAN:
+            return []
+        self.session.card_attempt += 1
+        self._forget_card()
+        self._go(Step.CARD_READING)
+        return [CaptureCard(self.session.checkin_id, self.session.card_attempt)]
+
+    def card_read(self, checkin_id: object, attempt: int, reading: CardReading, front_jpeg: bytes,
+                  back_jpeg: bytes | None) -> list[Effect]:  # fmt: skip
+        """The worker's answer: the card's sides and fields. One for another session or a skipped scan is wiped."""
+        if self.step is not Step.CARD_READING or (checkin_id, attempt) != (self.session.checkin_id, self.session.card_attempt):
+            reading.wipe()
+            return []
+        if not any(reading.fields.get(name) and reading.fields[name].value for name in CARD_SHOWN):
+            reading.wipe()
+            self.notice = "card.unreadable"
+            self._go(Step.CARD_SCAN, keep_notice=True)
+            return []
+        self.session.insurance_card = reading
+        self.session.card_jpegs = (front_jpeg, back_jpeg)
+        self._go(Step.CARD_CONFIRM)
+        return []
+
+    def card_failed(self, checkin_id: object, attempt: int) -> list[Effect]:
+        """No card came, or the scanner failed: say so; the patient may try again or skip."""
+        if self.step is Step.CARD_READING and (checkin_id, attempt) == (self.session.checkin_id, self.session.card_attempt):
+            self.notice = "card.failed"
+            self._go(Step.CARD_SCAN, keep_notice=True)
+        return []
+
+    def change_card_field(self, name: str) -> list[Effect]:
+        """'Change' beside a field: the on-screen keyboard, the value as shown to start from."""
+        if self.step is Step.CARD_CONFIRM and name in CARD_SHOWN:
+            self.session.card_editing = name
+            self.session.card_typed = self.card_value(name)[:CARD_FIELD_MAX]
+            self._go(Step.CARD_EDIT)
+        return []
+
+    def card_field_done(self) -> list[Effect]:
+        """'OK' under the keyboard: the typed value replaces what was read."""
+        session = self.session
+        if self.step is not Step.CARD_EDIT:
+            return []
+        typed = " ".join(session.card_typed.split())
+        read = session.insurance_card.fields.get(session.card_editing) if session.insurance_card else None
+        if read is not None and typed == (read.value or ""):
+            session.card_edits.pop(session.card_editing, None)  # the same as read: not a correction
+        else:
+            session.card_edits[session.card_editing] = typed
+        session.card_editing, session.card_typed = "", ""
+        self._go(Step.CARD_CONFIRM)
+        return []
+
+    def card_confirmed(self) -> list[Effect]:
+        """'That's right' under the card's fields: they go with the check-in, the images with them."""
+        session = self.session
+        if self.step is not Step.CARD_CONFIRM or session.insurance_card is None or session.card_jpegs is None:
+            return []
+        fields = {}
+        for name, reading in session.insurance_card.fields.items():
+            corrected = name in session.card_edits
+            fields[name] = CardFieldReading(value=self.card_value(name), needs_review=reading.needs_review and not corrected,
+                                            corrected=corrected)  # fmt: skip
+        front, back = session.card_jpegs
+        # The contract's Base64Bytes validates base64 (what the wire carries) and holds the bytes decoded.
+        session.card_scan = InsuranceCardScan(front_jpeg=base64.b64encode(front),
+                                              back_jpeg=base64.b64encode(back) if back is not None else None, fields=fields)
+        session.card_coverage = CoverageInfo(payor=self.card_value("payer_name"), member_id=self.card_value("member_id"),
+                                             group=self.card_value("group_number"), plan=self.card_value("plan"), source="card")  # fmt: skip
+        self._forget_card()  # what goes with the check-in is in card_scan now; the images are closed
         return self._to_forms()
+
+    def skip_card(self) -> list[Effect]:
+        """'Skip' on any card screen: the check-in goes on without the card (a scan still running is dropped)."""
+        if self.step not in CARD_STEPS:
+            return []
+        self.session.card_attempt += 1  # a reading still under way is wiped when it arrives
+        self._forget_card()
+        self.session.card_scan, self.session.card_coverage = None, None
+        return self._to_forms()
+
+    def _card_key(self, char: str) -> list[Effect]:
+        session = self.session
+        session.touch()
+        if (char.isalnum() or char in " '-&.") and len(session.card_typed) < CARD_FIELD_MAX:
+            session.card_typed += char.upper() if session.card_editing != "payer_name" and session.card_editing != "plan" else char
+        return []
+
+    def _forget_card(self) -> None:
+        session = self.session
+        if session.insurance_card is not None:
+            session.insurance_card.wipe()
+        session.insurance_card, session.card_jpegs = None, None
+        session.card_edits, session.card_editing, session.card_typed = {}, "", ""
 
     def stroke_drawn(self) -> list[Effect]:
         """A stroke on the on-screen signature area (the widget holds the ink; the flow counts it)."""
@@ -502,7 +651,11 @@ class Flow:
         return []
 
     def back(self) -> list[Effect]:
-        """'Back' on the keyboard: from the birth date to the name, from the name to the choice of how."""
+        """'Back' on the keyboard: from the birth date to the name, from the name to the choice of how;
+        on a card field, back to the card's fields with the field as it was."""
+        if self.step is Step.CARD_EDIT:
+            self.session.card_editing, self.session.card_typed = "", ""
+            self._go(Step.CARD_CONFIRM)
         if self.step is Step.MANUAL:
             self.session.touch()
             self.notice = ""
@@ -627,7 +780,8 @@ class Flow:
         printer = self.printer_worth_trying
         already = ALREADY_CHECKED_IN in response.flags  # the agent's answer for a visit it has: nothing new stored
         self.ticket = Ticket(response.ticket, response.position, response.estimated_wait_min, offline,
-                             on_screen=not printer, already=already)  # fmt: skip
+                             on_screen=not printer, already=already,
+                             insurance_see_desk=INSURANCE_SEE_DESK in response.flags)  # fmt: skip
         self.session.wipe(language=language)  # the ticket holds no patient data; the session goes now
         self._go(Step.DONE)
         self._done_at = self.session.clock()
@@ -733,6 +887,14 @@ class Flow:
         if self.on_file_hints.present:
             self._go(Step.REVIEW)
             return []
+        return self._to_card_or_forms()
+
+    def _to_card_or_forms(self) -> list[Effect]:
+        """With a card scanner, "Do you have an insurance card?" once per session, then the forms."""
+        if self.settings.card_scanner and not self.session.card_asked:
+            self.session.card_asked = True
+            self._go(Step.CARD_ASK)
+            return []
         return self._to_forms()
 
     def _to_forms(self) -> list[Effect]:
@@ -777,7 +939,8 @@ class Flow:
             appointment_id=appointment.appointment_id if appointment else None,
             identity_source=identity.source,
             patient=PatientIdentity(family=identity.family_name, given=identity.given_names, birth_date=identity.birth_date),
-            coverage=self.read_coverage(),
+            coverage=session.card_coverage or self.read_coverage(),
+            insurance_card=session.card_scan,
             demographics=self.read_demographics(),
             details_changed=session.details_changed,
             reminder_token=session.reminder_token,

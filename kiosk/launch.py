@@ -30,7 +30,7 @@ def run(site: KioskSiteConfig, *, simulate: bool = False, windowed: bool = False
 
     from .app import KioskApp
 
-    app = KioskApp(site, device_configs=device_configs)
+    app = KioskApp(site, device_configs=device_configs, card_feeder=lobby.feed_card if lobby is not None else None)
     # Kivy holds its event handlers weakly: the driver lives as long as this call.
     pilot = start_autopilot(app, lobby, autopilot, screenshots) if autopilot else None
     # systemd stops the kiosk with SIGTERM: close devices and simulators as on a normal exit.

@@ -253,7 +253,8 @@ class Navigator:
             self._wheel = sorted({k for k in keys if k.isdigit()}) or list("0123456789")
         else:
             letters = sorted({k for k in keys if k.isalpha()})
-            self._wheel = letters + sorted({k for k in keys if k and not k.isalnum()}) + [" "]
+            numbers = sorted({k for k in keys if k.isdigit()}) if field.field_name == "card_value" else []  # card ids
+            self._wheel = letters + numbers + sorted({k for k in keys if k and not k.isalnum()}) + [" "]
         self._wheel.append(DONE)
         self._wheel_at = 0
         intro = self.reader.t("speech.editing_date" if digits else "speech.editing_name")
@@ -306,6 +307,8 @@ class Navigator:
         self._say([*spoken, Segment(self.reader.t("speech.added")), *value])
 
     def _typed_value(self) -> str:
+        if self.editing == "card_value":
+            return self.app.flow.session.card_typed
         typed = self.app.flow.session.typed
         return typed.birth_digits if self.editing == "birth" else typed.family
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
-from lobby_core.contract import CheckinResponse, ConsentRecord, LookupResponse
+from lobby_core.contract import CheckinResponse, ConsentRecord, CoverageInfo, InsuranceCardScan, LookupResponse
 
 from .card_capture import CardReading
 from .devices.identity import Identity
@@ -44,6 +44,14 @@ class Session:
     signature_strokes: int = 0  # strokes drawn on the on-screen pad for the current form
     result: CheckinResponse | None = None
     insurance_card: CardReading | None = None  # the scanned card's images and fields, memory only
+    card_jpegs: tuple[bytes, bytes | None] | None = None  # both sides as the check-in carries them
+    card_asked: bool = False  # "Do you have an insurance card?" was asked in this session
+    card_attempt: int = 0  # scans started: an answer for an older one is wiped unread
+    card_edits: dict[str, str] = field(default_factory=dict)  # field -> what the patient typed over the reading
+    card_editing: str = ""  # the field on the keyboard
+    card_typed: str = ""
+    card_scan: InsuranceCardScan | None = None  # the confirmed card, sent with the check-in
+    card_coverage: CoverageInfo | None = None
     last_activity: float = 0.0
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 from lobby_core import locale
 from lobby_core.contract import OnFileHints
 
-from .flow import PROGRESS_STEPS, Flow, Step
+from .flow import CARD_SHOWN, PROGRESS_STEPS, Flow, Step
 from .i18n import Catalogues
 
 
@@ -80,9 +80,21 @@ class View:
     ticket_wait: str = ""
     ticket_instruction: str = ""
     ticket_on_screen: bool = False  # no printer: the number is shown large
+    ticket_insurance: str = ""  # "Please see the front desk about your insurance", when the agent flags it
+    card_values: Mapping[str, str] = field(default_factory=dict)  # on "the card's fields": field -> value shown
+    card_review: Mapping[str, bool] = field(default_factory=dict)  # field -> the desk will check it
+    card_editing: str = ""  # the field on the keyboard
+    card_typed: str = ""
 
     def t(self, key: str, **values: object) -> str:
         return self.catalogues.text(self.language, key, **values)
+
+    def card_value(self, name: str) -> str:
+        return self.card_values.get(name, "")
+
+    def card_check(self, name: str) -> str:
+        """The mark under a field the desk will check, or ''."""
+        return self.t("card.desk_checks") if self.card_review.get(name) else ""
 
 
 def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: str = "UTC",
@@ -154,6 +166,11 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
             form_require_scroll=form.require_scroll_to_end,
             form_can_sign=flow.can_sign,
         )
+    if flow.step in (Step.CARD_CONFIRM, Step.CARD_EDIT):
+        fields["card_values"] = {name: flow.card_value(name) for name in CARD_SHOWN}
+        fields["card_review"] = {name: flow.card_needs_review(name) for name in CARD_SHOWN}
+    if flow.step is Step.CARD_EDIT:
+        fields.update(card_editing=session.card_editing, card_typed=session.card_typed)
     ticket = flow.ticket
     if flow.step is Step.DONE and ticket is not None:
         fields["ticket"] = ticket.ticket
@@ -170,6 +187,8 @@ def build_view(flow: Flow, catalogues: Catalogues, clinic_name: str, timezone: s
         if ticket.offline:
             instructions.append(text("done.offline"))
         fields["ticket_instruction"] = " ".join(instructions)
+        if ticket.insurance_see_desk:
+            fields["ticket_insurance"] = text("done.insurance_see_desk")
     return View(**fields)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lobby_core.contract import Language
 
@@ -156,9 +156,9 @@ class AgentAddress(Section):
 
 
 class DeviceConfig(Section):
-    kind: Literal["id_scanner", "card_reader", "receipt_printer", "label_printer", "signature_pad"]
+    kind: Literal["id_scanner", "card_reader", "receipt_printer", "label_printer", "signature_pad", "card_scanner"]
     name: str = ""
-    transport: Literal["serial", "tcp", "usb", "file", "pcsc"] = "serial"
+    transport: Literal["serial", "tcp", "usb", "file", "pcsc", "sane", "folder"] = "serial"
     port: str = ""  # serial device path, file path
     host: str = ""
     tcp_port: Annotated[int, Field(ge=1, le=65535)] = 9100
@@ -170,10 +170,28 @@ class DeviceConfig(Section):
     usb_product: Annotated[int, Field(ge=0, le=0xFFFF)] | None = None
     model: str = ""
     paper_width_mm: Annotated[int, Field(ge=40, le=120)] = 80
+    # card_scanner (an insurance card, front and back): transport "sane" reads `sane_device`; "folder" waits
+    # for the vendor scanner's `<stem>_front.jpg` / `_back.jpg` in `folder` and deletes them once read.
+    sane_device: str = ""  # as `scanimage -L` names it, e.g. "fujitsu:fi-65F:12345"
+    folder: str = ""
+    capture_timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
 
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+    @model_validator(mode="after")
+    def _card_scanner_transport(self) -> "DeviceConfig":
+        if self.kind == "card_scanner":
+            if self.transport not in ("sane", "folder"):
+                raise ValueError('a card_scanner\'s transport is "sane" (sane_device) or "folder" (folder)')
+            if self.transport == "sane" and not self.sane_device:
+                raise ValueError("a SANE card_scanner needs sane_device (scanimage -L names it)")
+            if self.transport == "folder" and not self.folder:
+                raise ValueError("a hot-folder card_scanner needs folder")
+        elif self.transport in ("sane", "folder"):
+            raise ValueError(f"transport {self.transport!r} is only for a card_scanner")
+        return self
 
 
 class KeypadKeys(Section):

@@ -40,6 +40,18 @@ def test_example_documents_every_key_and_is_valid():
     assert {device.kind for device in site.kiosk.devices} >= {"id_scanner", "receipt_printer"}
 
 
+def test_the_card_scanner_keys_are_documented_and_its_example_loads(tmp_path):
+    text = EXAMPLE.read_text()
+    for key in ("sane_device", "folder", "capture_timeout_s"):
+        assert f"# {key} =" in text, f"[[kiosk.devices]] {key} is not documented"
+    # the commented card scanner, uncommented, is a valid kiosk device
+    block = text[text.index("# [[kiosk.devices]]\n# kind = \"card_scanner\""):]
+    lines = [line.removeprefix("# ") for line in block.splitlines()[:7] if line.startswith("# ")]
+    (tmp_path / "site.toml").write_text("\n".join(line for line in lines if not line.startswith("folder")) + "\n")
+    [scanner] = config.load(tmp_path / "site.toml").kiosk.devices
+    assert (scanner.kind, scanner.transport, scanner.capture_timeout_s) == ("card_scanner", "sane", 30)
+
+
 def test_relative_paths_are_relative_to_the_file(tmp_path):
     (tmp_path / "site.toml").write_text('[agent]\ndata_dir = "state"\n')
     site = config.load(tmp_path / "site.toml")
@@ -56,6 +68,9 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
         ('[sight]\nid = "x"\n', "sight: unknown key"),
         ("[site\n", "not valid TOML"),
         ('[kiosk]\n[[kiosk.devices]]\nkind = "toaster"\n', "kiosk.devices.0.kind"),
+        ('[kiosk]\n[[kiosk.devices]]\nkind = "card_scanner"\ntransport = "serial"\n', 'transport is "sane"'),
+        ('[kiosk]\n[[kiosk.devices]]\nkind = "card_scanner"\ntransport = "folder"\n', "needs folder"),
+        ('[kiosk]\n[[kiosk.devices]]\nkind = "receipt_printer"\ntransport = "sane"\n', "only for a card_scanner"),
     ],
 )
 def test_bad_file_names_the_key(tmp_path, toml, expected):

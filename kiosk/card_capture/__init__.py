@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
 
 from .fields import FieldReading, extract
 from .ocr import TesseractReader
 from .reading import read_fields
 from .sources import CardSides, CardSource, CaptureFailed, HotFolderSource, SaneSource
 
+if TYPE_CHECKING:
+    from lobby_core.site_config import DeviceConfig
+
+JPEG_QUALITY = 80
+
 __all__ = ["CardReading", "CardCapture", "CardSides", "CardSource", "CaptureFailed", "FieldReading",
-           "HotFolderSource", "SaneSource", "TesseractReader", "extract", "read_fields"]
+           "HotFolderSource", "SaneSource", "TesseractReader", "encode_jpeg", "extract", "read_fields", "source_for"]
 
 
 @dataclass
@@ -37,3 +47,24 @@ class CardCapture:
     def read_card(self) -> CardReading:
         sides = self.source.capture()
         return CardReading(sides=sides, fields=read_fields(self.reader, sides.front, sides.back))
+
+
+def encode_jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    """One side as the check-in carries it: JPEG in memory, never a file; a scan too large for the
+    contract's limit (a 600 dpi scanner) is halved until it fits."""
+    from lobby_core.contract import MAX_CARD_IMAGE_BYTES
+
+    image = image.convert("RGB")
+    while True:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+        if out.tell() <= MAX_CARD_IMAGE_BYTES or min(image.size) < 200:
+            return out.getvalue()
+        image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+
+
+def source_for(config: "DeviceConfig") -> CardSource:
+    """The card scanner a `[[kiosk.devices]]` entry of kind card_scanner names."""
+    if config.transport == "sane":
+        return SaneSource(config.sane_device)
+    return HotFolderSource(Path(config.folder), timeout_s=config.capture_timeout_s)

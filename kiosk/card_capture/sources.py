@@ -9,8 +9,9 @@ from __future__ import annotations
 import ctypes
 import io
 import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -62,15 +63,27 @@ class HotFolderSource:
     settle_s: float = 0.2  # a scanner writes the back shortly after the front
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def _front(self) -> Path | None:
         fronts = sorted(p for p in self.folder.iterdir()
                         if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.lower().endswith("front"))
         return fronts[0] if fronts else None
 
+    def arm(self) -> None:
+        """Before a capture: forget an earlier cancel (a cancel after this stops the capture, even one
+        that comes before `capture` is called)."""
+        self._cancelled.clear()
+
+    def cancel(self) -> None:
+        """Stop a capture waiting for a card (the patient skipped): it raises CaptureFailed."""
+        self._cancelled.set()
+
     def capture(self) -> CardSides:
         deadline = self.clock() + self.timeout_s
         while (front := self._front()) is None:
+            if self._cancelled.is_set():
+                raise CaptureFailed("cancelled")
             if self.clock() > deadline:
                 raise CaptureFailed("no card in the hot folder")
             self.sleep(0.05)

@@ -49,12 +49,19 @@ def _driver_class(kind: str) -> type[Device]:
     return driver
 
 
+# Not a driver that sends events: the app asks it for a card when the patient presses "Scan my card"
+# (kiosk/card_capture, kiosk/app.py).
+ON_DEMAND_KINDS = {"card_scanner"}
+
+
 def _device_configs(config: DevicesConfig) -> list[DeviceConfig]:
     if isinstance(config, SharedSiteConfig):
-        return list(config.kiosk.devices)
-    if isinstance(config, KioskSection):
-        return list(config.devices)
-    return list(config)
+        configs = list(config.kiosk.devices)
+    elif isinstance(config, KioskSection):
+        configs = list(config.devices)
+    else:
+        configs = list(config)
+    return [device for device in configs if device.kind not in ON_DEMAND_KINDS]
 
 
 def build_device(config: DeviceConfig, on_event: EventSink, translations_dir: Path = DEFAULT_TRANSLATIONS_DIR) -> Device:
@@ -87,5 +94,5 @@ def start_simulated_lobby(data_dir: Path) -> tuple[list[DeviceConfig], "Simulate
     """Start a simulator for every kind of device; return the device configs pointing at them, and the lobby."""
     from kiosk.simulators.lobby import SimulatedLobby
 
-    lobby = SimulatedLobby(Path(data_dir)).start()
+    lobby = SimulatedLobby(Path(data_dir), with_card_scanner=True).start()
     return lobby.devices, lobby

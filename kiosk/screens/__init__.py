@@ -20,6 +20,7 @@ KV_FILES = [
     "confirm.kv",
     "see_desk.kv",
     "review.kv",
+    "card.kv",
     "forms.kv",
     "offline.kv",
     "done.kv",

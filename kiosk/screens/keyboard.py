@@ -23,6 +23,16 @@ class LetterKeys(GridLayout):
             self.add_widget(_key(char))
 
 
+class NumberKeys(GridLayout):
+    """A row of digits above the letters, for the insurance card's ids (member and group numbers)."""
+
+    speak_role = "keys"
+
+    def on_kv_post(self, _base_widget) -> None:
+        for char in "1234567890":
+            self.add_widget(_key(char))
+
+
 class DigitKeys(GridLayout):
     speak_role = "keys"
 

@@ -59,6 +59,26 @@ class ReviewScreen(StepScreen):
     pass
 
 
+class CardAskScreen(StepScreen):
+    pass
+
+
+class CardScanScreen(StepScreen):
+    pass
+
+
+class CardReadingScreen(StepScreen):
+    pass
+
+
+class CardConfirmScreen(StepScreen):
+    pass
+
+
+class CardEditScreen(StepScreen):
+    pass
+
+
 class FormsScreen(StepScreen):
     more_below = BooleanProperty(False)
 

@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 CONTROL_SOCKET = "control.sock"
 SIMULATOR_DIR = "simulators"
 SCANNER_SUFFIX = "\r\n"
+DEMO_CARD_SEEDS = (3, 5, 7)  # synthetic cards that read cleanly: the demo shows the flow, not the OCR's limits
 
 COMMANDS_HELP = (
-    "scan TEXT | scan @FILE | insert-card egk|eid|other | remove-card | "
+    "scan TEXT | scan @FILE | insert-card egk|eid|other | remove-card | insurance-card [SEED] | "
     f"printer {'|'.join(CONDITIONS)} | sign | unplug DEVICE | plug DEVICE"
 )
 
@@ -42,15 +43,35 @@ class SimulatorError(ValueError):
     pass
 
 
+def _card_corpus():
+    """tools/card_corpus.py from the repository this kiosk runs from (an editable install puts only the
+    packages on the path, not tools/)."""
+    try:
+        from tools import card_corpus
+    except ImportError:
+        import sys
+
+        repo = Path(__file__).resolve().parents[2]
+        if not (repo / "tools" / "card_corpus.py").exists():
+            raise SimulatorError("the simulated card scanner needs the repository's tools/card_corpus.py") from None
+        sys.path.append(str(repo))
+        from tools import card_corpus
+    return card_corpus.make_card, card_corpus.write_to_folder
+
+
 def control_socket_path(data_dir: Path) -> Path:
     return Path(data_dir) / SIMULATOR_DIR / CONTROL_SOCKET
 
 
 class SimulatedLobby:
-    def __init__(self, data_dir: Path, with_card_reader: bool = True, card_slot: int = 0):
-        """`card_slot`: which of vpcd's virtual readers (0 or 1) holds the simulated cards."""
+    def __init__(self, data_dir: Path, with_card_reader: bool = True, card_slot: int = 0, with_card_scanner: bool = False):
+        """`card_slot`: which of vpcd's virtual readers (0 or 1) holds the simulated cards.
+        `with_card_scanner`: an insurance card scanner's hot folder, filled by `feed_card` (a synthetic card)."""
         self.directory = Path(data_dir) / SIMULATOR_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.with_card_scanner = with_card_scanner
+        self.card_folder = self.directory / "card-scanner"
+        self.cards_fed = 0
         self.scanner = SimulatedScanner(self.directory / "scanner.tty", suffix=SCANNER_SUFFIX)
         self.pad = SimulatedSignaturePad(self.directory / "signature-pad.tty")
         self.receipt_printer = SimulatedReceiptPrinter()
@@ -65,6 +86,8 @@ class SimulatedLobby:
     # -- life cycle ---------------------------------------------------------------------------------
 
     def start(self) -> "SimulatedLobby":
+        if self.with_card_scanner:
+            self.card_folder.mkdir(exist_ok=True)
         for device in (self.scanner, self.pad, self.receipt_printer, self.label_printer):
             device.start()
         if self.pcscd is not None:
@@ -110,7 +133,20 @@ class SimulatedLobby:
         ]
         if self.with_card_reader:
             devices.insert(1, DeviceConfig(kind="card_reader", name="card-reader", transport="pcsc", reader=self.card_reader))
+        if self.with_card_scanner:
+            devices.append(DeviceConfig(kind="card_scanner", name="card-scanner", transport="folder", folder=str(self.card_folder)))
         return devices
+
+    def feed_card(self, seed: int | None = None) -> str:
+        """What the vendor scanner does with a card put in: both sides into the hot folder. A synthetic US
+        insurance card (tools/card_corpus.py, which runs from the repository: the demo's simulator only)."""
+        if not self.with_card_scanner:
+            raise SimulatorError("this lobby has no card scanner")
+        make_card, write_to_folder = _card_corpus()
+        self.cards_fed += 1
+        card = make_card(DEMO_CARD_SEEDS[(self.cards_fed - 1) % len(DEMO_CARD_SEEDS)] if seed is None else seed)
+        write_to_folder(card, self.card_folder, stem=f"sim{self.cards_fed}")
+        return "fed an insurance card to the scanner"
 
     def site_toml(self) -> str:
         """A site file whose kiosk uses these simulators (for `kiosk doctor --config`)."""
@@ -129,6 +165,7 @@ class SimulatedLobby:
         handler = {
             "scan": self._scan, "insert-card": self._insert_card, "remove-card": self._remove_card,
             "printer": self._printer, "sign": self._sign, "unplug": self._unplug, "plug": self._plug,
+            "insurance-card": self._insurance_card,
         }.get(name)
         if handler is None:
             raise SimulatorError(f"unknown command {name!r}; commands: {COMMANDS_HELP}")
@@ -159,6 +196,11 @@ class SimulatedLobby:
                 if time.monotonic() > deadline:
                     raise SimulatorError(f"virtual reader not reachable: {exc}") from exc
                 time.sleep(0.2)
+
+    def _insurance_card(self, args: list[str]) -> str:
+        if args and not args[0].isdigit():
+            raise SimulatorError("insurance-card takes a seed (a number) or nothing")
+        return self.feed_card(int(args[0]) if args else None)
 
     def _remove_card(self, args: list[str]) -> str:
         self.card.remove()

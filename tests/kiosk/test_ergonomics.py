@@ -27,7 +27,7 @@ def test_every_screen_meets_the_size_reach_and_contrast_rules(tmp_path, orientat
     site.write_text(site.read_text().replace("[site]\n", '[site]\nlanguages = ["en", "es", "ar"]\n', 1))
     (scenario.workdir / "window-size").write_text(SIZES[orientation])
     screens = [event for event in scenario.run(timeout_s=300) if event["event"] == "screen"]
-    assert len(screens) == 4 * 19 + len(RTL_SPOT_CHECK) and {s["theme"] for s in screens} == {"standard", "high_contrast"}
+    assert len(screens) == 4 * 24 + len(RTL_SPOT_CHECK) and {s["theme"] for s in screens} == {"standard", "high_contrast"}
     assert {s["name"] for s in screens if s["language"] == "ar"} == RTL_SPOT_CHECK
     assert {s["large_text"] for s in screens} == {True, False}
     breaches = []

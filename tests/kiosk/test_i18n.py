@@ -34,7 +34,7 @@ def test_every_key_the_code_and_layouts_use_exists(catalogues):
     used = set()
     for path in list(KIOSK.glob("*.py")) + list(KIOSK.glob("screens/*")):
         if path.is_file():
-            used |= set(re.findall(r"""["']((?:common|help|idle|attract|identify|manual|looking_up|confirm|see_desk|review|forms|submitting|offline|done|staff|state|app)\.(?!kv\b|py\b|png\b)[a-z_]+)["']""", path.read_text()))
+            used |= set(re.findall(r"""["']((?:common|help|idle|attract|identify|manual|looking_up|confirm|see_desk|review|card|forms|submitting|offline|done|staff|state|app)\.(?!kv\b|py\b|png\b)[a-z_]+)["']""", path.read_text()))
     assert used, "expected the kiosk to use catalogue keys"
     assert sorted(used - catalogues.keys("en")) == []
 

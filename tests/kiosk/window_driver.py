@@ -345,9 +345,11 @@ def every_screen(d: Driver):
 
 
 from tests.kiosk.keypad_scenarios import SCENARIOS as KEYPAD_SCENARIOS  # noqa: E402
+from tests.kiosk.card_scenarios import SCENARIOS as CARD_SCENARIOS  # noqa: E402
 
 SCENARIOS = {
     **KEYPAD_SCENARIOS,
+    **CARD_SCENARIOS,
     "language_picker": language_picker,
     "every_screen": every_screen,
     "full_checkin": full_checkin,
@@ -362,7 +364,7 @@ SCENARIOS = {
 
 def main() -> int:
     lobby_dir = Path(tempfile.mkdtemp(prefix="lobby-"))  # short: the control socket's path has a length limit
-    lobby = SimulatedLobby(lobby_dir, with_card_reader=False).start()
+    lobby = SimulatedLobby(lobby_dir, with_card_reader=False, with_card_scanner=SCENARIO in CARD_SCENARIOS).start()
     try:
         app = KioskApp(SITE, device_configs=lobby.devices)
         driver = Driver(app, SCENARIOS[SCENARIO], lobby=lobby, screenshots=WORKDIR / "screens", report=report,
