@@ -25,13 +25,28 @@ FIELD_NAMES = ("payer_name", "member_id", "group_number", "plan", "subscriber_na
 
 _NOT_LETTER = r"(?<![A-Za-z])"
 _SEP = r"(?:\s*[:#]\s*|\s+)"
-# a member id printed in groups ("XYZ 1234 5678") or split by Tesseract at a wide glyph gap: one id
-_GROUPED_ID = r"([A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*(?: [A-Z0-9-]*\d[A-Z0-9-]*)*)"
+
+
+def _spaced(word: str) -> str:
+    """A printed label word as Tesseract may split it at a wide glyph gap ("Identi fication")."""
+    return r"\s?".join(re.escape(char) for char in word)
+
+
+# "ID" as Tesseract misreads it on these cards ("Ip", "| D", "lD"): a label, so tolerance costs no value a digit
+_ID = r"[i1l|!]\s?[dp]"
+_MEMBER, _SUBSCRIBER, _IDENTIFICATION, _GROUP = (_spaced(word) for word in ("member", "subscriber", "identification", "group"))
+# what a printed id's glyphs come out as when one is misread ("S$G85...", "...517]"): such a value is
+# captured only to be read again closer, in the id alphabet (reading.py), and is never kept as it is
+ID_MISREAD = "$§[]|()"
+_ID_GLYPHS = r"[A-Z0-9$§\[\]|()-]"
+_ID_TOKEN = _ID_GLYPHS + r"*\d" + _ID_GLYPHS + "*"
+# a member id printed in groups ("XYZ 1234 5678") or split by Tesseract at a wide glyph gap ("G RP3266"): one id
+_GROUPED_ID = rf"((?:[A-Z]{{1,3}} )?{_ID_TOKEN}(?: {_ID_TOKEN})*)"
 LABELLED: dict[str, tuple[str, str]] = {
     # field: (label regex, value regex); a label at a word start, a value right behind it
-    "member_id": (r"(?:member\s*id\s*(?:no\.?|#)?|subscriber\s*id|identification\s*(?:no\.?|number)|id\s*(?:no\.?|#)?)",
-                  _GROUPED_ID),
-    "group_number": (r"(?:group\s*(?:number|no\.?|#)?|grp\s*#?)", _GROUPED_ID),
+    "member_id": (rf"(?:{_MEMBER}\s*{_ID}\s*(?:no\.?|#)?|{_SUBSCRIBER}\s*{_ID}|{_IDENTIFICATION}\s*(?:no\.?|number)"
+                  rf"|{_ID}\s*(?:no\.?|#)?)", _GROUPED_ID),
+    "group_number": (rf"(?:{_GROUP}\s*(?:number|no\.?|#)?|grp\s*#?)", _GROUPED_ID),
     "rx_bin": (r"(?:rx\s*bin|bin)", r"(\d{6})"),
     "rx_pcn": (r"(?:rx\s*pcn|pcn)", r"([A-Z0-9]{1,10})"),
     "rx_group": (r"(?:rx\s*gr(?:ou)?p)", r"([A-Z0-9]{1,15})"),
@@ -87,10 +102,12 @@ def _labelled(name: str, lines: Iterable[Line]) -> FieldReading:
                 continue  # "RxGrp" is the pharmacy group
             if name == "payer_phone" and re.search(r"pharmacy", text[: match.start()], re.IGNORECASE):
                 continue
-            value = match.group(1).strip()
+            value, words = match.group(1).strip(), _value_words(line, *match.span(1))
             if name in ID_FIELDS:
                 value = value.replace(" ", "")
-            return FieldReading.read(value, _value_words(line, *match.span(1)))
+                if any(char in ID_MISREAD for char in value):  # for the closer read only, never as it is
+                    return FieldReading(value, 0.0, True, tuple(words))
+            return FieldReading.read(value, words)
         if label_only.search(text):
             seen_label = True
     return UNREADABLE if seen_label else MISSING

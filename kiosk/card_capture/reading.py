@@ -7,7 +7,7 @@ import re
 
 from PIL import Image
 
-from .fields import ID_FIELDS, FieldReading, extract
+from .fields import ID_FIELDS, ID_MISREAD, UNREADABLE, FieldReading, extract
 from .ocr import Box, Line, TesseractReader
 
 _ID_SHAPE = re.compile(r"[A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*")
@@ -17,7 +17,7 @@ def read_fields(reader: TesseractReader, front: Image.Image, back: Image.Image |
     sides = [(front, reader.read(front))] + ([(back, reader.read(back))] if back is not None else [])
     fields = extract(sides[0][1], sides[1][1] if back is not None else [])
     if any(fields[name].value is None for name in ID_FIELDS):  # a row the page layout analysis dropped
-        sides = [(image, lines + reader.read(image, sparse=True)) for image, lines in sides]
+        sides = [(image, lines + reader.read(image, darker=True) + reader.read(image, sparse=True)) for image, lines in sides]
         second = extract(sides[0][1], sides[1][1] if back is not None else [])
         fields = {name: second[name] if reading.value is None else reading for name, reading in fields.items()}
     for name in ID_FIELDS:
@@ -27,17 +27,21 @@ def read_fields(reader: TesseractReader, front: Image.Image, back: Image.Image |
 
 def _read_closer(reader: TesseractReader, reading: FieldReading, sides: list[tuple[Image.Image, list[Line]]]) -> FieldReading:
     """The id read again from its own region; kept only if it has an id's shape and about the same length
-    (the region may hold a neighbour's glyph). Its confidence decides the desk's review, as before."""
+    (the region may hold a neighbour's glyph). Its confidence decides the desk's review, as before. A value
+    the page read saw with a glyph no id has ("S$G85...") is never kept as it was: unreadable if this fails."""
+    if reading.value is None:
+        return reading
+    garbled = any(char in ID_MISREAD for char in reading.value)
+    fallback = UNREADABLE if garbled else reading
+    length = len(reading.value.translate(str.maketrans("", "", ID_MISREAD)))
     boxes = [word.box for word in reading.words if word.box is not None]
-    if reading.value is None or not boxes:
-        return reading
     image = next((image for image, lines in sides
-                  if any(word is reading.words[0] for line in lines for word in line.words)), None)
-    if image is None:
-        return reading
+                  if reading.words and any(word is reading.words[0] for line in lines for word in line.words)), None)
+    if image is None or not boxes:
+        return fallback
     again = reader.read_id(image, _union(boxes))
-    if again is None or not _ID_SHAPE.fullmatch(again.text) or abs(len(again.text) - len(reading.value)) > 1:
-        return reading
+    if again is None or not _ID_SHAPE.fullmatch(again.text) or abs(len(again.text) - length) > 1:
+        return fallback
     return FieldReading.read(again.text, [again])
 
 
