@@ -10,6 +10,11 @@ check-in) from the touch or scan to the next screen drawn. The same worker drive
 (checked out with `git worktree add --detach` into a temporary folder), with scenarios written for its
 screens; both run against an agent from this checkout.
 
+The nothing-due scenarios are a returning patient who confirmed their details on file last week, within
+`[kiosk] review_details_every_days` (default 90): the agent does not ask "Is this still right?" again
+(edge_agent/details_review.py; the confirmation is seeded into the agent's store before the kiosk runs).
+Each is also run, and printed beside it, with the review due (the first visit of the period).
+
 Operators (older adults; Card, Moran & Newell 1983 for the structure, times lengthened per the ageing
 literature): tap = point + touch 1.1 s; mental preparation 1.35 s per screen; reading at 200 words a
 minute (instructions, titles, buttons on each screen shown; the consent documents' own text is counted
@@ -52,6 +57,10 @@ SCENARIOS = {  # name: (target s, needs forms)
     "licence scan with insurance card": (None, False),  # no target: its "base" is scan_nothing_due now
 }
 CARD_SCENARIO = "licence scan with insurance card"
+# A returning patient who confirmed their details on file within [kiosk] review_details_every_days: "Is
+# this still right?" is not due (edge_agent/details_review.py). Each is also measured with the review due.
+DETAILS_CONFIRMED = {"scan_nothing_due", "typed_nothing_due"}
+CONFIRMED_DAYS_AGO = 7  # last week's visit
 CARD_SEED = 3  # tools/card_corpus.py: a card that reads cleanly (the patient confirms it as read)
 FAMILY, GIVEN, BIRTH = "ROSSI", "GIULIA", (1962, 3, 3)
 
@@ -337,13 +346,15 @@ CURRENT_SCENARIOS = {"scan_nothing_due": base_scan, "typed_nothing_due": current
 # --- the runner -------------------------------------------------------------------------------------
 
 
-def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path) -> dict:
+def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path, *, details_confirmed: bool = False) -> dict:
+    """One run of `scenario`; `details_confirmed` (this checkout's agent only): the patient confirmed
+    their details on file last week, so the review is not due."""
     sys.path.insert(0, str(REPO))
     from tests.agent.launcher import site_toml
 
     start_agent = _launcher(repo).start_agent  # each flow against its own commit's agent and consents
 
-    workdir = tmp / f"{flavour}-{scenario}"
+    workdir = tmp / f"{flavour}-{scenario}{'-confirmed' if details_confirmed else ''}"
     workdir.mkdir()
     overrides = {}
     if not with_forms:
@@ -351,6 +362,8 @@ def measure(repo: Path, flavour: str, scenario: str, with_forms: bool, tmp: Path
         overrides[""] = {"consents_dir": str(workdir / "no-consents")}
     agent = start_agent(workdir / "agent", **overrides)
     (workdir / "address.json").write_text(json.dumps(address_on_file(agent)))
+    if details_confirmed:
+        confirm_details_on_file(agent)
     try:
         kiosk = {"id": "kiosk-1", "agent_url": agent.base_url, "token": agent.token, "spool_dir": str(workdir / "spool"), "ticket_prefix": "K1"}
         (workdir / "site.toml").write_text(site_toml({"site": {"name": "Test Clinic"}, "kiosk": kiosk}))
@@ -383,6 +396,11 @@ def _launcher(repo: Path):
 
 def address_on_file(agent) -> dict:
     """The demo schedule's address for the patient (deterministic per site and day), as a licence prints it."""
+    address = _appointment_on_file().demographics.address
+    return {"street": address.street.upper(), "city": address.city.upper(), "state": address.state, "postal_code": address.postal_code}
+
+
+def _appointment_on_file():
     import datetime as dt
     import zoneinfo
 
@@ -390,8 +408,26 @@ def address_on_file(agent) -> dict:
 
     day = dt.datetime.now(dt.UTC).date()
     [appointment] = [a for a in demo_appointments("test-site", day, zoneinfo.ZoneInfo("UTC")) if a.family.upper() == FAMILY]
-    address = appointment.demographics.address
-    return {"street": address.street.upper(), "city": address.city.upper(), "state": address.state, "postal_code": address.postal_code}
+    return appointment
+
+
+def confirm_details_on_file(agent) -> None:
+    """Into the running agent's store, through edge_agent/details_review.py: the patient answered "Yes,
+    that's right" CONFIRMED_DAYS_AGO days ago (the test site's day is UTC's)."""
+    import datetime as dt
+
+    from edge_agent import details_review, matching
+    from edge_agent.keys import SiteKey
+    from edge_agent.store import Store
+
+    appointment = _appointment_on_file()
+    store = Store(agent.store_path, SiteKey.load(agent.key_file))
+    try:
+        key = matching.patient_key(store.key, appointment.family, appointment.given, appointment.birth_date)
+        day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=CONFIRMED_DAYS_AGO)
+        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, day))
+    finally:
+        store.close()
 
 
 def base_checkout(commit: str, tmp: Path) -> Path:
@@ -418,11 +454,22 @@ def main() -> int:
         base = base_checkout(args.base_commit, tmp)
         try:
             rows = []
+            review_due: dict[str, dict] = {}  # the nothing-due scenarios with the review due (first visit of the period)
+
+            def with_review_due(name: str, forms: bool) -> dict:
+                if name not in review_due:
+                    review_due[name] = measure(REPO, "current", name, forms, tmp)
+                return review_due[name]
+
             for name in names:
                 target, forms = SCENARIOS[name]
-                now = measure(REPO, "current", name, forms, tmp)
+                confirmed = name in DETAILS_CONFIRMED
+                now = measure(REPO, "current", name, forms, tmp, details_confirmed=confirmed)
+                if confirmed:
+                    with_review_due(name, forms)
                 # the card's scenario has no base flow: beside it, the same licence scan without the card, now
-                before = measure(REPO, "current", "scan_nothing_due", forms, tmp) if name == CARD_SCENARIO else \
+                # (the card's patient has the review due too)
+                before = with_review_due("scan_nothing_due", forms) if name == CARD_SCENARIO else \
                     measure(base, "base", name, forms, tmp)  # fmt: skip
                 rows.append((name, target, now, before))
         finally:
@@ -436,6 +483,12 @@ def main() -> int:
         print(f"{name:<20} {goal:>7} {model_seconds(now):6.1f}s {model_seconds(before):6.1f}s   "
               f"{_seconds(now):.1f}s / {_seconds(before):.1f}s")  # fmt: skip
         print(f"{'':<20} taps/screens/words/scans/signs/system, done screen read: now {parts(now)}, base {parts(before)}")
+        if name in DETAILS_CONFIRMED:
+            due = review_due[name]
+            print(f"{'':<20} now: details confirmed {CONFIRMED_DAYS_AGO} days ago (review_details_every_days 90); "
+                  f"with the review due (first visit of the period): {model_seconds(due):.1f}s, "
+                  f"{_seconds(due):.1f}s with the done screen read, {parts(due)}")  # fmt: skip
+            print(f"{'':<20} screens with the review due: {' > '.join(due['steps'])}")
         if name == CARD_SCENARIO:
             print(f"{'':<20} base here: the licence scan without the card, this checkout (the card adds "
                   f"{model_seconds(now) - model_seconds(before):.1f} s)")  # fmt: skip

@@ -26,7 +26,7 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 
-from . import arrivals, insurance_cards, matching, ratelimit
+from . import arrivals, details_review, insurance_cards, matching, ratelimit
 from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .config import SiteSection
@@ -230,6 +230,9 @@ async def submit(
     arrived_at = arrived.isoformat(timespec="milliseconds")
     day = arrivals.site_day(site.timezone, arrived)
     flags = flags_for(request, appointment) + ([IDENTITY_MISMATCH] if claimed_appointment_id else [])
+    # "Yes, that's right" about this appointment's file; never for a spooled check-in detached from the
+    # appointment it named (identity_mismatch: `appointment` is None), nor after "Something changed".
+    details_confirmed = appointment is not None and request.details_reviewed and not request.details_changed
     checkin_json = request.model_dump(mode="json")
     details = {
         **checkin_json["patient"],
@@ -285,6 +288,8 @@ async def submit(
         ) if request.consents else []  # fmt: skip
         if card is not None:
             insurance_cards.insert_card(conn, store, checkin_id, card)
+        if details_confirmed:
+            details_review.record_confirmed(conn, patient_key, dt.date.fromisoformat(day))
         event = CheckinV2(
             checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=site.id,
             site_name=site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,

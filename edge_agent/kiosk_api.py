@@ -18,12 +18,14 @@ from pydantic import ValidationError
 
 from lobby_core import reminder
 
-from . import arrivals, checkin, dependencies, matching
+from . import arrivals, checkin, dependencies, details_review, matching
 from lobby_core.appointments import ScheduledAppointment
 from .auth import require_same_kiosk
 from .config import SiteConfig
 from .consents.due import forms_due
-from lobby_core.contract import AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse
+from lobby_core.contract import (
+    AppointmentMatch, CheckinRequest, Heartbeat, HelpRequest, LookupRequest, LookupResponse, OnFileHints,
+)  # fmt: skip
 from .dependencies import (
     CertificatesDep, ConfigDep, ConsentLibraryDep, EventsDep, KioskId, LiveQueueDep, LookupLimiterDep, MetricsDep,
     ScheduleDep, StoreDep,
@@ -74,13 +76,19 @@ async def lookup(
         forms_due, store, consent_library, patient_key, new_patient=appointment.new_patient,
         birth_date=appointment.birth_date, today=schedule.today(), central=lambda: appointment.central_consents,
     )  # fmt: skip
+    every_days = config.kiosk.review_details_every_days
+    review_due = await store.read(
+        lambda conn: details_review.review_due(conn, patient_key, schedule.today(), every_days)
+    )
+    # Not due: no hints, and the kiosk skips "Is this still right?".
+    on_file = matching.on_file_hints(appointment.demographics, appointment.coverage) if review_due else OnFileHints()
     return LookupResponse(
         outcome="matched",
         appointment=AppointmentMatch(
             appointment_id=appointment.appointment_id, start=appointment.start, clinician=appointment.clinician,
             location=appointment.location, display_name=matching.display_name(appointment.family, appointment.given),
             new_patient=appointment.new_patient,
-            on_file=matching.on_file_hints(appointment.demographics, appointment.coverage), forms_due=forms,
+            on_file=on_file, forms_due=forms,
             preferred_language=appointment.preferred_language,
         ),  # fmt: skip
     )

@@ -483,6 +483,7 @@ class Flow:
             return []
         self.session.touch()
         self.session.details_changed = False
+        self.session.details_reviewed = True
         return self._to_card_or_forms()
 
     def details_changed(self) -> list[Effect]:
@@ -491,6 +492,7 @@ class Flow:
             return []
         self.session.touch()
         self.session.details_changed = True
+        self.session.details_reviewed = True
         return self._to_card_or_forms()
 
     # --- the insurance card ---------------------------------------------------------------------
@@ -943,6 +945,7 @@ class Flow:
             insurance_card=session.card_scan,
             demographics=self.read_demographics(),
             details_changed=session.details_changed,
+            details_reviewed=session.details_reviewed,
             reminder_token=session.reminder_token,
             consents=list(session.consents),
             language=self.language,

@@ -41,6 +41,7 @@ class Session:
     form_read_to_end: bool = False  # the current form was scrolled to its end
     misses: int = 0  # lookups that found nobody in this session
     details_changed: bool = False  # "something changed" on "Is this still right?"
+    details_reviewed: bool = False  # "Is this still right?" was answered, either way
     signature_strokes: int = 0  # strokes drawn on the on-screen pad for the current form
     result: CheckinResponse | None = None
     insurance_card: CardReading | None = None  # the scanned card's images and fields, memory only

@@ -220,6 +220,9 @@ class CheckinRequest(Wire):
     demographics: Demographics | None = None
     insurance_card: InsuranceCardScan | None = None  # a scanned plastic card, when the patient had one
     details_changed: bool = False  # the patient answered "something changed" to the on-file hints
+    # The patient answered the on-file hints at all ("Yes, that's right" or "Something changed"). False
+    # (the default, as in check-ins spooled before this field): no confirmation is recorded.
+    details_reviewed: bool = False
     # The reminder QR the patient scanned: with it, the birth date alone is the identity (no family name).
     reminder_token: Annotated[str, StringConstraints(max_length=2000)] | None = None
     consents: Annotated[list[ConsentRecord], Field(max_length=20)] = []

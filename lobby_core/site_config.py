@@ -262,6 +262,9 @@ class KioskSection(Section):
     welcome_line: dict[Annotated[str, Field(pattern=r"^[a-z]{2}$")], Annotated[str, Field(max_length=120)]] = {}
     # Display names per language of the schedule's rooms: "Room 1" = {en = "Room 1", es = "Sala 1"}.
     rooms: dict[str, dict[str, str]] = {}
+    # "Is this still right?" (the details on file) is due again this many days after the patient last
+    # confirmed them; 0: at every visit. The agent decides at lookup (edge_agent/details_review.py).
+    review_details_every_days: Annotated[int, Field(ge=0)] = 90
 
 
 class SharedSiteConfig(Section):

@@ -204,6 +204,7 @@ def test_the_file_hints_are_asked_about_and_the_answer_sent(flow):
     assert flow.on_file_hints == HINTS
     [submit] = flow.details_changed()
     assert submit.request.details_changed is True
+    assert submit.request.details_reviewed is True  # answered, though nothing is confirmed (the agent's rule)
 
 
 def test_details_still_right_goes_on_unflagged(flow):
@@ -211,6 +212,28 @@ def test_details_still_right_goes_on_unflagged(flow):
     flow.confirm()
     [submit] = flow.review_done()
     assert submit.request.details_changed is False
+    assert submit.request.details_reviewed is True  # the agent records the confirmation
+
+
+def test_no_review_shown_confirms_nothing(flow):
+    """Hints empty (nothing on file, or the review is not due): no "Is this still right?", and the
+    check-in says the details were not reviewed, so the agent records no confirmation."""
+    scan_to_confirm(flow)
+    [submit] = flow.confirm()
+    assert flow.step is Step.SUBMITTING
+    assert submit.request.details_reviewed is False and submit.request.details_changed is False
+
+
+def test_a_review_answered_in_one_session_is_not_carried_into_the_next(flow):
+    scan_to_confirm(flow, matched(on_file=HINTS))
+    flow.confirm()
+    flow.review_done()
+    answer(flow)  # the session is wiped with the ticket
+    assert flow.session.details_reviewed is False
+    flow.finish()
+    scan_to_confirm(flow)
+    [submit] = flow.confirm()
+    assert submit.request.details_reviewed is False
 
 
 def test_a_reminder_and_the_birth_date_alone_look_up_and_check_in(flow):
