@@ -425,7 +425,8 @@ def confirm_details_on_file(agent) -> None:
     try:
         key = matching.patient_key(store.key, appointment.family, appointment.given, appointment.birth_date)
         day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=CONFIRMED_DAYS_AGO)
-        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, day))
+        seen = details_review.hints_digest(store.key, matching.on_file_hints(appointment.demographics, appointment.coverage))
+        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, day, seen))
     finally:
         store.close()
 

@@ -232,7 +232,10 @@ async def submit(
     flags = flags_for(request, appointment) + ([IDENTITY_MISMATCH] if claimed_appointment_id else [])
     # "Yes, that's right" about this appointment's file; never for a spooled check-in detached from the
     # appointment it named (identity_mismatch: `appointment` is None), nor after "Something changed".
-    details_confirmed = appointment is not None and request.details_reviewed and not request.details_changed
+    confirmed_digest = None
+    if appointment is not None and request.details_reviewed and not request.details_changed:
+        confirmed_digest = details_review.hints_digest(
+            store.key, matching.on_file_hints(appointment.demographics, appointment.coverage))
     checkin_json = request.model_dump(mode="json")
     details = {
         **checkin_json["patient"],
@@ -288,8 +291,8 @@ async def submit(
         ) if request.consents else []  # fmt: skip
         if card is not None:
             insurance_cards.insert_card(conn, store, checkin_id, card)
-        if details_confirmed:
-            details_review.record_confirmed(conn, patient_key, dt.date.fromisoformat(day))
+        if confirmed_digest is not None:
+            details_review.record_confirmed(conn, patient_key, dt.date.fromisoformat(day), confirmed_digest)
         event = CheckinV2(
             checkin=request, ticket=placement.ticket, arrived_at=arrived, site_id=site.id,
             site_name=site.name, appointment=appointment, consent_ids=consent_ids, flags=placement.flags,

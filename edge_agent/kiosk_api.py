@@ -76,12 +76,13 @@ async def lookup(
         forms_due, store, consent_library, patient_key, new_patient=appointment.new_patient,
         birth_date=appointment.birth_date, today=schedule.today(), central=lambda: appointment.central_consents,
     )  # fmt: skip
-    every_days = config.kiosk.review_details_every_days
+    hints = matching.on_file_hints(appointment.demographics, appointment.coverage)
+    digest, every_days = details_review.hints_digest(store.key, hints), config.kiosk.review_details_every_days
     review_due = await store.read(
-        lambda conn: details_review.review_due(conn, patient_key, schedule.today(), every_days)
+        lambda conn: details_review.review_due(conn, patient_key, schedule.today(), every_days, digest)
     )
     # Not due: no hints, and the kiosk skips "Is this still right?".
-    on_file = matching.on_file_hints(appointment.demographics, appointment.coverage) if review_due else OnFileHints()
+    on_file = hints if review_due else OnFileHints()
     return LookupResponse(
         outcome="matched",
         appointment=AppointmentMatch(

@@ -4,5 +4,6 @@
 -- birth date, no detail itself. Written in the check-in's own transaction.
 CREATE TABLE details_confirmed (
     patient_key  TEXT PRIMARY KEY,
-    confirmed_on TEXT NOT NULL  -- the site-local day, ISO "YYYY-MM-DD"
+    confirmed_on TEXT NOT NULL,  -- the site-local day, ISO "YYYY-MM-DD"
+    hints_digest TEXT NOT NULL   -- keyed digest of the hints confirmed: a changed file is asked again
 );

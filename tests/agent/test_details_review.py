@@ -95,21 +95,31 @@ def test_every_days_zero_asks_at_every_visit(launch_agent) -> None:
 
 
 def test_review_due_in_the_store(tmp_path) -> None:
-    """The module itself: never confirmed, within the period, past it, and a later confirmation wins."""
+    """The module itself: never confirmed, within the period, past it, a later confirmation wins, and a
+    file that changed since the confirmation is asked again."""
     from edge_agent import details_review
     from edge_agent.keys import SiteKey
+    from lobby_core.contract import OnFileHints
 
     store = Store(tmp_path / "agent.db", SiteKey.load_or_create(tmp_path / "site.key"))
     try:
         key = patient_key(store.key, "García López", "María José", dt.date(1956, 3, 14))
+        on_file = details_review.hints_digest(store.key, OnFileHints(street_ending="12", phone_ending="42", payer="Aetna"))
+        moved = details_review.hints_digest(store.key, OnFileHints(street_ending="7", phone_ending="42", payer="Aetna"))
         today = dt.date(2026, 12, 2)
-        assert store.read_sync(lambda conn: details_review.review_due(conn, key, today, 90))
-        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, today - dt.timedelta(days=10)))
-        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, today - dt.timedelta(days=100)))
-        assert not store.read_sync(lambda conn: details_review.review_due(conn, key, today, 90))
-        assert store.read_sync(lambda conn: details_review.review_due(conn, key, today + dt.timedelta(days=81), 90))
-        assert store.read_sync(lambda conn: details_review.review_due(conn, key, today, 0))
+
+        def due(day: dt.date, every_days: int = 90, digest: str = on_file) -> bool:
+            return store.read_sync(lambda conn: details_review.review_due(conn, key, day, every_days, digest))
+
+        assert due(today)
+        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, today - dt.timedelta(days=10), on_file))
+        store.write_sync(lambda conn: details_review.record_confirmed(conn, key, today - dt.timedelta(days=100), moved))
+        assert not due(today)  # the later confirmation, of what is on file, stands
+        assert due(today + dt.timedelta(days=81))
+        assert due(today, every_days=0)
+        assert due(today, digest=moved)  # the desk changed the street since: asked again
+        assert moved != on_file
         other = patient_key(store.key, "Nguyen", "Anh", dt.date(1990, 7, 21))
-        assert store.read_sync(lambda conn: details_review.review_due(conn, other, today, 90))
+        assert store.read_sync(lambda conn: details_review.review_due(conn, other, today, 90, on_file))
     finally:
         store.close()
