@@ -382,7 +382,8 @@ class KioskApp(App):
     def _control_devices(self) -> dict:
         """Runs on the control thread: the drivers' last known states and the audio found at start (the
         devices and the sound card themselves are not touched)."""
-        devices = [device.health().model_dump() for device in self.devices]
+        card = [self.card_worker.health()] if self.card_worker is not None else []
+        devices = [device.health().model_dump() for device in self.devices] + [health.model_dump() for health in card]
         speech = [health.model_dump() for health in self._speech_health()]
         return {"kiosk": self.site.kiosk.id, "pid": os.getpid(), "devices": devices, "speech": speech}
 

@@ -15,7 +15,7 @@ from typing import Callable
 from lobby_core.contract import DeviceHealth
 
 from .backend import FlowStep
-from .card_capture import CaptureFailed, CardCapture, CardSource, TesseractReader, encode_jpeg
+from .card_capture import CaptureFailed, CardCapture, CardSource, TesseractReader, encode_jpeg, scanner_health
 from .flow import CaptureCard, Flow, Step
 
 log = logging.getLogger("kiosk.card")
@@ -63,13 +63,8 @@ class CardWorker:
             self._jobs.put(wipe)
 
     def health(self) -> DeviceHealth:
-        """For the heartbeat: a hot folder that is not there is offline; a SANE scanner is only known at a scan."""
-        folder = getattr(self.source, "folder", None)
-        if folder is not None and not folder.is_dir():
-            return DeviceHealth(name=self.name, kind="card_scanner", state="offline", reason="hot folder missing")
-        if self._last_problem:
-            return DeviceHealth(name=self.name, kind="card_scanner", state="degraded", reason=self._last_problem)
-        return DeviceHealth(name=self.name, kind="card_scanner", state="online" if folder is not None else "unknown")
+        """For the heartbeat and `kiosk doctor` (the scanner itself is not opened: it may be scanning)."""
+        return scanner_health(self.name, self.source, last_problem=self._last_problem)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:

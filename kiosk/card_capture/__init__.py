@@ -15,12 +15,13 @@ from .reading import read_fields
 from .sources import CardSides, CardSource, CaptureFailed, HotFolderSource, SaneSource
 
 if TYPE_CHECKING:
+    from lobby_core.contract import DeviceHealth
     from lobby_core.site_config import DeviceConfig
 
 JPEG_QUALITY = 80
 
 __all__ = ["CardReading", "CardCapture", "CardSides", "CardSource", "CaptureFailed", "FieldReading",
-           "HotFolderSource", "SaneSource", "TesseractReader", "encode_jpeg", "extract", "read_fields", "source_for"]
+           "HotFolderSource", "SaneSource", "TesseractReader", "encode_jpeg", "extract", "read_fields", "scanner_health", "source_for"]
 
 
 @dataclass
@@ -68,3 +69,20 @@ def source_for(config: "DeviceConfig") -> CardSource:
     if config.transport == "sane":
         return SaneSource(config.sane_device)
     return HotFolderSource(Path(config.folder), timeout_s=config.capture_timeout_s)
+
+
+def scanner_health(name: str, source: CardSource, *, last_problem: str = "", open_device: bool = False) -> "DeviceHealth":
+    """The card scanner's state for the heartbeat and `kiosk doctor`: a hot folder that is not there is
+    offline; a SANE scanner is only known at a scan (`unknown`), unless `open_device` may open it (doctor
+    with no kiosk running); `last_problem`: the last capture's failure, other than "no card came"."""
+    from lobby_core.contract import DeviceHealth
+
+    folder = getattr(source, "folder", None)
+    if folder is not None and not folder.is_dir():
+        return DeviceHealth(name=name, kind="card_scanner", state="offline", reason="hot folder missing")
+    if isinstance(source, SaneSource) and open_device and (problem := source.check()):
+        return DeviceHealth(name=name, kind="card_scanner", state="offline", reason=problem)
+    if last_problem:
+        return DeviceHealth(name=name, kind="card_scanner", state="degraded", reason=last_problem)
+    known = folder is not None or open_device
+    return DeviceHealth(name=name, kind="card_scanner", state="online" if known else "unknown")

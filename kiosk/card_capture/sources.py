@@ -112,6 +112,20 @@ class SaneSource:
     mode: str = "Color"
     feeder: bool = True
 
+    def check(self) -> str:
+        """'' when the device opens (nothing is scanned); else SANE's reason. For `kiosk doctor` with no
+        kiosk running: a running kiosk's scanner is only known at a scan, it is not opened beside it."""
+        import sane  # kiosk-only dependency
+
+        sane.init()
+        try:
+            sane.open(self.device).close()
+        except Exception as error:
+            return f"scanner: {error}"
+        finally:
+            _keep_sigpipe_ignored()
+        return ""
+
     def _scan(self, scanner) -> Image.Image:
         try:
             return scanner.scan()

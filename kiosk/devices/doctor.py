@@ -20,7 +20,7 @@ from lobby_core.contract import DeviceHealth
 from kiosk.control import ControlError, KioskNotRunning, ask, control_socket_path
 
 from .base import DeviceState
-from .registry import close_devices, open_devices
+from .registry import ON_DEMAND_KINDS, close_devices, open_devices
 
 SETTLE_TIMEOUT_S = 8.0
 
@@ -42,9 +42,17 @@ def probe(config: KioskSiteConfig, timeout_s: float = SETTLE_TIMEOUT_S) -> list[
             if not _settled(device):
                 health = health.model_copy(update={"reason": "no answer within the probe time"})
             report.append(health)
-        return report
+        return report + probe_card_scanners(config)
     finally:
         close_devices(devices)
+
+
+def probe_card_scanners(config: KioskSiteConfig) -> list[DeviceHealth]:
+    """The card scanners, asked only when a patient presses "Scan my card": their folder, or the device opened."""
+    from ..card_capture import scanner_health, source_for
+
+    return [scanner_health(device.label, source_for(device), open_device=True)
+            for device in config.kiosk.devices if device.kind in ON_DEMAND_KINDS]  # fmt: skip
 
 
 def probe_speech(config: KioskSiteConfig) -> list[DeviceHealth]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -145,6 +146,29 @@ def test_a_scan_leaves_the_kiosk_alive_when_the_agent_closes_its_socket(sane_tes
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
     assert run.stdout.strip() == "BrokenPipeError"
+
+
+def test_kiosk_doctor_probes_each_card_scanner(sane_test_backend, tmp_path):
+    """With no kiosk running, `kiosk doctor` opens the SANE device (no scan) and looks for the hot folder."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    site = tmp_path / "site.toml"
+    site.write_text("".join(
+        f'[[kiosk.devices]]\nkind = "card_scanner"\nname = "{name}"\n{where}\n\n' for name, where in (
+            ("sane-feeder", 'transport = "sane"\nsane_device = "test:0"'),
+            ("sane-gone", 'transport = "sane"\nsane_device = "test:9"'),
+            ("folder", f'transport = "folder"\nfolder = "{inbox}"'),
+            ("folder-gone", f'transport = "folder"\nfolder = "{tmp_path / "nowhere"}"'),
+        )), encoding="utf-8")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "doctor", "--config", str(site), "--json"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    report = json.loads(result.stdout)
+    devices = {d["name"]: (d["kind"], d["state"], d["reason"]) for d in report["devices"]}
+    assert devices["sane-feeder"] == devices["folder"] == ("card_scanner", "online", ""), devices
+    assert devices["folder-gone"] == ("card_scanner", "offline", "hot folder missing")
+    kind, state, reason = devices["sane-gone"]
+    assert (kind, state) == ("card_scanner", "offline") and reason.startswith("scanner: "), reason
+    assert result.returncode == 1 and report["ok"] is False
 
 
 def test_sane_scanner_failure_is_a_capture_failure(sane_test_backend, monkeypatch):

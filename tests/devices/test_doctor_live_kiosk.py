@@ -20,7 +20,7 @@ from kiosk.simulators.serial_emitters import SimulatedScanner
 pytestmark = pytest.mark.window
 COUNTING_KIOSK = Path(__file__).with_name("counting_kiosk.py")
 START_TIMEOUT_S = 90
-SIMULATED_DEVICES = {"scanner", "card-reader", "receipt-printer", "label-printer", "signature-pad"}
+SIMULATED_DEVICES = {"scanner", "card-reader", "receipt-printer", "label-printer", "signature-pad", "card-scanner"}
 
 
 def kiosk_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
