@@ -18,6 +18,7 @@ from edge_agent.config import from_mapping
 from edge_agent.keys import SiteKey
 from edge_agent.store import Store
 from tests.agent.launcher import RunningAgent, start_agent
+from tests.sandbox import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 IDENTIFIER_SYSTEM = "urn:test-site"
@@ -177,3 +178,20 @@ def agent_factory(tmp_path: Path) -> Iterator[Callable[..., CentralAgent]]:
     finally:
         for agent in started:
             agent.stop()
+
+
+def kill_during_drain(agent, sandbox, delivered: Callable[[], int], *, kills: int, every: int, backlog: int) -> list[int]:
+    """Central comes back, slowed a little (50 ms per POST) so that the kills land mid-drain even under
+    load; the agent is SIGKILLed `kills` times, each after `every` more deliveries, and restarted.
+    Returns `delivered()` at each kill, all of them before the drain ended."""
+    sandbox.start()
+    sandbox.fault("hang", hang_s=0.05, count=100_000, methods=["POST"])
+    killed_at = []
+    for _kill in range(kills):
+        reached = delivered() + every
+        wait_until(lambda: delivered() >= reached, 60, f"{reached} delivered at central", every=0.01)
+        agent.kill()
+        killed_at.append(delivered())
+        agent.start()
+    assert all(count < backlog for count in killed_at), f"kills came after the drain ended: {killed_at}"
+    return killed_at

@@ -14,7 +14,7 @@ import pytest
 from tools.central_seed import day_schedule
 
 from tests.sandbox import Sandbox, wait_until
-from .conftest import IDENTIFIER_SYSTEM
+from .conftest import IDENTIFIER_SYSTEM, kill_during_drain
 
 BACKLOG = 100  # per strategy (three strategies within the suite's time budget)
 KILLS = 3
@@ -79,21 +79,10 @@ def test_sigkill_during_drain_delivers_every_checkin_exactly_once(strategy_sandb
     wait_until(lambda: agent.health()["central"] == "unreachable", 30, "the agent to notice central is down")
     assert agent.health()["outbox_depth"] == BACKLOG
 
-    # Central comes back, slowed a little (50 ms per POST) so the kills land mid-drain, even under load.
-    sandbox.start()
-    sandbox.fault("hang", hang_s=0.05, count=100_000, methods=["POST"])
-
     def encounters() -> int:
         return sandbox.stats()["resources"].get("Encounter", 0)
 
-    killed_at = []
-    for _kill in range(KILLS):
-        reached = encounters() + KILL_EVERY
-        wait_until(lambda: encounters() >= reached, 60, f"{reached} encounters at central", every=0.01)
-        agent.kill()
-        killed_at.append(encounters())
-        agent.start()
-    assert all(count < BACKLOG for count in killed_at), f"kills came after the drain ended: {killed_at}"
+    killed_at = kill_during_drain(agent, sandbox, encounters, kills=KILLS, every=KILL_EVERY, backlog=BACKLOG)
     print("encounters at central when killed:", killed_at)
 
     wait_until(lambda: agent.health()["outbox_depth"] == 0, 90, "the outbox to drain")

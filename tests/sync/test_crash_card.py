@@ -13,7 +13,7 @@ from tools.central_seed import day_schedule
 
 from tests.card_jpegs import card_scan
 from tests.sandbox import Sandbox, wait_until
-from .conftest import IDENTIFIER_SYSTEM
+from .conftest import IDENTIFIER_SYSTEM, kill_during_drain
 from .test_crash import checkin_request
 
 BACKLOG = 30
@@ -50,20 +50,10 @@ def test_sigkill_mid_delivery_leaves_one_document_reference_and_one_coverage_per
             member_ids.append(member_id)
         assert agent.health()["outbox_depth"] == BACKLOG
 
-        sandbox.start()
-        sandbox.fault("hang", hang_s=0.05, count=100_000, methods=["POST"])
-
         def cards() -> int:
             return sandbox.stats()["resources"].get("DocumentReference", 0)
 
-        killed_at = []
-        for _kill in range(KILLS):
-            reached = cards() + KILL_EVERY
-            wait_until(lambda: cards() >= reached, 60, f"{reached} cards at central", every=0.01)
-            agent.kill()
-            killed_at.append(cards())
-            agent.start()
-        assert all(count < BACKLOG for count in killed_at), f"kills came after the drain ended: {killed_at}"
+        kill_during_drain(agent, sandbox, cards, kills=KILLS, every=KILL_EVERY, backlog=BACKLOG)
 
         wait_until(lambda: agent.health()["outbox_depth"] == 0, 90, "the outbox to drain")
         assert agent.health()["dead_letters"] == 0
