@@ -362,9 +362,13 @@ class KioskApp(App):
         return AgentClient(url, kiosk.token, kiosk.agent_fingerprint, pins=pins) if url else None
 
     def _device_health(self) -> list[DeviceHealth]:
-        """The drivers' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
+        """The devices' health, the audio output's and the voices' (so the desk sees a kiosk that cannot speak)."""
+        return self._devices_health() + self._speech_health()
+
+    def _devices_health(self) -> list[DeviceHealth]:
+        """The drivers' last known states and the card scanner's (which is not opened for it)."""
         card = [self.card_worker.health()] if self.card_worker is not None else []
-        return [device.health() for device in self.devices] + card + self._speech_health()
+        return [device.health() for device in self.devices] + card
 
     def _speech_health(self) -> list[DeviceHealth]:
         voices = [self.voice_for(language) for language in self.flow.settings.languages]
@@ -382,8 +386,7 @@ class KioskApp(App):
     def _control_devices(self) -> dict:
         """Runs on the control thread: the drivers' last known states and the audio found at start (the
         devices and the sound card themselves are not touched)."""
-        card = [self.card_worker.health()] if self.card_worker is not None else []
-        devices = [device.health().model_dump() for device in self.devices] + [health.model_dump() for health in card]
+        devices = [health.model_dump() for health in self._devices_health()]
         speech = [health.model_dump() for health in self._speech_health()]
         return {"kiosk": self.site.kiosk.id, "pid": os.getpid(), "devices": devices, "speech": speech}
 
