@@ -38,6 +38,13 @@ _MEMBER, _SUBSCRIBER, _IDENTIFICATION, _GROUP = (_spaced(word) for word in ("mem
 # what a printed id's glyphs come out as when one is misread ("S$G85...", "...517]"): such a value is
 # captured only to be read again closer, in the id alphabet (reading.py), and is never kept as it is
 ID_MISREAD = "$§[]|()"
+
+
+def garbled(value: str) -> bool:
+    """An id as the page read saw it, with a glyph no id has: only to be read again closer."""
+    return any(char in ID_MISREAD for char in value)
+
+
 _ID_GLYPHS = r"[A-Z0-9$§\[\]|()-]"
 _ID_TOKEN = _ID_GLYPHS + r"*\d" + _ID_GLYPHS + "*"
 # a member id printed in groups ("XYZ 1234 5678") or split by Tesseract at a wide glyph gap ("G RP3266"): one id
@@ -105,7 +112,7 @@ def _labelled(name: str, lines: Iterable[Line]) -> FieldReading:
             value, words = match.group(1).strip(), _value_words(line, *match.span(1))
             if name in ID_FIELDS:
                 value = value.replace(" ", "")
-                if any(char in ID_MISREAD for char in value):  # for the closer read only, never as it is
+                if garbled(value):  # for the closer read only, never as it is
                     return FieldReading(value, 0.0, True, tuple(words))
             return FieldReading.read(value, words)
         if label_only.search(text):

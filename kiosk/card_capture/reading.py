@@ -7,7 +7,7 @@ import re
 
 from PIL import Image
 
-from .fields import ID_FIELDS, ID_MISREAD, UNREADABLE, FieldReading, extract
+from .fields import ID_FIELDS, ID_MISREAD, UNREADABLE, FieldReading, extract, garbled
 from .ocr import Box, Line, TesseractReader
 
 _ID_SHAPE = re.compile(r"[A-Z0-9][A-Z0-9-]*\d[A-Z0-9-]*")
@@ -31,13 +31,14 @@ def _read_closer(reader: TesseractReader, reading: FieldReading, sides: list[tup
     the page read saw with a glyph no id has ("S$G85...") is never kept as it was: unreadable if this fails."""
     if reading.value is None:
         return reading
-    garbled = any(char in ID_MISREAD for char in reading.value)
-    fallback = UNREADABLE if garbled else reading
+    fallback = UNREADABLE if garbled(reading.value) else reading
     length = len(reading.value.translate(str.maketrans("", "", ID_MISREAD)))
     boxes = [word.box for word in reading.words if word.box is not None]
+    if not boxes:
+        return fallback
     image = next((image for image, lines in sides
-                  if reading.words and any(word is reading.words[0] for line in lines for word in line.words)), None)
-    if image is None or not boxes:
+                  if any(word is reading.words[0] for line in lines for word in line.words)), None)
+    if image is None:
         return fallback
     again = reader.read_id(image, _union(boxes))
     if again is None or not _ID_SHAPE.fullmatch(again.text) or abs(len(again.text) - length) > 1:
